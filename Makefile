@@ -1,0 +1,103 @@
+# llmobs — see README.md. `sudo make run` / `sudo make test` on a fresh Debian 12.
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+BUILD     ?= build
+CC        ?= gcc
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+PKGS      := libbpf libelf zlib libmicrohttpd libcjson
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Werror
+CPPFLAGS := -std=c11 -D_GNU_SOURCE -Iinclude -Idaemon -I$(BUILD) $(PKG_CFLAGS)
+LIBS     := $(PKG_LIBS) -lhttp_parser -lpthread -lm
+CLI_LIBS := $(shell pkg-config --libs libcurl libcjson ncursesw 2>/dev/null) -lm
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+# Debian packages the build, the daemon and the tests need.
+DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
+	libmicrohttpd-dev libcjson-dev libhttp-parser-dev libcmocka-dev libncurses-dev \
+	libcurl4-openssl-dev uthash-dev curl openssl python3 ca-certificates
+
+BPF_SRCS    := $(wildcard bpf/*.bpf.c)
+BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS       := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+# Files that need BPF (libbpf skeletons); everything else in daemon/ is the
+# BPF-free pipeline core that tests and --replay drive.
+DAEMON_BPF  := daemon/main.c daemon/capture.c daemon/attach.c
+CORE_SRCS   := $(filter-out $(DAEMON_BPF),$(wildcard daemon/*.c))
+CORE_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
+DAEMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter $(wildcard $(DAEMON_BPF)),$(DAEMON_BPF)))
+CLI_OBJS    := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cli/*.c))
+ASAN_CORE   := $(patsubst %.c,$(BUILD)/asan/%.o,$(CORE_SRCS))
+UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+
+.PHONY: all deps vmlinux run test unit e2e bench fuzz format clean
+all: $(BUILD)/llmobsd $(BUILD)/llmobs-cli
+
+deps:
+	@missing=$$(for p in $(DEPS_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else echo "deps: all Debian packages present"; fi
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/*.h include/llmobs/*.h vmlinux.h | $(BUILD)/bpf
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ -Iinclude -I. -Ibpf \
+		-Wall -Werror -c $< -o $@
+	llvm-strip -g $@ 2>/dev/null || true
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@
+
+$(BUILD)/obj/%.o: %.c $(SKELS) | $(BUILD)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c $< -o $@
+
+$(BUILD)/asan/%.o: %.c | $(BUILD)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -MMD -MP -c $< -o $@
+
+$(BUILD)/llmobsd: $(DAEMON_OBJS) $(CORE_OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/llmobs-cli: $(CLI_OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(CLI_LIBS)
+
+# Tests link the core as an archive: each pulls in only the stages it uses.
+$(BUILD)/asan/libcore.a: $(ASAN_CORE)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/asan/libcore.a tests/unit/*.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/unit -O1 -g $(SAN) $(WARN) -o $@ $< $(BUILD)/asan/libcore.a $(LIBS) -lcmocka
+
+$(BUILD) $(BUILD)/bpf:
+	mkdir -p $@
+
+unit: $(UNIT_BINS)
+
+# One command from a clean clone: dependencies, build, unit + e2e tests.
+test: deps
+	$(MAKE) all unit
+	tests/run.sh
+
+run: deps
+	$(MAKE) all
+	$(BUILD)/llmobsd $(ARGS)
+
+format:
+	clang-format -i bpf/*.c bpf/*.h include/llmobs/*.h daemon/*.[ch] cli/*.[ch] tests/unit/*.[ch]
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

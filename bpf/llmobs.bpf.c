@@ -1,0 +1,474 @@
+// SPDX-License-Identifier: GPL-2.0
+/* llmobs capture: plaintext of OpenSSL calls, the socket they use, and the
+ * peers they connect to, pushed through one ring buffer (include/llmobs/event.h). */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "llmobs/event.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define EINPROGRESS 115
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by the loader before load. */
+const volatile __u32 targ_tgid = 0; /* 0: every process */
+const volatile __u32 self_tgid = 0; /* never trace the daemon itself */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized by --ringbuf-size */
+} rb SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LLMOBS_STAT__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+struct record {
+	struct llmobs_event ev;
+	__u8 data[LLMOBS_MAX_DATA];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct record);
+} scratch SEC(".maps");
+
+/* An SSL call in flight on a thread (entry -> return). */
+struct ssl_call {
+	__u64 ssl;
+	__u64 buf;
+	__u64 len_ptr; /* size_t * of the _ex forms */
+	__u64 ts;      /* entry time; doubles as the call id */
+	__u32 num;
+	__s32 fd;      /* learned from a syscall made inside the call */
+	__u16 src;
+	__u16 dir;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct ssl_call);
+} active SEC(".maps");
+
+struct conn_key {
+	__u64 ssl;
+	__u32 tgid;
+	__u32 pad;
+};
+
+struct conn_state {
+	__u64 pos[2]; /* bytes seen per direction */
+	__s32 fd;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct conn_key);
+	__type(value, struct conn_state);
+} conns SEC(".maps");
+
+struct connect_args {
+	__u64 addr;
+	__s32 fd;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct connect_args);
+} connecting SEC(".maps");
+
+static __always_inline void stat_add(__u32 idx, __u64 v)
+{
+	__u64 *p = bpf_map_lookup_elem(&stats, &idx);
+	if (p)
+		*p += v;
+}
+
+static __always_inline bool traced(__u32 tgid)
+{
+	if (tgid == self_tgid)
+		return false;
+	return targ_tgid == 0 || tgid == targ_tgid;
+}
+
+static __always_inline struct conn_state *conn_get(__u64 ssl, __u32 tgid)
+{
+	struct conn_key k = {.ssl = ssl, .tgid = tgid};
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &k);
+	if (st)
+		return st;
+	struct conn_state init = {.fd = -1};
+	bpf_map_update_elem(&conns, &k, &init, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&conns, &k);
+}
+
+struct emit_ctx {
+	__u64 ssl;
+	__u64 buf;
+	__u64 pos;
+	__u64 call_id;
+	__u64 ts;
+	__u32 total;
+	__s32 fd;
+	__u16 dir;
+	__u16 src;
+};
+
+/* One bpf_loop step: copy piece `i` of the call into the ring buffer. */
+static long emit_piece(__u32 i, void *arg)
+{
+	struct emit_ctx *c = arg;
+	__u32 zero = 0;
+	__u64 off = (__u64)i * LLMOBS_MAX_DATA;
+	if (off >= c->total)
+		return 1;
+	__u64 n = c->total - off;
+	if (n > LLMOBS_MAX_DATA)
+		n = LLMOBS_MAX_DATA;
+	/* Keep the verifier on the bounded 64-bit copy of n. */
+	asm volatile("" : "+r"(n));
+	if (n > LLMOBS_MAX_DATA)
+		return 1;
+
+	struct record *r = bpf_map_lookup_elem(&scratch, &zero);
+	if (!r)
+		return 1;
+	if (bpf_probe_read_user(r->data, n, (void *)(c->buf + off))) {
+		stat_add(LLMOBS_STAT_READ_FAULTS, 1);
+		n = 0; /* still emit the header: the gap is reported downstream */
+	}
+	r->ev.type = LLMOBS_EV_DATA;
+	r->ev.ts_ns = c->ts;
+	r->ev.conn = c->ssl;
+	r->ev.pos = c->pos + off;
+	r->ev.call_id = c->call_id;
+	__u64 id = bpf_get_current_pid_tgid();
+	r->ev.tgid = id >> 32;
+	r->ev.tid = (__u32)id;
+	r->ev.fd = c->fd;
+	r->ev.len = n;
+	r->ev.orig_len = c->total;
+	r->ev.offset = off;
+	r->ev.dir = c->dir;
+	r->ev.src = c->src;
+	bpf_get_current_comm(r->ev.comm, sizeof(r->ev.comm));
+	r->ev.family = 0;
+	r->ev.port = 0;
+
+	if (bpf_ringbuf_output(&rb, r, sizeof(r->ev) + n, 0)) {
+		stat_add(LLMOBS_STAT_RB_DROPS, 1);
+		stat_add(LLMOBS_STAT_RB_DROP_BYTES, n);
+	} else {
+		stat_add(LLMOBS_STAT_EVENTS, 1);
+	}
+	return 0;
+}
+
+static __always_inline void emit_data(struct emit_ctx *c)
+{
+	__u32 max = (__u32)LLMOBS_MAX_DATA * LLMOBS_MAX_SEGMENTS;
+	__u32 pieces;
+	if (c->total > max) {
+		stat_add(LLMOBS_STAT_TRUNC_BYTES, c->total - max);
+		pieces = LLMOBS_MAX_SEGMENTS;
+	} else {
+		pieces = (c->total + LLMOBS_MAX_DATA - 1) / LLMOBS_MAX_DATA;
+	}
+	bpf_loop(pieces, emit_piece, c, 0);
+}
+
+/* Small control records (no payload). */
+static __always_inline void emit_ctl(__u32 type, __u64 ssl, __u64 call_id, __u16 src, __s32 fd)
+{
+	struct llmobs_event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+	if (!e) {
+		stat_add(LLMOBS_STAT_RB_DROPS, 1);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	__u64 id = bpf_get_current_pid_tgid();
+	e->type = type;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->conn = ssl;
+	e->call_id = call_id;
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->fd = fd;
+	e->src = src;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+	stat_add(LLMOBS_STAT_EVENTS, 1);
+}
+
+static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u32 num, __u64 len_ptr, __u16 src,
+				     __u16 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	if (!traced(tgid))
+		return 0;
+	stat_add(LLMOBS_STAT_HITS, 1);
+
+	struct ssl_call call = {
+		.ssl = ssl,
+		.buf = buf,
+		.len_ptr = len_ptr,
+		.ts = bpf_ktime_get_ns(),
+		.num = num,
+		.fd = -1,
+		.src = src,
+		.dir = dir,
+	};
+	if (dir == LLMOBS_DIR_WRITE && num > 0) {
+		/* Writes are copied at entry: the data is all there. Position
+		 * advances now; a failed write (retried by the app) emits
+		 * WRITE_FAIL at return and rolls it back. */
+		struct conn_state *st = conn_get(ssl, tgid);
+		if (!st)
+			return 0;
+		struct emit_ctx c = {
+			.ssl = ssl,
+			.buf = buf,
+			.pos = st->pos[LLMOBS_DIR_WRITE],
+			.call_id = call.ts,
+			.ts = call.ts,
+			.total = num,
+			.fd = st->fd,
+			.dir = dir,
+			.src = src,
+		};
+		st->pos[LLMOBS_DIR_WRITE] += num;
+		emit_data(&c);
+	}
+	bpf_map_update_elem(&active, &id, &call, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int ssl_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_call *call = bpf_map_lookup_elem(&active, &id);
+	if (!call)
+		return 0;
+	__u32 tgid = id >> 32;
+	struct conn_state *st = conn_get(call->ssl, tgid);
+	if (!st)
+		goto out;
+	if (call->fd >= 0)
+		st->fd = call->fd;
+
+	bool ex = call->src == LLMOBS_SRC_SSL_READ_EX || call->src == LLMOBS_SRC_SSL_WRITE_EX;
+	__u64 moved = 0;
+	if (ex) {
+		if (ret == 1 && call->len_ptr)
+			bpf_probe_read_user(&moved, sizeof(moved), (void *)call->len_ptr);
+	} else if (ret > 0) {
+		moved = ret;
+	}
+
+	if (call->dir == LLMOBS_DIR_WRITE) {
+		if (moved == 0 && call->num > 0) {
+			st->pos[LLMOBS_DIR_WRITE] -= call->num;
+			emit_ctl(LLMOBS_EV_WRITE_FAIL, call->ssl, call->ts, call->src, st->fd);
+		}
+		goto out;
+	}
+	if (moved == 0)
+		goto out;
+	if (moved > call->num) /* never trust a length beyond the buffer */
+		moved = call->num;
+	struct emit_ctx c = {
+		.ssl = call->ssl,
+		.buf = call->buf,
+		.pos = st->pos[LLMOBS_DIR_READ],
+		.call_id = call->ts,
+		.ts = bpf_ktime_get_ns(),
+		.total = moved,
+		.fd = st->fd,
+		.dir = LLMOBS_DIR_READ,
+		.src = call->src,
+	};
+	st->pos[LLMOBS_DIR_READ] += moved;
+	emit_data(&c);
+out:
+	bpf_map_delete_elem(&active, &id);
+	return 0;
+}
+
+/* int SSL_write(SSL *ssl, const void *buf, int num) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf, int num)
+{
+	return ssl_enter((__u64)ssl, (__u64)buf, num < 0 ? 0 : num, 0, LLMOBS_SRC_SSL_WRITE,
+			 LLMOBS_DIR_WRITE);
+}
+
+/* int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num, size_t *written)
+{
+	__u32 n = num > 0x7fffffff ? 0x7fffffff : num;
+	return ssl_enter((__u64)ssl, (__u64)buf, n, (__u64)written, LLMOBS_SRC_SSL_WRITE_EX,
+			 LLMOBS_DIR_WRITE);
+}
+
+/* int SSL_read(SSL *ssl, void *buf, int num) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf, int num)
+{
+	return ssl_enter((__u64)ssl, (__u64)buf, num < 0 ? 0 : num, 0, LLMOBS_SRC_SSL_READ,
+			 LLMOBS_DIR_READ);
+}
+
+/* int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *readbytes)
+{
+	__u32 n = num > 0x7fffffff ? 0x7fffffff : num;
+	return ssl_enter((__u64)ssl, (__u64)buf, n, (__u64)readbytes, LLMOBS_SRC_SSL_READ_EX,
+			 LLMOBS_DIR_READ);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_exit_ret, long ret)
+{
+	return ssl_exit(ret);
+}
+
+/* void SSL_free(SSL *ssl): the connection is gone. */
+SEC("uprobe")
+int BPF_KPROBE(ssl_free_enter, void *ssl)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	if (!traced(tgid))
+		return 0;
+	struct conn_key k = {.ssl = (__u64)ssl, .tgid = tgid};
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &k);
+	if (!st)
+		return 0; /* never carried data we saw */
+	emit_ctl(LLMOBS_EV_CLOSE, (__u64)ssl, 0, LLMOBS_SRC_SSL_FREE, st->fd);
+	bpf_map_delete_elem(&conns, &k);
+	return 0;
+}
+
+/* Nested-syscall fd learning: a socket syscall made while the thread is
+ * inside an SSL call names the connection's fd. */
+static __always_inline int learn_fd(long fd)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_call *call = bpf_map_lookup_elem(&active, &id);
+	if (call && call->fd < 0)
+		call->fd = fd;
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_read")
+int tp_enter_read(struct trace_event_raw_sys_enter *ctx)
+{
+	return learn_fd(ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int tp_enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+	return learn_fd(ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int tp_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	return learn_fd(ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int tp_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	return learn_fd(ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int tp_enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!traced(id >> 32))
+		return 0;
+	struct connect_args a = {.addr = ctx->args[1], .fd = ctx->args[0]};
+	bpf_map_update_elem(&connecting, &id, &a, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int tp_exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct connect_args *a = bpf_map_lookup_elem(&connecting, &id);
+	if (!a)
+		return 0;
+	long ret = ctx->ret;
+	__u64 addr = a->addr;
+	__s32 fd = a->fd;
+	bpf_map_delete_elem(&connecting, &id);
+	if (ret != 0 && ret != -EINPROGRESS)
+		return 0;
+
+	__u16 family = 0;
+	bpf_probe_read_user(&family, sizeof(family), (void *)addr);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	struct llmobs_event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+	if (!e) {
+		stat_add(LLMOBS_STAT_RB_DROPS, 1);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = LLMOBS_EV_CONNECT;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->fd = fd;
+	e->src = LLMOBS_SRC_CONNECT;
+	e->family = family;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	if (family == AF_INET) {
+		struct sockaddr_in sin = {};
+		bpf_probe_read_user(&sin, sizeof(sin), (void *)addr);
+		e->port = sin.sin_port;
+		__builtin_memcpy(e->addr, &sin.sin_addr, 4);
+	} else {
+		struct sockaddr_in6 sin6 = {};
+		bpf_probe_read_user(&sin6, sizeof(sin6), (void *)addr);
+		e->port = sin6.sin6_port;
+		__builtin_memcpy(e->addr, &sin6.sin6_addr, 16);
+	}
+	bpf_ringbuf_submit(e, 0);
+	stat_add(LLMOBS_STAT_EVENTS, 1);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int tp_process_exit(struct trace_event_raw_sched_process_template *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	if ((__u32)id != tgid || !traced(tgid))
+		return 0; /* only the whole process ending matters */
+	emit_ctl(LLMOBS_EV_EXIT, 0, 0, LLMOBS_SRC_EXIT, -1);
+	return 0;
+}

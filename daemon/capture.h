@@ -1,0 +1,33 @@
+/* BPF side of the daemon: load the CO-RE object, attach probes, drain the
+ * ring buffer into the pipeline (and an optional recording). */
+#ifndef LLMOBS_CAPTURE_H
+#define LLMOBS_CAPTURE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "record.h"
+#include "telemetry.h"
+
+struct capture_opts {
+	uint32_t pid;		/* 0 = all */
+	uint32_t ringbuf_bytes; /* power of two, >= page size */
+	const char **libssl;	/* extra libssl paths (NULL-terminated) */
+	struct recorder *rec;	/* may be NULL */
+	bool verbose;
+};
+
+struct capture;
+
+/* NULL on failure with a message already logged. */
+struct capture *capture_start(const struct capture_opts *o);
+/* Drains until *stop; returns 0 or -1. */
+int capture_run(struct capture *c, volatile sig_atomic_t *stop);
+void capture_stats(struct capture *c, struct capture_stats *out);
+void capture_stop(struct capture *c);
+
+/* Probe attach state (for /healthz and logs); safe from any thread. */
+unsigned capture_uprobes_attached(void);
+
+#endif

@@ -1,0 +1,503 @@
+/* Connections: continuity of each direction's byte stream (positions from
+ * BPF), HTTP reassembly, and pairing requests with responses into calls. */
+#include "conn.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "http.h"
+#include "pipeline.h"
+#include "provider.h"
+#include "route.h"
+#include "sse.h"
+#include "stream.h"
+
+enum conn_role { ROLE_UNKNOWN = 0, ROLE_CLIENT, ROLE_SERVER, ROLE_NOT_HTTP };
+
+/* One request awaiting (or receiving) its response. call is NULL for
+ * requests that are not LLM calls: they still take their turn in pairing. */
+struct exchange {
+	struct llm_call *call;
+	struct exchange *next;
+};
+
+struct conn_key {
+	uint64_t ssl;
+	uint32_t tgid;
+	uint32_t pad;
+};
+
+struct conn {
+	struct conn_key key;
+	UT_hash_handle hh;
+	int fd;
+	uint32_t tid;
+	char comm[LLMOBS_COMM_LEN];
+	enum conn_role role;
+	uint64_t next_pos[2];
+	bool broken[2]; /* parser stopped after an error or gap; resync pending */
+	struct http_conn *http;
+	struct exchange *req;			/* request being parsed */
+	struct exchange *fifo, *fifo_tail;	/* requests awaiting responses */
+	struct exchange *resp;			/* response being parsed */
+	bool resp_unmatched;			/* current response has no request */
+	uint64_t ts;				/* time of the record being fed */
+
+	/* A write is copied at SSL_write entry; it is held until we know the
+	 * call succeeded (any later record) or failed (WRITE_FAIL). */
+	struct buf held;
+	uint64_t held_call, held_pos, held_ts;
+	bool held_valid;
+};
+
+static struct conn *conns;
+
+static void http_on_headers(void *ctx, const struct http_msg *m);
+static void http_on_body(void *ctx, enum http_dir dir, const char *p, size_t n);
+static void http_on_complete(void *ctx, enum http_dir dir);
+static void http_on_error(void *ctx, enum http_dir dir, const char *reason);
+
+static const struct http_callbacks http_cbs = {
+	.on_headers = http_on_headers,
+	.on_body = http_on_body,
+	.on_complete = http_on_complete,
+	.on_error = http_on_error,
+};
+
+struct conn *conn_lookup(uint32_t tgid, uint64_t ssl, int create, const struct llmobs_event *ev)
+{
+	struct conn_key k = {.ssl = ssl, .tgid = tgid};
+	struct conn *c;
+	HASH_FIND(hh, conns, &k, sizeof(k), c);
+	if (c || !create)
+		return c;
+	c = xcalloc(1, sizeof(*c));
+	c->key = k;
+	c->fd = -1;
+	c->tid = ev->tid;
+	memcpy(c->comm, ev->comm, sizeof(c->comm));
+	c->comm[sizeof(c->comm) - 1] = '\0';
+	buf_init(&c->held, 0);
+	HASH_ADD(hh, conns, key, sizeof(k), c);
+	pstats.conns_active++;
+	pstats.conns_total++;
+	return c;
+}
+
+static bool starts_with_method(const char *p, size_t n)
+{
+	static const char *const methods[] = {"GET ",	 "POST ",  "PUT ",   "DELETE ",
+					      "PATCH ",	 "HEAD ",  "OPTIONS ", NULL};
+	for (int i = 0; methods[i]; i++) {
+		size_t m = strlen(methods[i]);
+		if (n >= m && memcmp(p, methods[i], m) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool starts_with_status(const char *p, size_t n)
+{
+	return n >= 7 && memcmp(p, "HTTP/1.", 7) == 0;
+}
+
+/* Decides on the first payload whether we are the HTTP/1.x client. */
+static void detect_role(struct conn *c, int dir, const char *p, size_t n)
+{
+	bool req = starts_with_method(p, n), resp = starts_with_status(p, n);
+	if ((dir == LLMOBS_DIR_WRITE && req) || (dir == LLMOBS_DIR_READ && resp))
+		c->role = ROLE_CLIENT;
+	else if ((dir == LLMOBS_DIR_READ && req) || (dir == LLMOBS_DIR_WRITE && resp))
+		c->role = ROLE_SERVER;
+	else
+		c->role = ROLE_NOT_HTTP;
+	if (c->role == ROLE_CLIENT)
+		c->http = http_conn_new(&http_cbs, c);
+}
+
+static struct llm_call *dir_call(struct conn *c, int dir)
+{
+	struct exchange *x = dir == LLMOBS_DIR_WRITE ? c->req : c->resp;
+	return x ? x->call : NULL;
+}
+
+/* Bytes of this direction that we will never see: the call they belonged
+ * to cannot be trusted any more. */
+static void lose_bytes(struct conn *c, int dir, uint64_t n, const char *what)
+{
+	pstats.lost_bytes += n;
+	struct llm_call *call = dir_call(c, dir);
+	if (call) {
+		char why[128];
+		call_add_dropped(call, n);
+		snprintf(why, sizeof(why), "capture lost %llu bytes (%s)", (unsigned long long)n,
+			 what);
+		call_finish(call, CALL_TRUNCATED, c->ts, why);
+	}
+	if (c->http)
+		c->broken[dir] = true;
+}
+
+/* After an error or gap, parsing resumes only where a new message starts. */
+static bool try_resync(struct conn *c, int dir, const char *p, size_t n)
+{
+	bool start = dir == LLMOBS_DIR_WRITE ? starts_with_method(p, n) : starts_with_status(p, n);
+	if (!start)
+		return false;
+	if (dir == LLMOBS_DIR_WRITE) {
+		c->req = NULL; /* its exchange stays queued; the response pairs with it */
+	} else if (c->resp) {
+		free(c->resp);
+		c->resp = NULL;
+	}
+	http_reset_dir(c->http, dir == LLMOBS_DIR_WRITE ? HTTP_REQUEST : HTTP_RESPONSE);
+	c->broken[dir] = false;
+	return true;
+}
+
+static void feed(struct conn *c, int dir, uint64_t ts, const char *p, size_t n)
+{
+	c->ts = ts;
+	if (c->role == ROLE_UNKNOWN)
+		detect_role(c, dir, p, n);
+	if (c->role == ROLE_NOT_HTTP) {
+		pstats.ignored_bytes[IGNORE_NOT_HTTP] += n;
+		return;
+	}
+	if (c->role == ROLE_SERVER) {
+		pstats.ignored_bytes[IGNORE_SERVER_SIDE] += n;
+		return;
+	}
+	if (c->broken[dir] && !try_resync(c, dir, p, n)) {
+		pstats.ignored_bytes[IGNORE_RESYNC] += n;
+		return;
+	}
+	http_feed(c->http, dir == LLMOBS_DIR_WRITE ? HTTP_REQUEST : HTTP_RESPONSE, p, n);
+}
+
+static void flush_held(struct conn *c)
+{
+	if (!c->held_valid)
+		return;
+	c->held_valid = false;
+	feed(c, LLMOBS_DIR_WRITE, c->held_ts, c->held.data, c->held.len);
+	buf_reset(&c->held);
+}
+
+/* Checks the record against the expected position; returns the number of
+ * leading payload bytes to skip (already seen), or -1 to drop it whole. */
+static long continuity(struct conn *c, const struct llmobs_event *ev)
+{
+	int dir = ev->dir;
+	uint64_t expect = c->next_pos[dir];
+	uint64_t piece = ev->orig_len - ev->offset;
+	if (piece > LLMOBS_MAX_DATA)
+		piece = LLMOBS_MAX_DATA;
+	uint64_t end = ev->pos + piece;
+	long skip = 0;
+
+	if (ev->pos > expect) {
+		pstats.gaps++;
+		c->ts = ev->ts_ns;
+		lose_bytes(c, dir, ev->pos - expect, "ring buffer drop");
+	} else if (end <= expect && piece) {
+		pstats.duplicate_bytes += ev->len;
+		return -1;
+	} else if (ev->pos < expect) {
+		skip = (long)(expect - ev->pos);
+		pstats.duplicate_bytes += (uint64_t)skip;
+	}
+	c->next_pos[dir] = end;
+	if (ev->len < piece) /* the kernel could not read the user buffer */
+		lose_bytes(c, dir, piece - ev->len, "unreadable user memory");
+	/* The last piece BPF copies; the rest of a huge call never arrives. */
+	uint64_t cap = (uint64_t)LLMOBS_MAX_DATA * LLMOBS_MAX_SEGMENTS;
+	if (ev->offset + piece == cap && ev->orig_len > cap) {
+		lose_bytes(c, dir, ev->orig_len - cap, "SSL call larger than the copy limit");
+		c->next_pos[dir] = ev->pos + piece + (ev->orig_len - cap);
+	}
+	return skip < (long)ev->len ? skip : -1;
+}
+
+void conn_data(struct conn *c, const struct llmobs_event *ev, const char *data)
+{
+	if (ev->fd >= 0)
+		c->fd = ev->fd;
+	if (c->held_valid && !(ev->dir == LLMOBS_DIR_WRITE && ev->call_id == c->held_call))
+		flush_held(c);
+	long skip = continuity(c, ev);
+	if (skip < 0)
+		return;
+	const char *p = data + skip;
+	size_t n = ev->len - (size_t)skip;
+	if (ev->dir == LLMOBS_DIR_WRITE) {
+		if (!c->held_valid) {
+			c->held_valid = true;
+			c->held_call = ev->call_id;
+			c->held_pos = ev->pos + (uint64_t)skip;
+			c->held_ts = ev->ts_ns;
+		}
+		buf_append(&c->held, p, n);
+		return;
+	}
+	feed(c, ev->dir, ev->ts_ns, p, n);
+}
+
+void conn_write_failed(struct conn *c, const struct llmobs_event *ev)
+{
+	if (!c->held_valid || c->held_call != ev->call_id)
+		return;
+	/* BPF rolled its position back; the app will write these bytes again. */
+	pstats.write_retry_bytes += c->held.len;
+	c->next_pos[LLMOBS_DIR_WRITE] = c->held_pos;
+	c->held_valid = false;
+	buf_reset(&c->held);
+}
+
+void conn_flush_held(uint64_t now, uint64_t older_than_ns)
+{
+	struct conn *c, *tmp;
+	HASH_ITER(hh, conns, c, tmp)
+	{
+		if (c->held_valid && now > c->held_ts && now - c->held_ts > older_than_ns)
+			flush_held(c);
+	}
+}
+
+static void exchange_abort(struct exchange *x, uint64_t ts, const char *why)
+{
+	if (x && x->call)
+		call_finish(x->call, CALL_ABORTED, ts, why);
+	free(x);
+}
+
+void conn_close(struct conn *c, uint64_t ts, const char *why)
+{
+	flush_held(c);
+	c->ts = ts;
+	if (c->http && !c->broken[LLMOBS_DIR_READ])
+		http_eof(c->http, HTTP_RESPONSE); /* ends read-until-close bodies */
+	if (c->resp)
+		exchange_abort(c->resp, ts, why);
+	while (c->fifo) {
+		struct exchange *x = c->fifo;
+		c->fifo = x->next;
+		exchange_abort(x, ts, why);
+	}
+	if (c->http)
+		http_conn_free(c->http);
+	buf_free(&c->held);
+	HASH_DEL(conns, c);
+	free(c);
+	pstats.conns_active--;
+}
+
+void conn_close_process(uint32_t tgid, uint64_t ts)
+{
+	struct conn *c, *tmp;
+	HASH_ITER(hh, conns, c, tmp)
+	{
+		if (c->key.tgid == tgid)
+			conn_close(c, ts, "process exited before the response completed");
+	}
+	peer_forget_process(tgid);
+}
+
+void conn_free_all(void)
+{
+	struct conn *c, *tmp;
+	HASH_ITER(hh, conns, c, tmp)
+	{
+		conn_close(c, c->ts, "daemon stopped");
+	}
+}
+
+/* ---- HTTP callbacks: c->ts is the time of the record being parsed ---- */
+
+static void sse_on_event(void *ctx, const struct sse_event *ev)
+{
+	struct conn *c = ctx;
+	struct llm_call *call = dir_call(c, LLMOBS_DIR_READ);
+	if (!call)
+		return;
+	int flags = openai_decode_event(&call->dec, ev->data, ev->data_len);
+	if ((flags & DEC_ERROR) && call->dec.malformed)
+		pstats.parse_errors_json++;
+	if (flags == DEC_DONE)
+		return; /* the terminator is not a chunk */
+	call_on_chunk(call, c->ts, flags);
+}
+
+static void on_request_headers(struct conn *c, const struct http_msg *m)
+{
+	struct exchange *x = xcalloc(1, sizeof(*x));
+	char endpoint[256];
+	enum provider_id prov = route_match(m, endpoint, sizeof(endpoint));
+	if (prov != PROVIDER_UNKNOWN) {
+		struct llm_call *call = call_new(c->key.tgid, c->tid, c->comm);
+		llm_decode_init(&call->dec, prov);
+		snprintf(call->endpoint, sizeof(call->endpoint), "%s", endpoint);
+		snprintf(call->host, sizeof(call->host), "%s", m->host);
+		const char *peer = peer_lookup(c->key.tgid, c->fd);
+		if (peer)
+			snprintf(call->peer, sizeof(call->peer), "%s", peer);
+		call->t_req_first = c->ts;
+		x->call = call;
+		pstats.calls_total++;
+	}
+	if (!strcmp(m->method, "HEAD"))
+		http_expect_head_response(c->http);
+	c->req = x;
+	if (c->fifo_tail)
+		c->fifo_tail->next = x;
+	else
+		c->fifo = x;
+	c->fifo_tail = x;
+}
+
+static void on_response_headers(struct conn *c, const struct http_msg *m)
+{
+	if (m->status >= 100 && m->status < 200)
+		return; /* interim response: the final one follows */
+	struct exchange *x = c->fifo;
+	if (!x) {
+		c->resp_unmatched = true;
+		return;
+	}
+	c->fifo = x->next;
+	if (!c->fifo)
+		c->fifo_tail = NULL;
+	x->next = NULL;
+	if (c->req == x)
+		c->req = NULL; /* answered before the request finished (e.g. 413) */
+	c->resp = x;
+	c->resp_unmatched = false;
+	struct llm_call *call = x->call;
+	if (!call)
+		return;
+	call->http_status = m->status;
+	call->t_resp_headers = c->ts;
+	if (!call->peer[0]) { /* the fd is often learnt only on the first read */
+		const char *peer = peer_lookup(c->key.tgid, c->fd);
+		if (peer)
+			snprintf(call->peer, sizeof(call->peer), "%s", peer);
+	}
+	if (strstr(m->content_type, "text/event-stream")) {
+		call->is_sse = true;
+		call->sse = sse_new(sse_on_event, c, 0);
+	}
+}
+
+static void http_on_headers(void *ctx, const struct http_msg *m)
+{
+	struct conn *c = ctx;
+	if (m->dir == HTTP_REQUEST)
+		on_request_headers(c, m);
+	else
+		on_response_headers(c, m);
+}
+
+static void http_on_body(void *ctx, enum http_dir dir, const char *p, size_t n)
+{
+	struct conn *c = ctx;
+	if (dir == HTTP_REQUEST) {
+		struct llm_call *call = c->req ? c->req->call : NULL;
+		if (call) {
+			call->req_bytes += n;
+			buf_append(&call->body, p, n);
+		}
+		return;
+	}
+	if (c->resp_unmatched) {
+		pstats.ignored_bytes[IGNORE_UNMATCHED] += n;
+		return;
+	}
+	struct llm_call *call = dir_call(c, LLMOBS_DIR_READ);
+	if (!call || call->finished)
+		return;
+	call->bytes += n;
+	if (call->sse)
+		sse_feed(call->sse, p, n);
+	else
+		buf_append(&call->body, p, n);
+}
+
+static void finish_response(struct conn *c, struct llm_call *call)
+{
+	uint64_t ts = c->ts;
+	if (call->sse) {
+		sse_finish(call->sse);
+		const struct sse_stats *st = sse_stats(call->sse);
+		if (st->cut_bytes)
+			call_add_dropped(call, st->cut_bytes);
+	} else if (call->body.len || call->http_status >= 400) {
+		int flags = openai_decode_response(&call->dec, call->body.data ? call->body.data : "",
+						   call->body.len);
+		if (flags & DEC_ERROR && call->dec.malformed)
+			pstats.parse_errors_json++;
+		call_on_chunk(call, ts, flags);
+	}
+	if (call->body.cut)
+		call_add_dropped(call, call->body.cut);
+
+	char why[300];
+	if (call->http_status >= 400) {
+		snprintf(why, sizeof(why), "HTTP %d%s%s", call->http_status,
+			 call->dec.error[0] ? ": " : "", call->dec.error);
+		call_finish(call, CALL_ERROR, ts, why);
+	} else if (call->dec.failed) {
+		call_finish(call, CALL_ERROR, ts, call->dec.error[0] ? call->dec.error : "decode error");
+	} else if (call->is_sse && !call->dec.done) {
+		call_finish(call, CALL_TRUNCATED, ts, "stream ended without its terminator ([DONE])");
+	} else {
+		call_finish(call, CALL_COMPLETED, ts, NULL);
+	}
+}
+
+static void http_on_complete(void *ctx, enum http_dir dir)
+{
+	struct conn *c = ctx;
+	if (dir == HTTP_REQUEST) {
+		struct exchange *x = c->req;
+		c->req = NULL;
+		if (!x || !x->call)
+			return;
+		struct llm_call *call = x->call;
+		call->t_req_last = c->ts;
+		if (call->body.len) {
+			int flags = openai_decode_request(&call->dec, call->body.data, call->body.len);
+			if (flags & DEC_ERROR)
+				pstats.parse_errors_json++;
+		}
+		buf_reset(&call->body);
+		return;
+	}
+	if (c->resp_unmatched) {
+		c->resp_unmatched = false;
+		return;
+	}
+	struct exchange *x = c->resp;
+	c->resp = NULL;
+	if (x && x->call && !x->call->finished)
+		finish_response(c, x->call);
+	free(x);
+}
+
+static void http_on_error(void *ctx, enum http_dir dir, const char *reason)
+{
+	struct conn *c = ctx;
+	int d = dir == HTTP_REQUEST ? LLMOBS_DIR_WRITE : LLMOBS_DIR_READ;
+	pstats.parse_errors_http++;
+	c->broken[d] = true;
+	struct llm_call *call = dir_call(c, d);
+	if (call) {
+		char why[200];
+		snprintf(why, sizeof(why), "HTTP parse error: %s", reason);
+		call_finish(call, CALL_ERROR, c->ts, why);
+	}
+}

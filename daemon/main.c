@@ -1,0 +1,338 @@
+/* llmobsd: host-level observability for LLM API traffic. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "buf.h"
+#include "capture.h"
+#include "clock.h"
+#include "conn.h"
+#include "log.h"
+#include "pipeline.h"
+#include "record.h"
+#include "stream_json.h"
+#include "telemetry.h"
+
+#define LLMOBS_VERSION "0.1.0"
+#define DEFAULT_RINGBUF (8u << 20)
+#define DEFAULT_KEEP 1000
+
+static volatile sig_atomic_t stop;
+
+struct options {
+	const char *listen;
+	uint32_t pid;
+	uint32_t ringbuf;
+	const char *record;
+	const char *replay;
+	bool replay_json;
+	bool replay_serve;
+	unsigned keep;
+	const char **libssl;
+	int nlibssl;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: llmobsd [OPTIONS]\n"
+		"Observe LLM API calls made over OpenSSL on this host (eBPF uprobes) and serve\n"
+		"per-stream metrics over HTTP. Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN).\n\n"
+		"  -l, --listen ADDR:PORT   API address (default %s)\n"
+		"  -p, --pid PID            capture only this process\n"
+		"      --libssl PATH        also probe this libssl (repeatable)\n"
+		"      --ringbuf-size SIZE  BPF ring buffer size, power of two (default 8M)\n"
+		"      --record FILE        also write every capture event to FILE (gzip)\n"
+		"      --replay FILE        feed a recording through the pipeline instead of BPF\n"
+		"      --json               with --replay: print the streams as JSON and exit\n"
+		"      --serve              with --replay: keep serving the API afterwards\n"
+		"      --keep N             finished calls kept for the API (default %u)\n"
+		"  -v, --verbose            debug logging (libbpf too)\n"
+		"  -h, --help               this help\n"
+		"      --version            print the version\n\n"
+		"Endpoints: /healthz /metrics /api/v1/streams /api/v1/streams/{id} /api/v1/stats\n",
+		API_DEFAULT_LISTEN, DEFAULT_KEEP);
+}
+
+static int parse_size(const char *s, uint32_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	if (*end == 'k' || *end == 'K')
+		v <<= 10, end++;
+	else if (*end == 'm' || *end == 'M')
+		v <<= 20, end++;
+	if (*end || v < 4096 || v > (1ull << 30) || (v & (v - 1)))
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_u32(const char *s, uint32_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v == 0 || v > UINT32_MAX)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	enum { OPT_LIBSSL = 256, OPT_RINGBUF, OPT_RECORD, OPT_REPLAY, OPT_JSON, OPT_SERVE, OPT_KEEP,
+	       OPT_VERSION };
+	static const struct option longopts[] = {
+		{"listen", required_argument, NULL, 'l'},
+		{"pid", required_argument, NULL, 'p'},
+		{"libssl", required_argument, NULL, OPT_LIBSSL},
+		{"ringbuf-size", required_argument, NULL, OPT_RINGBUF},
+		{"record", required_argument, NULL, OPT_RECORD},
+		{"replay", required_argument, NULL, OPT_REPLAY},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"serve", no_argument, NULL, OPT_SERVE},
+		{"keep", required_argument, NULL, OPT_KEEP},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{NULL, 0, NULL, 0},
+	};
+	o->listen = API_DEFAULT_LISTEN;
+	o->ringbuf = DEFAULT_RINGBUF;
+	o->keep = DEFAULT_KEEP;
+	o->libssl = xcalloc((size_t)argc + 1, sizeof(*o->libssl));
+	int c;
+	uint32_t v;
+	while ((c = getopt_long(argc, argv, "l:p:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			o->listen = optarg;
+			break;
+		case 'p':
+			if (parse_u32(optarg, &o->pid)) {
+				fprintf(stderr, "llmobsd: --pid: '%s' is not a process id\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_LIBSSL:
+			o->libssl[o->nlibssl++] = optarg;
+			break;
+		case OPT_RINGBUF:
+			if (parse_size(optarg, &o->ringbuf)) {
+				fprintf(stderr,
+					"llmobsd: --ringbuf-size: '%s' must be a power of two between "
+					"4K and 1G (suffixes K, M)\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case OPT_RECORD:
+			o->record = optarg;
+			break;
+		case OPT_REPLAY:
+			o->replay = optarg;
+			break;
+		case OPT_JSON:
+			o->replay_json = true;
+			break;
+		case OPT_SERVE:
+			o->replay_serve = true;
+			break;
+		case OPT_KEEP:
+			if (parse_u32(optarg, &v)) {
+				fprintf(stderr, "llmobsd: --keep: '%s' must be a positive number\n",
+					optarg);
+				return 2;
+			}
+			o->keep = v;
+			break;
+		case 'v':
+			log_verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case OPT_VERSION:
+			printf("llmobsd %s (event ABI %d)\n", LLMOBS_VERSION, LLMOBS_ABI_VERSION);
+			exit(0);
+		default:
+			fprintf(stderr, "Try 'llmobsd --help'.\n");
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "llmobsd: unexpected argument '%s'\nTry 'llmobsd --help'.\n",
+			argv[optind]);
+		return 2;
+	}
+	if ((o->replay_json || o->replay_serve) && !o->replay) {
+		fprintf(stderr, "llmobsd: --json and --serve go with --replay\n");
+		return 2;
+	}
+	if (o->replay && o->record) {
+		fprintf(stderr, "llmobsd: --record and --replay cannot be combined\n");
+		return 2;
+	}
+	return 0;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static bool ready_always(void *ctx)
+{
+	(void)ctx;
+	return true;
+}
+
+static bool ready_capture(void *ctx)
+{
+	(void)ctx;
+	return capture_uprobes_attached() > 0;
+}
+
+/* Set once capture is up; the API threads read it. */
+static struct capture *_Atomic live_capture;
+
+static void stats_capture(void *ctx, struct capture_stats *out)
+{
+	(void)ctx;
+	struct capture *c = atomic_load(&live_capture);
+	if (c)
+		capture_stats(c, out);
+}
+
+static void replay_one(const struct llmobs_event *ev, size_t size, void *ctx)
+{
+	(void)ctx;
+	pipeline_lock();
+	pipeline_event(ev, size);
+	pipeline_unlock();
+}
+
+static int run_replay(const struct options *o)
+{
+	char err[512];
+	int64_t off = 0;
+	clock_use_event_time(1);
+	uint64_t t0 = clock_mono_ns();
+	long n = replay_file(o->replay, replay_one, NULL, &off, err, sizeof(err));
+	if (n < 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	clock_set_wall_offset(off);
+	pipeline_lock();
+	conn_flush_held(clock_now(), 0);
+	pipeline_unlock();
+	double secs = (double)(clock_mono_ns() - t0) / 1e9;
+	log_info("replayed %ld records in %.3f s (%.0f records/s)%s%s", n, secs,
+		 secs > 0 ? (double)n / secs : 0.0, err[0] ? "; " : "", err);
+	if (o->replay_json) {
+		struct stream_filter f = {.limit = (long)o->keep};
+		pipeline_lock();
+		cJSON *j = streams_to_json(&f, clock_now());
+		pipeline_unlock();
+		char *s = cJSON_Print(j);
+		puts(s);
+		free(s);
+		cJSON_Delete(j);
+	}
+	if (!o->replay_serve)
+		return err[0] ? 1 : 0;
+	struct api_hooks hooks = {.ready = ready_always};
+	struct api *api = api_start(o->listen, &hooks);
+	if (!api)
+		return 1;
+	while (!stop)
+		pause();
+	api_stop(api);
+	return 0;
+}
+
+static int run_live(const struct options *o)
+{
+	struct recorder *rec = NULL;
+	struct capture *cap = NULL;
+	struct api *api = NULL;
+	int rc = 1;
+	char err[512];
+
+	if (geteuid() != 0)
+		log_warn("not running as root: loading BPF programs will probably fail");
+	clock_set_wall_offset(clock_measure_wall_offset());
+	if (o->record) {
+		rec = record_open(o->record, clock_wall_offset(), err, sizeof(err));
+		if (!rec) {
+			log_error("%s", err);
+			goto out;
+		}
+	}
+	struct capture_opts copts = {
+		.pid = o->pid,
+		.ringbuf_bytes = o->ringbuf,
+		.libssl = o->libssl,
+		.rec = rec,
+	};
+	/* The API comes up first so /healthz answers 503 while attaching. */
+	struct api_hooks hooks = {.ready = ready_capture, .capture_stats = stats_capture};
+	api = api_start(o->listen, &hooks);
+	if (!api)
+		goto out;
+	cap = capture_start(&copts);
+	if (!cap)
+		goto out;
+	atomic_store(&live_capture, cap);
+	rc = capture_run(cap, &stop) ? 1 : 0;
+	log_info("stopping");
+out:
+	api_stop(api);
+	atomic_store(&live_capture, NULL);
+	capture_stop(cap);
+	if (rec) {
+		log_info("recorded %llu events to %s", (unsigned long long)record_count(rec),
+			 o->record);
+		if (record_close(rec) != 0) {
+			log_error("the recording %s is incomplete (write error)", o->record);
+			rc = 1;
+		}
+	}
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {0};
+	int rc = parse_args(argc, argv, &o);
+	if (rc)
+		return rc;
+	install_signals();
+	telemetry_init();
+	pipeline_init(o.keep);
+	rc = o.replay ? run_replay(&o) : run_live(&o);
+	pipeline_free();
+	free(o.libssl);
+	return rc;
+}

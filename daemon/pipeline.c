@@ -1,0 +1,82 @@
+/* Dispatches capture records to connections; owns the pipeline lock. */
+#include "pipeline.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "clock.h"
+#include "conn.h"
+#include "stream.h"
+
+/* Writes are held until the SSL call is known to have succeeded; a call
+ * that failed reports within microseconds, so this bound is generous. */
+#define HELD_WRITE_FLUSH_NS (200ull * 1000 * 1000)
+
+struct pipeline_stats pstats;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+void pipeline_init(unsigned keep_recent)
+{
+	memset(&pstats, 0, sizeof(pstats));
+	stream_registry_init(keep_recent);
+}
+
+void pipeline_free(void)
+{
+	conn_free_all();
+	stream_registry_free();
+}
+
+void pipeline_lock(void)
+{
+	pthread_mutex_lock(&lock);
+}
+
+void pipeline_unlock(void)
+{
+	pthread_mutex_unlock(&lock);
+}
+
+void pipeline_event(const struct llmobs_event *ev, size_t size)
+{
+	if (size < sizeof(*ev) || ev->len > size - sizeof(*ev) || ev->type >= 8 ||
+	    ev->dir > LLMOBS_DIR_READ) {
+		pstats.bad_events++;
+		return;
+	}
+	pstats.events[ev->type]++;
+	clock_note_event(ev->ts_ns);
+	struct conn *c;
+
+	switch (ev->type) {
+	case LLMOBS_EV_DATA:
+		pstats.data_bytes[ev->dir] += ev->len;
+		c = conn_lookup(ev->tgid, ev->conn, 1, ev);
+		conn_data(c, ev, (const char *)(ev + 1));
+		break;
+	case LLMOBS_EV_WRITE_FAIL:
+		c = conn_lookup(ev->tgid, ev->conn, 0, ev);
+		if (c)
+			conn_write_failed(c, ev);
+		break;
+	case LLMOBS_EV_CLOSE:
+		c = conn_lookup(ev->tgid, ev->conn, 0, ev);
+		if (c)
+			conn_close(c, ev->ts_ns, "connection closed before the response completed");
+		break;
+	case LLMOBS_EV_EXIT:
+		conn_close_process(ev->tgid, ev->ts_ns);
+		break;
+	case LLMOBS_EV_CONNECT:
+		peer_note(ev);
+		break;
+	default:
+		pstats.bad_events++;
+		break;
+	}
+}
+
+void pipeline_tick(void)
+{
+	conn_flush_held(clock_now(), HELD_WRITE_FLUSH_NS);
+}

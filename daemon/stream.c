@@ -1,0 +1,231 @@
+/* Call records: lifecycle, timings, derived figures, and the registry of
+ * active and recent calls that the API reads (under the pipeline lock). */
+#include "stream.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "sse.h"
+#include "telemetry.h"
+
+#define GAPS_MAX 65536 /* per call; more gaps are not kept (percentiles over the first) */
+
+
+static struct llm_call *active_head; /* newest first, linked via next_recent */
+static struct llm_call *recent_head; /* newest first */
+static unsigned n_active, n_recent, keep_recent = 1000;
+static uint64_t next_id = 1;
+
+static const char *const status_names[] = {
+	[CALL_STREAMING] = "streaming", [CALL_COMPLETED] = "completed", [CALL_ERROR] = "error",
+	[CALL_TRUNCATED] = "truncated", [CALL_ABORTED] = "aborted",
+};
+
+const char *call_status_name(enum call_status s)
+{
+	return (unsigned)s < sizeof(status_names) / sizeof(status_names[0]) ? status_names[s]
+									     : "unknown";
+}
+
+void stream_registry_init(unsigned keep)
+{
+	keep_recent = keep ? keep : 1;
+}
+
+static void call_free(struct llm_call *c)
+{
+	llm_decode_free(&c->dec);
+	buf_free(&c->body);
+	if (c->sse)
+		sse_free(c->sse);
+	free(c->gaps_us);
+	free(c);
+}
+
+static void list_free(struct llm_call *head)
+{
+	while (head) {
+		struct llm_call *n = head->next_recent;
+		call_free(head);
+		head = n;
+	}
+}
+
+void stream_registry_free(void)
+{
+	list_free(active_head);
+	list_free(recent_head);
+	active_head = recent_head = NULL;
+	n_active = n_recent = 0;
+}
+
+struct llm_call *call_new(uint32_t pid, uint32_t tid, const char *comm)
+{
+	struct llm_call *c = xcalloc(1, sizeof(*c));
+	c->id = next_id++;
+	c->pid = pid;
+	c->tid = tid;
+	snprintf(c->comm, sizeof(c->comm), "%s", comm);
+	c->status = CALL_STREAMING;
+	llm_decode_init(&c->dec, PROVIDER_UNKNOWN);
+	buf_init(&c->body, 4u << 20);
+	c->next_recent = active_head;
+	active_head = c;
+	n_active++;
+	telemetry_call_started(c);
+	return c;
+}
+
+static void unlink_active(struct llm_call *c)
+{
+	for (struct llm_call **pp = &active_head; *pp; pp = &(*pp)->next_recent) {
+		if (*pp == c) {
+			*pp = c->next_recent;
+			n_active--;
+			return;
+		}
+	}
+}
+
+/* Keeps the newest keep_recent finished calls. */
+static void trim_recent(void)
+{
+	if (n_recent <= keep_recent)
+		return;
+	struct llm_call **pp = &recent_head;
+	for (unsigned i = 0; *pp && i < keep_recent; i++)
+		pp = &(*pp)->next_recent;
+	list_free(*pp);
+	*pp = NULL;
+	n_recent = keep_recent;
+}
+
+void call_finish(struct llm_call *c, enum call_status st, uint64_t ts, const char *why)
+{
+	if (c->finished)
+		return;
+	c->finished = true;
+	c->status = st;
+	if (!c->t_end || ts > c->t_end)
+		c->t_end = ts;
+	if (why && *why && !c->error[0])
+		snprintf(c->error, sizeof(c->error), "%s", why);
+	/* Parsers are no longer needed; the record stays for the API. */
+	buf_free(&c->body);
+	if (c->sse) {
+		sse_free(c->sse);
+		c->sse = NULL;
+	}
+	unlink_active(c);
+	c->next_recent = recent_head;
+	recent_head = c;
+	n_recent++;
+	telemetry_call_finished(c);
+	trim_recent();
+}
+
+void call_on_chunk(struct llm_call *c, uint64_t ts, int flags)
+{
+	c->chunks++;
+	c->t_last_chunk = ts;
+	if (!(flags & DEC_CONTENT))
+		return;
+	if (!c->t_first_content) {
+		c->t_first_content = ts;
+	} else if (c->ngaps < GAPS_MAX) {
+		if (c->ngaps == c->gaps_cap) {
+			c->gaps_cap = c->gaps_cap ? c->gaps_cap * 2 : 64;
+			c->gaps_us = xrealloc(c->gaps_us, c->gaps_cap * sizeof(*c->gaps_us));
+		}
+		uint64_t gap = ts > c->t_last_content ? (ts - c->t_last_content) / 1000 : 0;
+		c->gaps_us[c->ngaps++] = gap > UINT32_MAX ? UINT32_MAX : (uint32_t)gap;
+	}
+	c->t_last_content = ts;
+}
+
+void call_add_dropped(struct llm_call *c, uint64_t n)
+{
+	c->dropped_bytes += n;
+	telemetry_dropped_bytes(c, n);
+}
+
+double call_ttft_ms(const struct llm_call *c)
+{
+	if (!c->t_first_content || !c->t_req_last || c->t_first_content < c->t_req_last)
+		return -1;
+	return (double)(c->t_first_content - c->t_req_last) / 1e6;
+}
+
+double call_duration_ms(const struct llm_call *c, uint64_t now)
+{
+	uint64_t start = c->t_req_first ? c->t_req_first : c->t_req_last;
+	uint64_t end = c->finished ? c->t_end : now;
+	if (!start || end < start)
+		return -1;
+	return (double)(end - start) / 1e6;
+}
+
+/* Output tokens (usage when reported, else content deltas) over the
+ * generation time, first content delta to last. */
+double call_tokens_per_second(const struct llm_call *c)
+{
+	if (!c->t_first_content || c->t_last_content <= c->t_first_content)
+		return -1;
+	double toks = c->dec.usage.output_tokens >= 0 ? (double)c->dec.usage.output_tokens
+						       : (double)c->dec.deltas;
+	/* The first token's arrival starts the clock: it is not generated in
+	 * the measured interval. */
+	if (toks > 1)
+		toks -= 1;
+	return toks / ((double)(c->t_last_content - c->t_first_content) / 1e9);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentiles over a sorted copy. */
+void call_gap_percentiles(const struct llm_call *c, double *p50, double *p95, double *max)
+{
+	*p50 = *p95 = *max = -1;
+	if (!c->ngaps)
+		return;
+	uint32_t *s = xmalloc(c->ngaps * sizeof(*s));
+	memcpy(s, c->gaps_us, c->ngaps * sizeof(*s));
+	qsort(s, c->ngaps, sizeof(*s), cmp_u32);
+	size_t i50 = (c->ngaps * 50 + 99) / 100, i95 = (c->ngaps * 95 + 99) / 100;
+	*p50 = s[(i50 ? i50 : 1) - 1] / 1000.0;
+	*p95 = s[(i95 ? i95 : 1) - 1] / 1000.0;
+	*max = s[c->ngaps - 1] / 1000.0;
+	free(s);
+}
+
+void stream_foreach(call_visit_fn fn, void *ctx)
+{
+	for (struct llm_call *c = active_head; c; c = c->next_recent)
+		if (!fn(c, ctx))
+			return;
+	for (struct llm_call *c = recent_head; c; c = c->next_recent)
+		if (!fn(c, ctx))
+			return;
+}
+
+const struct llm_call *stream_find(uint64_t id)
+{
+	for (struct llm_call *c = active_head; c; c = c->next_recent)
+		if (c->id == id)
+			return c;
+	for (struct llm_call *c = recent_head; c; c = c->next_recent)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+unsigned stream_active_count(void)
+{
+	return n_active;
+}

@@ -1,0 +1,25 @@
+/* Bridges pipeline facts to the Prometheus registry (metric names per
+ * OpenTelemetry GenAI conventions, plus llmobs_* self-metrics). */
+#ifndef LLMOBS_TELEMETRY_H
+#define LLMOBS_TELEMETRY_H
+
+#include <stdint.h>
+
+struct llm_call;
+
+void telemetry_init(void);
+void telemetry_call_started(const struct llm_call *c);
+void telemetry_call_finished(const struct llm_call *c);
+void telemetry_dropped_bytes(const struct llm_call *c, uint64_t n);
+
+/* Capture-side counters read from BPF maps by the loader. */
+struct capture_stats {
+	uint64_t events, rb_drops, rb_drop_bytes, trunc_bytes, read_faults, hits;
+	uint64_t ringbuf_bytes; /* ring size */
+	unsigned probes_attached, probes_failed;
+};
+/* Copies pipeline and capture counters into the registry; call under the
+ * pipeline lock right before rendering. */
+void telemetry_sync(const struct capture_stats *cs);
+
+#endif

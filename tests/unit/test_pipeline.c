@@ -1,0 +1,448 @@
+/* The pipeline driven by synthetic capture records, as BPF would emit them:
+ * pairing, timings, continuity (gaps, retries), connection ends. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "fixture.h"
+#include "pipeline.h"
+#include "stream.h"
+#include "stream_json.h"
+#include "telemetry.h"
+
+#define TGID 4242
+#define SSL1 0x55550000ull
+#define MS 1000000ull
+
+static uint64_t pos[2];
+static uint64_t call_seq = 1;
+
+static void reset(void)
+{
+	pipeline_free();
+	pipeline_init(100);
+	clock_use_event_time(1);
+	pos[0] = pos[1] = 0;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	telemetry_init();
+	reset();
+	return 0;
+}
+
+/* One SSL call, split into pieces like BPF does. */
+static void ssl_call_on(uint64_t ssl, uint32_t tgid, int dir, uint64_t ts, const char *p,
+			size_t n, int skip_piece)
+{
+	uint64_t id = call_seq++;
+	size_t off = 0;
+	do {
+		size_t len = n - off < LLMOBS_MAX_DATA ? n - off : LLMOBS_MAX_DATA;
+		size_t size = sizeof(struct llmobs_event) + len;
+		struct llmobs_event *ev = calloc(1, size);
+		ev->type = LLMOBS_EV_DATA;
+		ev->ts_ns = ts;
+		ev->conn = ssl;
+		ev->pos = pos[dir] + off;
+		ev->call_id = id;
+		ev->tgid = tgid;
+		ev->tid = tgid;
+		ev->fd = 5;
+		ev->len = len;
+		ev->orig_len = n;
+		ev->offset = off;
+		ev->dir = dir;
+		ev->src = dir ? LLMOBS_SRC_SSL_READ_EX : LLMOBS_SRC_SSL_WRITE_EX;
+		strcpy(ev->comm, "client");
+		memcpy(ev + 1, p + off, len);
+		if (skip_piece-- != 0)
+			pipeline_event(ev, size);
+		free(ev);
+		off += len;
+	} while (off < n);
+	pos[dir] += n;
+}
+
+static void ssl_call(int dir, uint64_t ts, const char *p, size_t n)
+{
+	ssl_call_on(SSL1, TGID, dir, ts, p, n, -1);
+}
+
+static void ctl(uint32_t type, uint64_t ts, uint64_t call_id)
+{
+	struct llmobs_event ev = {.type = type, .ts_ns = ts, .conn = SSL1, .tgid = TGID,
+				  .call_id = call_id, .fd = 5};
+	pipeline_event(&ev, sizeof(ev));
+}
+
+static const char REQ_BODY[] =
+	"{\"model\":\"gpt-4o-mini\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"
+	"\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+
+static char *request(const char *extra_headers)
+{
+	static char buf[4096];
+	snprintf(buf, sizeof(buf),
+		 "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n"
+		 "Authorization: Bearer sk-SECRET-123\r\n%sContent-Type: application/json\r\n"
+		 "Content-Length: %zu\r\n\r\n%s",
+		 extra_headers, strlen(REQ_BODY), REQ_BODY);
+	return buf;
+}
+
+#define CHUNK(s) "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" s "\"},\"finish_reason\":null}]}\n\n"
+static const char *const SSE_EVENTS[] = {
+	"data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n",
+	CHUNK("Hello"),
+	CHUNK(", wor"),
+	CHUNK("ld"),
+	"data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+	"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":3,"
+	"\"prompt_tokens_details\":{\"cached_tokens\":4}}}\n\n",
+	"data: [DONE]\n\n",
+};
+#define NEVENTS (sizeof(SSE_EVENTS) / sizeof(SSE_EVENTS[0]))
+
+/* The SSE body as one chunked HTTP response, each event its own chunk. */
+static size_t response(char *out, size_t cap, const char *status_line)
+{
+	size_t n = (size_t)snprintf(out, cap,
+				    "%s\r\nContent-Type: text/event-stream\r\n"
+				    "Transfer-Encoding: chunked\r\nSet-Cookie: sess=SECRETCOOKIE\r\n\r\n",
+				    status_line);
+	for (size_t i = 0; i < NEVENTS; i++)
+		n += (size_t)snprintf(out + n, cap - n, "%zx\r\n%s\r\n", strlen(SSE_EVENTS[i]),
+				      SSE_EVENTS[i]);
+	n += (size_t)snprintf(out + n, cap - n, "0\r\n\r\n");
+	return n;
+}
+
+static const struct llm_call *only_call(void)
+{
+	struct stream_filter f = {0};
+	cJSON *j = streams_to_json(&f, clock_now());
+	cJSON *arr = cJSON_GetObjectItem(j, "streams");
+	assert_int_equal(cJSON_GetArraySize(arr), 1);
+	long id = atol(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "id")->valuestring);
+	cJSON_Delete(j);
+	return stream_find((uint64_t)id);
+}
+
+static void test_stream_basic(void **state)
+{
+	(void)state;
+	char resp[8192];
+	reset();
+	const char *req = request("");
+	ssl_call(LLMOBS_DIR_WRITE, 1000 * MS, req, strlen(req));
+	size_t n = response(resp, sizeof(resp), "HTTP/1.1 200 OK");
+	/* headers + first two events arrive at +250 ms, the rest 10 ms apart */
+	const char *second = strstr(resp, CHUNK(", wor"));
+	size_t first = (size_t)(strstr(second - 8, "\r\n") + 2 - resp);
+	ssl_call(LLMOBS_DIR_READ, 1250 * MS, resp, first);
+	const char *third = strstr(resp, CHUNK("ld")) - 4;
+	ssl_call(LLMOBS_DIR_READ, 1260 * MS, resp + first, (size_t)(third - resp) - first);
+	ssl_call(LLMOBS_DIR_READ, 1270 * MS, third, n - (size_t)(third - resp));
+
+	const struct llm_call *c = only_call();
+	assert_int_equal(c->status, CALL_COMPLETED);
+	assert_string_equal(c->dec.text.data, "Hello, world");
+	assert_string_equal(c->dec.model, "gpt-4o-mini");
+	assert_string_equal(c->dec.finish_reason, "stop");
+	assert_int_equal(c->dec.usage.input_tokens, 11);
+	assert_int_equal(c->dec.usage.output_tokens, 3);
+	assert_int_equal(c->dec.usage.cached_input_tokens, 4);
+	assert_int_equal(c->http_status, 200);
+	assert_string_equal(c->endpoint, "/v1/chat/completions");
+	assert_string_equal(c->host, "api.openai.com");
+	assert_true(call_ttft_ms(c) > 249.999 && call_ttft_ms(c) < 250.001);
+	assert_true(call_duration_ms(c, 0) > 269.999 && call_duration_ms(c, 0) < 270.001);
+	assert_int_equal(c->chunks, NEVENTS - 1); /* [DONE] is not a chunk */
+	double p50, p95, max;
+	call_gap_percentiles(c, &p50, &p95, &max);
+	assert_true(max > 9.999 && max < 10.001);
+	/* 3 content deltas: first at 1250, then 1260, 1270; 2 output tokens in 20 ms */
+	assert_true(call_tokens_per_second(c) > 99.99 && call_tokens_per_second(c) < 100.01);
+	assert_int_equal(c->dropped_bytes, 0);
+	assert_int_equal(pstats.lost_bytes, 0);
+}
+
+/* The same exchange with the response read split at every byte boundary. */
+static void test_stream_every_split(void **state)
+{
+	(void)state;
+	char resp[8192];
+	size_t n = response(resp, sizeof(resp), "HTTP/1.1 200 OK");
+	for (size_t cut = 1; cut < n; cut++) {
+		reset();
+		const char *req = request("");
+		size_t rl = strlen(req);
+		size_t rcut = cut % rl;
+		if (rcut)
+			ssl_call(LLMOBS_DIR_WRITE, 1 * MS, req, rcut);
+		ssl_call(LLMOBS_DIR_WRITE, 2 * MS, req + rcut, rl - rcut);
+		ssl_call(LLMOBS_DIR_READ, 10 * MS, resp, cut);
+		ssl_call(LLMOBS_DIR_READ, 20 * MS, resp + cut, n - cut);
+		const struct llm_call *c = only_call();
+		if (c->status != CALL_COMPLETED || strcmp(c->dec.text.data, "Hello, world") ||
+		    c->dec.usage.output_tokens != 3 || c->chunks != NEVENTS - 1)
+			fail_msg("split at %zu: status %d text '%s'", cut, c->status,
+				 c->dec.text.data ? c->dec.text.data : "");
+	}
+}
+
+static void test_secrets_never_served(void **state)
+{
+	(void)state;
+	char resp[8192];
+	reset();
+	const char *req = request("x-api-key: sk-ant-SECRET\r\nCookie: a=SECRETCOOKIE\r\n");
+	ssl_call(LLMOBS_DIR_WRITE, 1 * MS, req, strlen(req));
+	size_t n = response(resp, sizeof(resp), "HTTP/1.1 200 OK");
+	ssl_call(LLMOBS_DIR_READ, 5 * MS, resp, n);
+	struct stream_filter f = {0};
+	cJSON *j = streams_to_json(&f, clock_now());
+	char *s = cJSON_Print(j);
+	assert_null(strstr(s, "SECRET"));
+	assert_non_null(strstr(s, "Hello, world"));
+	free(s);
+	cJSON_Delete(j);
+}
+
+static void test_ring_gap_truncates(void **state)
+{
+	(void)state;
+	char resp[8192];
+	reset();
+	const char *req = request("");
+	ssl_call(LLMOBS_DIR_WRITE, 1 * MS, req, strlen(req));
+	size_t n = response(resp, sizeof(resp), "HTTP/1.1 200 OK");
+	size_t a = 200, b = 300;
+	ssl_call(LLMOBS_DIR_READ, 5 * MS, resp, a);
+	ssl_call_on(SSL1, TGID, LLMOBS_DIR_READ, 6 * MS, resp + a, b - a, 0); /* dropped */
+	ssl_call(LLMOBS_DIR_READ, 7 * MS, resp + b, n - b);
+	const struct llm_call *c = only_call();
+	assert_int_equal(c->status, CALL_TRUNCATED);
+	assert_int_equal(c->dropped_bytes, b - a);
+	assert_int_equal(pstats.lost_bytes, b - a);
+	assert_int_equal(pstats.gaps, 1);
+	assert_non_null(strstr(c->error, "lost 100 bytes"));
+
+	/* the connection recovers at the next response */
+	ssl_call(LLMOBS_DIR_WRITE, 8 * MS, req, strlen(req));
+	ssl_call(LLMOBS_DIR_READ, 9 * MS, resp, n);
+	struct stream_filter f = {.state = "recent"};
+	cJSON *j = streams_to_json(&f, clock_now());
+	cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "streams"), 0);
+	assert_string_equal(cJSON_GetObjectItem(first, "status")->valuestring, "completed");
+	assert_string_equal(cJSON_GetObjectItem(first, "text")->valuestring, "Hello, world");
+	cJSON_Delete(j);
+}
+
+static void test_write_retry_not_duplicated(void **state)
+{
+	(void)state;
+	char resp[8192];
+	reset();
+	const char *req = request("");
+	size_t rl = strlen(req);
+	/* first attempt fails (WANT_WRITE), BPF rolls its position back */
+	uint64_t failed_call = call_seq;
+	ssl_call(LLMOBS_DIR_WRITE, 1 * MS, req, rl);
+	pos[LLMOBS_DIR_WRITE] -= rl;
+	ctl(LLMOBS_EV_WRITE_FAIL, 1 * MS, failed_call);
+	ssl_call(LLMOBS_DIR_WRITE, 3 * MS, req, rl);
+	size_t n = response(resp, sizeof(resp), "HTTP/1.1 200 OK");
+	ssl_call(LLMOBS_DIR_READ, 10 * MS, resp, n);
+	const struct llm_call *c = only_call();
+	assert_int_equal(c->status, CALL_COMPLETED);
+	assert_int_equal(pstats.write_retry_bytes, rl);
+	assert_int_equal(pstats.parse_errors_http, 0);
+	assert_true(call_ttft_ms(c) > 6.999 && call_ttft_ms(c) < 7.001);
+}
+
+static void test_close_mid_stream_aborts(void **state)
+{
+	(void)state;
+	char resp[8192];
+	reset();
+	const char *req = request("");
+	ssl_call(LLMOBS_DIR_WRITE, 1 * MS, req, strlen(req));
+	size_t n = response(resp, sizeof(resp), "HTTP/1.1 200 OK");
+	ssl_call(LLMOBS_DIR_READ, 5 * MS, resp, n / 2);
+	assert_int_equal(only_call()->status, CALL_STREAMING);
+	assert_int_equal(stream_active_count(), 1);
+	ctl(LLMOBS_EV_CLOSE, 9 * MS, 0);
+	const struct llm_call *c = only_call();
+	assert_int_equal(c->status, CALL_ABORTED);
+	assert_int_equal(stream_active_count(), 0);
+	assert_int_equal(pstats.conns_active, 0);
+}
+
+static void test_exit_mid_stream_aborts(void **state)
+{
+	(void)state;
+	char resp[8192];
+	reset();
+	const char *req = request("");
+	ssl_call(LLMOBS_DIR_WRITE, 1 * MS, req, strlen(req));
+	size_t n = response(resp, sizeof(resp), "HTTP/1.1 200 OK");
+	ssl_call(LLMOBS_DIR_READ, 5 * MS, resp, n - 10);
+	ctl(LLMOBS_EV_EXIT, 9 * MS, 0);
+	assert_int_equal(only_call()->status, CALL_ABORTED);
+}
+
+static void test_missing_done_is_truncated(void **state)
+{
+	(void)state;
+	reset();
+	const char *req = request("");
+	ssl_call(LLMOBS_DIR_WRITE, 1 * MS, req, strlen(req));
+	const char *body = CHUNK("partial");
+	char resp[1024];
+	int n = snprintf(resp, sizeof(resp),
+			 "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+			 "Content-Length: %zu\r\n\r\n%s",
+			 strlen(body), body);
+	ssl_call(LLMOBS_DIR_READ, 5 * MS, resp, (size_t)n);
+	const struct llm_call *c = only_call();
+	assert_int_equal(c->status, CALL_TRUNCATED);
+	assert_string_equal(c->dec.text.data, "partial");
+}
+
+static void test_http_error_status(void **state)
+{
+	(void)state;
+	reset();
+	const char *req = request("");
+	ssl_call(LLMOBS_DIR_WRITE, 1 * MS, req, strlen(req));
+	const char *body = "{\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\"}}";
+	char resp[1024];
+	int n = snprintf(resp, sizeof(resp),
+			 "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+			 "Content-Length: %zu\r\n\r\n%s",
+			 strlen(body), body);
+	ssl_call(LLMOBS_DIR_READ, 5 * MS, resp, (size_t)n);
+	const struct llm_call *c = only_call();
+	assert_int_equal(c->status, CALL_ERROR);
+	assert_int_equal(c->http_status, 429);
+	assert_non_null(strstr(c->error, "Rate limit reached"));
+}
+
+static void test_keepalive_pairs_in_order(void **state)
+{
+	(void)state;
+	char resp[8192];
+	reset();
+	/* a non-LLM request first: it takes its turn in pairing */
+	const char *get = "GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n\r\n";
+	ssl_call(LLMOBS_DIR_WRITE, 1 * MS, get, strlen(get));
+	const char *models = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+			     "Content-Length: 2\r\n\r\n{}";
+	ssl_call(LLMOBS_DIR_READ, 2 * MS, models, strlen(models));
+	const char *req = request("");
+	ssl_call(LLMOBS_DIR_WRITE, 3 * MS, req, strlen(req));
+	size_t n = response(resp, sizeof(resp), "HTTP/1.1 200 OK");
+	ssl_call(LLMOBS_DIR_READ, 4 * MS, resp, n);
+	ssl_call(LLMOBS_DIR_WRITE, 5 * MS, req, strlen(req));
+	ssl_call(LLMOBS_DIR_READ, 6 * MS, resp, n);
+	struct stream_filter f = {0};
+	cJSON *j = streams_to_json(&f, clock_now());
+	cJSON *arr = cJSON_GetObjectItem(j, "streams");
+	assert_int_equal(cJSON_GetArraySize(arr), 2);
+	for (int i = 0; i < 2; i++) {
+		cJSON *s = cJSON_GetArrayItem(arr, i);
+		assert_string_equal(cJSON_GetObjectItem(s, "status")->valuestring, "completed");
+		assert_string_equal(cJSON_GetObjectItem(s, "text")->valuestring, "Hello, world");
+	}
+	cJSON_Delete(j);
+}
+
+static void test_server_side_ignored(void **state)
+{
+	(void)state;
+	char resp[8192];
+	reset();
+	const char *req = request("");
+	ssl_call(LLMOBS_DIR_READ, 1 * MS, req, strlen(req));
+	size_t n = response(resp, sizeof(resp), "HTTP/1.1 200 OK");
+	ssl_call(LLMOBS_DIR_WRITE, 2 * MS, resp, n);
+	ssl_call(LLMOBS_DIR_READ, 3 * MS, "x", 1);
+	struct stream_filter f = {0};
+	cJSON *j = streams_to_json(&f, clock_now());
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "streams")), 0);
+	cJSON_Delete(j);
+	assert_int_equal(pstats.ignored_bytes[IGNORE_SERVER_SIDE], strlen(req) + n + 1);
+}
+
+/* A request body bigger than one record arrives in several pieces. */
+static void test_large_request_split_into_pieces(void **state)
+{
+	(void)state;
+	char resp[8192];
+	reset();
+	size_t pad = 3 * LLMOBS_MAX_DATA + 123;
+	char *body = malloc(pad + 200);
+	int bl = sprintf(body, "{\"model\":\"big-model\",\"stream\":true,\"messages\":[{\"role\":"
+			       "\"user\",\"content\":\"");
+	memset(body + bl, 'x', pad);
+	strcpy(body + bl + pad, "\"}]}");
+	size_t blen = strlen(body);
+	char *req = malloc(blen + 512);
+	int hl = sprintf(req, "POST /v1/chat/completions HTTP/1.1\r\nHost: h\r\n"
+			      "Content-Length: %zu\r\n\r\n", blen);
+	memcpy(req + hl, body, blen);
+	ssl_call(LLMOBS_DIR_WRITE, 1 * MS, req, (size_t)hl + blen);
+	size_t n = response(resp, sizeof(resp), "HTTP/1.1 200 OK");
+	ssl_call(LLMOBS_DIR_READ, 4 * MS, resp, n);
+	const struct llm_call *c = only_call();
+	assert_int_equal(c->status, CALL_COMPLETED);
+	assert_string_equal(c->dec.model, "big-model");
+	assert_int_equal(c->req_bytes, blen);
+	free(body);
+	free(req);
+}
+
+/* A malformed record never crashes the pipeline and is counted. */
+static void test_bad_records_counted(void **state)
+{
+	(void)state;
+	reset();
+	struct llmobs_event ev = {.type = LLMOBS_EV_DATA, .len = 100};
+	pipeline_event(&ev, sizeof(ev)); /* claims payload it does not carry */
+	ev.type = 99;
+	ev.len = 0;
+	pipeline_event(&ev, sizeof(ev));
+	pipeline_event(&ev, 3);
+	assert_int_equal(pstats.bad_events, 3);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stream_basic),
+		cmocka_unit_test(test_stream_every_split),
+		cmocka_unit_test(test_secrets_never_served),
+		cmocka_unit_test(test_ring_gap_truncates),
+		cmocka_unit_test(test_write_retry_not_duplicated),
+		cmocka_unit_test(test_close_mid_stream_aborts),
+		cmocka_unit_test(test_exit_mid_stream_aborts),
+		cmocka_unit_test(test_missing_done_is_truncated),
+		cmocka_unit_test(test_http_error_status),
+		cmocka_unit_test(test_keepalive_pairs_in_order),
+		cmocka_unit_test(test_server_side_ignored),
+		cmocka_unit_test(test_large_request_split_into_pieces),
+		cmocka_unit_test(test_bad_records_counted),
+	};
+	return cmocka_run_group_tests_name("pipeline", tests, setup, NULL);
+}

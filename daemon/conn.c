@@ -53,7 +53,10 @@ struct conn {
 	struct buf held;
 	uint64_t held_call, held_pos, held_ts;
 	bool held_valid;
+	struct buf sniffed; /* first bytes, until the role is known */
 };
+
+#define SNIFF_MAX 16
 
 static struct conn *conns;
 
@@ -83,41 +86,59 @@ struct conn *conn_lookup(uint32_t tgid, uint64_t ssl, int create, const struct l
 	memcpy(c->comm, ev->comm, sizeof(c->comm));
 	c->comm[sizeof(c->comm) - 1] = '\0';
 	buf_init(&c->held, 0);
+	buf_init(&c->sniffed, 0);
 	HASH_ADD(hh, conns, key, sizeof(k), c);
 	pstats.conns_active++;
 	pstats.conns_total++;
 	return c;
 }
 
+enum sniff { SNIFF_NO = 0, SNIFF_MAYBE, SNIFF_REQUEST, SNIFF_RESPONSE };
+
+/* Does p start an HTTP/1.x request or status line? MAYBE while too short. */
+static enum sniff sniff(const char *p, size_t n)
+{
+	static const char *const starts[] = {"GET ",   "POST ",	 "PUT ",     "DELETE ", "PATCH ",
+					     "HEAD ",  "OPTIONS ", "HTTP/1.", NULL};
+	bool maybe = false;
+	for (int i = 0; starts[i]; i++) {
+		size_t m = strlen(starts[i]);
+		if (n >= m && !memcmp(p, starts[i], m))
+			return starts[i][0] == 'H' && starts[i][1] == 'T' ? SNIFF_RESPONSE
+									  : SNIFF_REQUEST;
+		if (n < m && !memcmp(p, starts[i], n))
+			maybe = true;
+	}
+	return maybe ? SNIFF_MAYBE : SNIFF_NO;
+}
+
 static bool starts_with_method(const char *p, size_t n)
 {
-	static const char *const methods[] = {"GET ",	 "POST ",  "PUT ",   "DELETE ",
-					      "PATCH ",	 "HEAD ",  "OPTIONS ", NULL};
-	for (int i = 0; methods[i]; i++) {
-		size_t m = strlen(methods[i]);
-		if (n >= m && memcmp(p, methods[i], m) == 0)
-			return true;
-	}
-	return false;
+	return sniff(p, n) == SNIFF_REQUEST;
 }
 
 static bool starts_with_status(const char *p, size_t n)
 {
-	return n >= 7 && memcmp(p, "HTTP/1.", 7) == 0;
+	return sniff(p, n) == SNIFF_RESPONSE;
 }
 
-/* Decides on the first payload whether we are the HTTP/1.x client. */
-static void detect_role(struct conn *c, int dir, const char *p, size_t n)
+/* Decides from the first payload bytes whether we are the HTTP/1.x client.
+ * Returns false while the bytes seen so far could still go either way. */
+static bool detect_role(struct conn *c, int dir, const char *p, size_t n)
 {
-	bool req = starts_with_method(p, n), resp = starts_with_status(p, n);
-	if ((dir == LLMOBS_DIR_WRITE && req) || (dir == LLMOBS_DIR_READ && resp))
+	enum sniff k = sniff(p, n);
+	if (k == SNIFF_MAYBE)
+		return false;
+	if ((dir == LLMOBS_DIR_WRITE && k == SNIFF_REQUEST) ||
+	    (dir == LLMOBS_DIR_READ && k == SNIFF_RESPONSE))
 		c->role = ROLE_CLIENT;
-	else if ((dir == LLMOBS_DIR_READ && req) || (dir == LLMOBS_DIR_WRITE && resp))
+	else if (k != SNIFF_NO)
 		c->role = ROLE_SERVER;
 	else
 		c->role = ROLE_NOT_HTTP;
 	if (c->role == ROLE_CLIENT)
 		c->http = http_conn_new(&http_cbs, c);
+	return true;
 }
 
 static struct llm_call *dir_call(struct conn *c, int dir)
@@ -155,16 +176,34 @@ static bool try_resync(struct conn *c, int dir, const char *p, size_t n)
 		free(c->resp);
 		c->resp = NULL;
 	}
-	http_reset_dir(c->http, dir == LLMOBS_DIR_WRITE ? HTTP_REQUEST : HTTP_RESPONSE);
+	http_reset_dir(c->http, dir == LLMOBS_DIR_WRITE ? HTTP_DIR_REQ : HTTP_DIR_RESP);
 	c->broken[dir] = false;
 	return true;
 }
 
+static void feed_decided(struct conn *c, int dir, const char *p, size_t n);
+
 static void feed(struct conn *c, int dir, uint64_t ts, const char *p, size_t n)
 {
 	c->ts = ts;
-	if (c->role == ROLE_UNKNOWN)
-		detect_role(c, dir, p, n);
+	if (c->role == ROLE_UNKNOWN) {
+		/* A first write as short as "P" cannot be classified yet: keep
+		 * the bytes until it can (any later byte decides). */
+		buf_append(&c->sniffed, p, n);
+		if (!detect_role(c, dir, c->sniffed.data, c->sniffed.len) &&
+		    c->sniffed.len < SNIFF_MAX)
+			return;
+		if (c->role == ROLE_UNKNOWN)
+			c->role = ROLE_NOT_HTTP;
+		feed_decided(c, dir, c->sniffed.data, c->sniffed.len);
+		buf_free(&c->sniffed);
+		return;
+	}
+	feed_decided(c, dir, p, n);
+}
+
+static void feed_decided(struct conn *c, int dir, const char *p, size_t n)
+{
 	if (c->role == ROLE_NOT_HTTP) {
 		pstats.ignored_bytes[IGNORE_NOT_HTTP] += n;
 		return;
@@ -177,7 +216,7 @@ static void feed(struct conn *c, int dir, uint64_t ts, const char *p, size_t n)
 		pstats.ignored_bytes[IGNORE_RESYNC] += n;
 		return;
 	}
-	http_feed(c->http, dir == LLMOBS_DIR_WRITE ? HTTP_REQUEST : HTTP_RESPONSE, p, n);
+	http_feed(c->http, dir == LLMOBS_DIR_WRITE ? HTTP_DIR_REQ : HTTP_DIR_RESP, p, n);
 }
 
 static void flush_held(struct conn *c)
@@ -281,7 +320,7 @@ void conn_close(struct conn *c, uint64_t ts, const char *why)
 	flush_held(c);
 	c->ts = ts;
 	if (c->http && !c->broken[LLMOBS_DIR_READ])
-		http_eof(c->http, HTTP_RESPONSE); /* ends read-until-close bodies */
+		http_eof(c->http, HTTP_DIR_RESP); /* ends read-until-close bodies */
 	if (c->resp)
 		exchange_abort(c->resp, ts, why);
 	while (c->fifo) {
@@ -292,6 +331,7 @@ void conn_close(struct conn *c, uint64_t ts, const char *why)
 	if (c->http)
 		http_conn_free(c->http);
 	buf_free(&c->held);
+	buf_free(&c->sniffed);
 	HASH_DEL(conns, c);
 	free(c);
 	pstats.conns_active--;
@@ -350,8 +390,6 @@ static void on_request_headers(struct conn *c, const struct http_msg *m)
 		x->call = call;
 		pstats.calls_total++;
 	}
-	if (!strcmp(m->method, "HEAD"))
-		http_expect_head_response(c->http);
 	c->req = x;
 	if (c->fifo_tail)
 		c->fifo_tail->next = x;
@@ -396,7 +434,7 @@ static void on_response_headers(struct conn *c, const struct http_msg *m)
 static void http_on_headers(void *ctx, const struct http_msg *m)
 {
 	struct conn *c = ctx;
-	if (m->dir == HTTP_REQUEST)
+	if (m->dir == HTTP_DIR_REQ)
 		on_request_headers(c, m);
 	else
 		on_response_headers(c, m);
@@ -405,7 +443,7 @@ static void http_on_headers(void *ctx, const struct http_msg *m)
 static void http_on_body(void *ctx, enum http_dir dir, const char *p, size_t n)
 {
 	struct conn *c = ctx;
-	if (dir == HTTP_REQUEST) {
+	if (dir == HTTP_DIR_REQ) {
 		struct llm_call *call = c->req ? c->req->call : NULL;
 		if (call) {
 			call->req_bytes += n;
@@ -462,7 +500,7 @@ static void finish_response(struct conn *c, struct llm_call *call)
 static void http_on_complete(void *ctx, enum http_dir dir)
 {
 	struct conn *c = ctx;
-	if (dir == HTTP_REQUEST) {
+	if (dir == HTTP_DIR_REQ) {
 		struct exchange *x = c->req;
 		c->req = NULL;
 		if (!x || !x->call)
@@ -491,7 +529,7 @@ static void http_on_complete(void *ctx, enum http_dir dir)
 static void http_on_error(void *ctx, enum http_dir dir, const char *reason)
 {
 	struct conn *c = ctx;
-	int d = dir == HTTP_REQUEST ? LLMOBS_DIR_WRITE : LLMOBS_DIR_READ;
+	int d = dir == HTTP_DIR_REQ ? LLMOBS_DIR_WRITE : LLMOBS_DIR_READ;
 	pstats.parse_errors_http++;
 	c->broken[d] = true;
 	struct llm_call *call = dir_call(c, d);

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum http_dir { HTTP_REQUEST = 0, HTTP_RESPONSE = 1 };
+enum http_dir { HTTP_DIR_REQ = 0, HTTP_DIR_RESP = 1 };
 
 /* Only these headers are kept; credentials (Authorization, x-api-key,
  * api-key, x-goog-api-key, Cookie, Set-Cookie, ...) are never copied. */
@@ -57,8 +57,5 @@ void http_eof(struct http_conn *c, enum http_dir dir);
 /* Resume parsing a direction at a message boundary after an error/gap. */
 void http_reset_dir(struct http_conn *c, enum http_dir dir);
 const struct http_stats *http_conn_stats(const struct http_conn *c);
-/* Tell the response parser the next response answers a HEAD request (no
- * body). Call from on_headers of the request. */
-void http_expect_head_response(struct http_conn *c);
 
 #endif

@@ -124,7 +124,8 @@ cJSON *streams_to_json(const struct stream_filter *f, uint64_t now)
 {
 	struct collect col = {.f = f};
 	stream_foreach(collect_one, &col);
-	qsort(col.v, col.n, sizeof(*col.v), newest_first);
+	if (col.n)
+		qsort(col.v, col.n, sizeof(*col.v), newest_first);
 	size_t limit = f->limit > 0 ? (size_t)f->limit : DEFAULT_LIMIT;
 	cJSON *root = cJSON_CreateObject();
 	cJSON *arr = cJSON_AddArrayToObject(root, "streams");

@@ -193,6 +193,9 @@ static void test_stream_every_split(void **state)
 		ssl_call(LLMOBS_DIR_WRITE, 2 * MS, req + rcut, rl - rcut);
 		ssl_call(LLMOBS_DIR_READ, 10 * MS, resp, cut);
 		ssl_call(LLMOBS_DIR_READ, 20 * MS, resp + cut, n - cut);
+		if (stream_active_count() + pstats.calls_total != 1 || pstats.calls_total != 1)
+			fail_msg("split at %zu (request split at %zu): %llu calls", cut, rcut,
+				 (unsigned long long)pstats.calls_total);
 		const struct llm_call *c = only_call();
 		if (c->status != CALL_COMPLETED || strcmp(c->dec.text.data, "Hello, world") ||
 		    c->dec.usage.output_tokens != 3 || c->chunks != NEVENTS - 1)

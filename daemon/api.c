@@ -1,0 +1,266 @@
+#include "api.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "log.h"
+#include "metrics.h"
+#include "pipeline.h"
+#include "stream_json.h"
+
+struct api {
+	struct MHD_Daemon *d;
+	struct api_hooks hooks;
+};
+
+int api_parse_listen(const char *s, char *host, size_t hostlen, unsigned *port)
+{
+	const char *colon = strrchr(s, ':');
+	if (!colon || colon == s)
+		return -1;
+	const char *h = s;
+	size_t hl = (size_t)(colon - s);
+	if (*h == '[' && hl >= 2 && h[hl - 1] == ']') {
+		h++;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= hostlen)
+		return -1;
+	char *end;
+	long p = strtol(colon + 1, &end, 10);
+	if (*end || p < 0 || p > 65535 || end == colon + 1)
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (unsigned)p;
+	return 0;
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, const char *ctype,
+				 char *body, size_t len)
+{
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(r, "Content-Type", ctype);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	enum MHD_Result ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, cJSON *j)
+{
+	char *s = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	if (!s)
+		return MHD_NO;
+	return send_text(conn, status, "application/json", s, strlen(s));
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, const char *msg)
+{
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "error", msg);
+	return send_json(conn, status, j);
+}
+
+static const char *arg(struct MHD_Connection *conn, const char *k)
+{
+	const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, k);
+	return v && *v ? v : NULL;
+}
+
+static bool parse_long(const char *s, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < 0)
+		return false;
+	*out = v;
+	return true;
+}
+
+static enum MHD_Result h_streams(struct api *a, struct MHD_Connection *conn)
+{
+	(void)a;
+	struct stream_filter f = {
+		.state = arg(conn, "state"),
+		.provider = arg(conn, "provider"),
+		.model = arg(conn, "model"),
+	};
+	const char *pid = arg(conn, "pid"), *limit = arg(conn, "limit");
+	if (f.state && strcmp(f.state, "active") && strcmp(f.state, "recent"))
+		return send_error(conn, 400, "state must be 'active' or 'recent'");
+	if (pid && !parse_long(pid, &f.pid))
+		return send_error(conn, 400, "pid must be a non-negative integer");
+	if (limit && (!parse_long(limit, &f.limit) || f.limit == 0))
+		return send_error(conn, 400, "limit must be a positive integer");
+	pipeline_lock();
+	cJSON *j = streams_to_json(&f, clock_now());
+	pipeline_unlock();
+	return send_json(conn, 200, j);
+}
+
+static enum MHD_Result h_stream(struct api *a, struct MHD_Connection *conn, const char *id)
+{
+	(void)a;
+	long v;
+	if (!parse_long(id, &v))
+		return send_error(conn, 400, "stream id must be a number");
+	pipeline_lock();
+	const struct llm_call *c = stream_find((uint64_t)v);
+	cJSON *j = c ? call_to_json(c, clock_now()) : NULL;
+	pipeline_unlock();
+	if (!j)
+		return send_error(conn, 404, "no such stream (it may have aged out of the recent list)");
+	return send_json(conn, 200, j);
+}
+
+static void sync_metrics(struct api *a)
+{
+	struct capture_stats cs = {0};
+	struct capture_stats *csp = NULL;
+	if (a->hooks.capture_stats) {
+		a->hooks.capture_stats(a->hooks.ctx, &cs);
+		csp = &cs;
+	}
+	pipeline_lock();
+	telemetry_sync(csp);
+	pipeline_unlock();
+}
+
+static enum MHD_Result h_metrics(struct api *a, struct MHD_Connection *conn)
+{
+	struct buf out;
+	buf_init(&out, 0);
+	sync_metrics(a);
+	metrics_render(&out);
+	char *body = out.data ? out.data : xstrdup("");
+	return send_text(conn, 200, "text/plain; version=0.0.4; charset=utf-8", body, out.len);
+}
+
+static enum MHD_Result h_stats(struct api *a, struct MHD_Connection *conn)
+{
+	struct capture_stats cs = {0};
+	if (a->hooks.capture_stats)
+		a->hooks.capture_stats(a->hooks.ctx, &cs);
+	cJSON *j = cJSON_CreateObject();
+	cJSON *cap = cJSON_AddObjectToObject(j, "capture");
+	cJSON_AddNumberToObject(cap, "events", (double)cs.events);
+	cJSON_AddNumberToObject(cap, "dropped_events", (double)cs.rb_drops);
+	cJSON_AddNumberToObject(cap, "dropped_bytes", (double)cs.rb_drop_bytes);
+	cJSON_AddNumberToObject(cap, "truncated_bytes", (double)cs.trunc_bytes);
+	cJSON_AddNumberToObject(cap, "read_faults", (double)cs.read_faults);
+	cJSON_AddNumberToObject(cap, "probe_hits", (double)cs.hits);
+	cJSON_AddNumberToObject(cap, "probes_attached", cs.probes_attached);
+	cJSON_AddNumberToObject(cap, "ringbuf_bytes", (double)cs.ringbuf_bytes);
+	pipeline_lock();
+	struct pipeline_stats p = pstats;
+	unsigned active = stream_active_count();
+	pipeline_unlock();
+	cJSON *pj = cJSON_AddObjectToObject(j, "pipeline");
+	cJSON_AddNumberToObject(pj, "data_events", (double)p.events[LLMOBS_EV_DATA]);
+	cJSON_AddNumberToObject(pj, "write_bytes", (double)p.data_bytes[LLMOBS_DIR_WRITE]);
+	cJSON_AddNumberToObject(pj, "read_bytes", (double)p.data_bytes[LLMOBS_DIR_READ]);
+	cJSON_AddNumberToObject(pj, "lost_bytes", (double)p.lost_bytes);
+	cJSON_AddNumberToObject(pj, "gaps", (double)p.gaps);
+	cJSON_AddNumberToObject(pj, "bad_events", (double)p.bad_events);
+	cJSON_AddNumberToObject(pj, "write_retry_bytes", (double)p.write_retry_bytes);
+	cJSON_AddNumberToObject(pj, "ignored_not_http_bytes", (double)p.ignored_bytes[IGNORE_NOT_HTTP]);
+	cJSON_AddNumberToObject(pj, "ignored_server_side_bytes",
+				(double)p.ignored_bytes[IGNORE_SERVER_SIDE]);
+	cJSON_AddNumberToObject(pj, "ignored_resync_bytes", (double)p.ignored_bytes[IGNORE_RESYNC]);
+	cJSON_AddNumberToObject(pj, "ignored_unmatched_bytes",
+				(double)p.ignored_bytes[IGNORE_UNMATCHED]);
+	cJSON_AddNumberToObject(pj, "http_parse_errors", (double)p.parse_errors_http);
+	cJSON_AddNumberToObject(pj, "json_parse_errors", (double)p.parse_errors_json);
+	cJSON_AddNumberToObject(pj, "connections_active", (double)p.conns_active);
+	cJSON_AddNumberToObject(pj, "connections_total", (double)p.conns_total);
+	cJSON_AddNumberToObject(pj, "calls_total", (double)p.calls_total);
+	cJSON_AddNumberToObject(pj, "streams_active", active);
+	return send_json(conn, 200, j);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **req_cls)
+{
+	struct api *a = cls;
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	(void)req_cls;
+
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return send_error(conn, 405, "only GET is supported");
+	if (!strcmp(url, "/healthz")) {
+		bool ok = a->hooks.ready(a->hooks.ctx);
+		return send_text(conn, ok ? 200 : 503, "text/plain",
+				 xstrdup(ok ? "ok\n" : "starting: probes not attached\n"),
+				 ok ? 3 : 30);
+	}
+	if (!strcmp(url, "/metrics"))
+		return h_metrics(a, conn);
+	if (!strcmp(url, "/api/v1/streams") || !strcmp(url, "/api/v1/streams/"))
+		return h_streams(a, conn);
+	if (!strncmp(url, "/api/v1/streams/", 16))
+		return h_stream(a, conn, url + 16);
+	if (!strcmp(url, "/api/v1/stats"))
+		return h_stats(a, conn);
+	return send_error(conn, 404, "not found (see /api/v1/streams, /metrics, /healthz)");
+}
+
+struct api *api_start(const char *listen, const struct api_hooks *hooks)
+{
+	char host[128];
+	unsigned port;
+	struct sockaddr_storage ss = {0};
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_USE_ERROR_LOG;
+
+	if (api_parse_listen(listen, host, sizeof(host), &port) != 0) {
+		log_error("--listen %s: expected ADDR:PORT", listen);
+		return NULL;
+	}
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		flags |= MHD_USE_IPv6;
+	} else {
+		log_error("--listen %s: '%s' is not an IP address", listen, host);
+		return NULL;
+	}
+	struct api *a = xcalloc(1, sizeof(*a));
+	a->hooks = *hooks;
+	a->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, a, MHD_OPTION_SOCK_ADDR,
+				(struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+				MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_END);
+	if (!a->d) {
+		log_error("cannot listen on %s (in use, or not a local address?)", listen);
+		free(a);
+		return NULL;
+	}
+	log_info("API listening on http://%s/ (/metrics, /api/v1/streams, /healthz)", listen);
+	return a;
+}
+
+void api_stop(struct api *a)
+{
+	if (!a)
+		return;
+	MHD_stop_daemon(a->d);
+	free(a);
+}

@@ -1,0 +1,415 @@
+"""Helpers and a tiny runner for the end-to-end tests (stdlib only).
+
+A test file:
+
+    import e2e_lib as e2e
+
+    @e2e.test
+    def streams_are_seen():
+        e2e.require_bpf()                      # SKIP (FAIL when CI=true)
+        srv = e2e.TlsServer(script={"deltas": ["a", "b"]})
+        d = e2e.Daemon()                       # require_bpf(), then waits for /healthz
+        [r] = e2e.run_client(srv, include_usage=True)
+        e2e.wait_for(lambda: d.get_json("/api/v1/streams")[1], what="streams")
+
+    e2e.main()
+
+Every process started through this module during a test (daemon, TLS
+server, spawned clients) is stopped when the test ends, pass or fail, and
+dies with the runner (setpriv --pdeathsig) if the runner is killed; start
+them from the test's own (main) thread. Test output: "PASS name",
+"FAIL name: reason" (+ traceback and log tails), "SKIP name: reason", then
+"N passed, N failed" (", N skipped" when any); exit 1 on any failure.
+"""
+
+import atexit
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+import client_py
+import tls_sse_server
+
+E2E_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(E2E_DIR))
+DAEMON = os.path.join(REPO, "build", "llmobsd")
+SECRET = client_py.DEFAULT_API_KEY  # the API key clients send; never served
+CI = os.environ.get("CI", "").lower() == "true"
+
+_tests = []
+_live = []  # processes to stop when the current test ends
+_tmp = None
+_cert = None
+
+
+class Skip(Exception):
+    pass
+
+
+class TestTimeout(Exception):
+    pass
+
+
+# ---- environment -------------------------------------------------------
+
+def tmpdir():
+    """This run's scratch directory (kept when a test failed)."""
+    global _tmp
+    if _tmp is None:
+        _tmp = tempfile.mkdtemp(prefix="llmobs-e2e.")
+    return _tmp
+
+
+def tmpfile(name):
+    """A fresh path in tmpdir() starting with name."""
+    fd, path = tempfile.mkstemp(prefix=name + ".", dir=tmpdir())
+    os.close(fd)
+    return path
+
+
+def cert():
+    """(cert, key) of a self-signed localhost certificate, made once per run."""
+    global _cert
+    if _cert is None:
+        _cert = tls_sse_server.generate_cert(tmpdir())
+    return _cert
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bpf_unavailable():
+    """Why the BPF daemon cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "not root (BPF needs root; run: sudo make test)"
+    if not os.path.exists("/sys/kernel/btf/vmlinux"):
+        return "no /sys/kernel/btf/vmlinux (kernel without BTF)"
+    return None
+
+
+def require_bpf():
+    reason = bpf_unavailable()
+    if reason:
+        raise Skip(reason)
+    if not os.access(DAEMON, os.X_OK):
+        raise Skip("%s not built (run: make)" % os.path.relpath(DAEMON, REPO))
+
+
+# ---- polling and HTTP --------------------------------------------------
+
+def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
+    """Polls predicate() until it returns something truthy; returns that."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            last = predicate()
+        except (OSError, ValueError) as e:
+            last = e
+        else:
+            if last:
+                return last
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s (last: %r)"
+                                 % (timeout, what, last))
+        time.sleep(interval)
+
+
+def http_get(url, timeout=5.0):
+    """(status, headers, body bytes); HTTP error statuses are returned too."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def get_json(url, timeout=5.0):
+    """(status, parsed JSON body); ValueError if the body is not JSON."""
+    status, _headers, body = http_get(url, timeout)
+    return status, json.loads(body)
+
+
+# ---- managed processes -------------------------------------------------
+
+def _spawn(argv, **kw):
+    """Popen that dies with this process even if it is SIGKILLed."""
+    if shutil.which("setpriv"):
+        argv = ["setpriv", "--pdeathsig", "TERM", "--"] + list(argv)
+    return subprocess.Popen(argv, **kw)
+
+
+class Managed:
+    """A child process stopped at the end of the test that started it."""
+
+    def __init__(self, name, argv, log_path, stdout=None):
+        self.name = name
+        self.log_path = log_path
+        self.log = open(log_path, "ab")
+        self.proc = _spawn(argv, stdout=stdout or self.log, stderr=self.log,
+                           stdin=subprocess.DEVNULL)
+        _live.append(self)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, grace=10.0):
+        """SIGTERM, then SIGKILL after grace seconds; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        self.log.close()
+        if self in _live:
+            _live.remove(self)
+        return self.proc.returncode
+
+    def log_tail(self, lines=30):
+        try:
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class Daemon(Managed):
+    """build/llmobsd --listen 127.0.0.1:PORT ARGS, healthy on return."""
+
+    def __init__(self, *args, port=None, wait=True, timeout=30.0, binary=DAEMON):
+        if binary == DAEMON:
+            require_bpf()
+        self.port = port or free_port()
+        self.base = "http://127.0.0.1:%d" % self.port
+        argv = [binary, "--listen", "127.0.0.1:%d" % self.port] + list(args)
+        super().__init__("llmobsd", argv, tmpfile("llmobsd.log"))
+        if wait:
+            self.wait_healthy(timeout)
+
+    def wait_healthy(self, timeout=30.0):
+        def healthy():
+            if not self.alive():
+                raise AssertionError("llmobsd exited with %s:\n%s"
+                                     % (self.proc.returncode, self.log_tail()))
+            return self.get("/healthz")[0] == 200
+        wait_for(healthy, timeout, 0.1, "llmobsd /healthz 200")
+
+    def url(self, path):
+        return self.base + path
+
+    def get(self, path, timeout=5.0):
+        return http_get(self.url(path), timeout)
+
+    def get_json(self, path, timeout=5.0):
+        return get_json(self.url(path), timeout)
+
+
+class TlsServer(Managed):
+    """tests/e2e/tls_sse_server.py on 127.0.0.1, listening on return.
+
+    script: a dict (every request) or a list of dicts (request i uses item
+    i, the last one repeating); see tls_sse_server.py."""
+
+    def __init__(self, script=None, max_requests=0, timeout=600, python=None):
+        cert_path, key_path = cert()
+        self.cafile = cert_path
+        self.request_log = tmpfile("tls_server.requests")
+        argv = [python or sys.executable, os.path.join(E2E_DIR, "tls_sse_server.py"),
+                "--cert", cert_path, "--key", key_path, "--log", self.request_log,
+                "--timeout", str(timeout)]
+        if script is not None:
+            script_path = tmpfile("tls_server.script")
+            with open(script_path, "w") as f:
+                json.dump(script, f)
+            argv += ["--script", script_path]
+        if max_requests:
+            argv += ["--max-requests", str(max_requests)]
+        super().__init__("tls_sse_server", argv, tmpfile("tls_server.log"),
+                         stdout=subprocess.PIPE)
+        self.port = self._read_port(10.0)
+
+    def _read_port(self, timeout):
+        """The PORT line; the server prints nothing to stdout after it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline().decode()
+            if line.startswith("PORT "):
+                return int(line.split()[1])
+            if not line and not self.alive():
+                break
+        raise AssertionError("tls_sse_server did not start:\n" + self.log_tail())
+
+    def requests(self):
+        """One dict per request served so far (see the server's --log)."""
+        with open(self.request_log) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+
+# ---- clients -----------------------------------------------------------
+
+def client_argv(port, cafile, python=None, **opts):
+    """client_py.py command line; opts are its options with '_' for '-'
+    (True: flag, False: --no-FLAG, dict script: JSON)."""
+    argv = [python or sys.executable, os.path.join(E2E_DIR, "client_py.py"),
+            "--port", str(port), "--cafile", cafile]
+    for key, value in opts.items():
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            argv.append(flag)
+        elif value is False:
+            argv.append("--no-" + key.replace("_", "-"))
+        elif value is not None:
+            argv += [flag, json.dumps(value) if isinstance(value, (dict, list)) else str(value)]
+    return argv
+
+
+def parse_client_output(text):
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def run_client(server, timeout=60, **opts):
+    """Runs client_py.py against a TlsServer; returns its per-request dicts."""
+    argv = client_argv(server.port, server.cafile, **opts)
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=timeout)
+    results = parse_client_output(proc.stdout.decode())
+    want = int(opts.get("requests") or 1)
+    if len(results) != want:
+        raise AssertionError("client printed %d results, want %d (exit %d): %s"
+                             % (len(results), want, proc.returncode,
+                                proc.stderr.decode()[-2000:]))
+    return results
+
+
+class Client(Managed):
+    """client_py.py running in the background (e.g. with wait_before_start)."""
+
+    def __init__(self, server, **opts):
+        argv = client_argv(server.port, server.cafile, **opts)
+        self.out_path = tmpfile("client.out")
+        self.out = open(self.out_path, "wb")
+        super().__init__("client_py", argv, tmpfile("client.log"), stdout=self.out)
+
+    def results(self, timeout=60):
+        self.proc.wait(timeout)
+        with open(self.out_path) as f:
+            return parse_client_output(f.read())
+
+    def stop(self, grace=10.0):
+        self.out.close()
+        return super().stop(grace)
+
+
+def run_curl(server, body, timeout=60, extra=()):
+    """curl --http1.1 -N POST to the server; returns its output and timings."""
+    marker = "\n@@curl@@"
+    argv = ["curl", "-sS", "--http1.1", "-N", "--cacert", server.cafile,
+            "-H", "Content-Type: application/json",
+            "-H", "Authorization: Bearer " + SECRET,
+            "--data-binary", json.dumps(body),
+            "-w", marker + "%{http_code} %{time_pretransfer} %{time_starttransfer} %{time_total}",
+            *extra, "https://localhost:%d/v1/chat/completions" % server.port]
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=timeout)
+    out = proc.stdout.decode("utf-8", "replace")
+    if marker not in out:
+        raise AssertionError("curl failed (exit %d): %s" % (proc.returncode, proc.stderr))
+    body_text, stats = out.rsplit(marker, 1)
+    code, pre, start, total = stats.split()
+    return {"exit": proc.returncode, "status": int(code), "body": body_text,
+            "pretransfer_ms": float(pre) * 1e3, "starttransfer_ms": float(start) * 1e3,
+            "total_ms": float(total) * 1e3}
+
+
+# ---- runner ------------------------------------------------------------
+
+def test(fn=None, timeout=120):
+    """Registers a test: @test or @test(timeout=SECONDS)."""
+    def register(f):
+        _tests.append((f.__name__, f, timeout))
+        return f
+    return register(fn) if fn else register
+
+
+def _stop_all():
+    for proc in list(_live):
+        try:
+            proc.stop()
+        except OSError:
+            pass
+
+
+def _on_alarm(_sig, _frame):
+    raise TestTimeout("test timed out")
+
+
+def _on_term(sig, _frame):
+    raise SystemExit(128 + sig)
+
+
+def _run_one(name, fn, timeout):
+    """Returns ("PASS"|"FAIL"|"SKIP", reason)."""
+    signal.alarm(timeout)
+    try:
+        fn()
+        return "PASS", ""
+    except Skip as e:
+        if CI:
+            return "FAIL", "skipped under CI=true: %s" % e
+        return "SKIP", str(e)
+    except Exception as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        detail = traceback.format_exc()
+        for proc in _live:
+            tail = proc.log_tail()
+            if tail:
+                detail += "--- %s log (%s):\n%s\n" % (proc.name, proc.log_path, tail)
+        return "FAIL", reason + "\n" + "\n".join("    " + l for l in detail.splitlines())
+    finally:
+        signal.alarm(0)
+        _stop_all()
+
+
+def main():
+    """Runs the registered tests (argv: optional name substrings)."""
+    atexit.register(_stop_all)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGTERM, _on_term)
+    wanted = sys.argv[1:]
+    counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
+    finished = False
+    try:
+        for name, fn, timeout in _tests:
+            if wanted and not any(w in name for w in wanted):
+                continue
+            verdict, reason = _run_one(name, fn, timeout)
+            counts[verdict] += 1
+            print("%s %s%s" % (verdict, name, ": " + reason if reason else ""), flush=True)
+        finished = True
+    finally:
+        if _tmp and (counts["FAIL"] or not finished):
+            print("logs kept in %s" % _tmp, flush=True)
+        elif _tmp:
+            shutil.rmtree(_tmp, ignore_errors=True)
+    summary = "%d passed, %d failed" % (counts["PASS"], counts["FAIL"])
+    if counts["SKIP"]:
+        summary += ", %d skipped" % counts["SKIP"]
+    print(summary, flush=True)
+    sys.exit(1 if counts["FAIL"] else 0)

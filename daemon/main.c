@@ -175,6 +175,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 			argv[optind]);
 		return 2;
 	}
+	char host[128];
+	unsigned port;
+	if (api_parse_listen(o->listen, host, sizeof(host), &port) != 0) {
+		fprintf(stderr, "llmobsd: --listen %s: expected ADDR:PORT, e.g. 127.0.0.1:9477\n",
+			o->listen);
+		return 2;
+	}
 	if ((o->replay_json || o->replay_serve) && !o->replay) {
 		fprintf(stderr, "llmobsd: --json and --serve go with --replay\n");
 		return 2;

@@ -37,7 +37,7 @@ void telemetry_init(void)
 				    L_TOKENS, METRIC_BUCKETS_TOKENS, METRIC_NBUCKETS_TOKENS);
 	m_ttft = metric_histogram("gen_ai_server_time_to_first_token_seconds",
 				  "Time from the last request byte written to the first content delta read.",
-				  L_OP, METRIC_BUCKETS_DURATION, METRIC_NBUCKETS_DURATION);
+				  L_OP, METRIC_BUCKETS_TTFT, METRIC_NBUCKETS_TTFT);
 	m_tpot = metric_histogram("gen_ai_server_time_per_output_token_seconds",
 				  "Time per output token after the first one.", L_OP,
 				  METRIC_BUCKETS_TPOT, METRIC_NBUCKETS_TPOT);

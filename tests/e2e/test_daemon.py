@@ -178,6 +178,10 @@ def metrics_count_streams():
                         'le="0.08"') == 3, text
     assert metric_value(text, "gen_ai_server_time_to_first_token_seconds_bucket",
                         'le="0.04"') == 0, text
+    # the exposition is valid for Prometheus' own checker
+    check = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+    assert check.returncode == 0, check.stdout.decode()
 
 
 @e2e.test
@@ -233,6 +237,33 @@ def cli_shows_the_stream():
     show = subprocess.run([CLI, "--server", d.base, "show", s["id"]], stdout=subprocess.PIPE,
                           timeout=20)
     assert show.returncode == 0 and b"cli row" in show.stdout, show.stdout
+
+
+@e2e.test
+def cli_top_live_under_tmux():
+    srv = e2e.TlsServer(script={"deltas": ["t"] * 40, "delay_ms": 100})
+    d = e2e.Daemon()
+    client = e2e.Client(srv)
+    session = "llmobs-top-%d" % os.getpid()
+    tmux = ["tmux", "-L", session]
+    subprocess.run(tmux + ["new-session", "-d", "-s", session, "-x", "160", "-y", "30",
+                           "%s --server %s top --interval 0.2" % (CLI, d.base)], check=True)
+    try:
+        def screen():
+            return subprocess.run(tmux + ["capture-pane", "-p", "-t", session],
+                                  stdout=subprocess.PIPE, check=True).stdout.decode()
+        pid = str(client.proc.pid)
+        shown = e2e.wait_for(lambda: (lambda s: s if pid in s and "streaming" in s else None)(
+            screen()), 15, 0.1, "top showing the live stream")
+        assert "TTFT" in shown and "TOK/S" in shown and "active 1" in shown, shown
+        subprocess.run(tmux + ["send-keys", "-t", session, "s"], check=True)
+        e2e.wait_for(lambda: "sort ID" in screen(), 5, 0.1, "sort column change")
+        subprocess.run(tmux + ["send-keys", "-t", session, "q"], check=True)
+        e2e.wait_for(lambda: subprocess.run(tmux + ["has-session", "-t", session],
+                                            stderr=subprocess.DEVNULL).returncode != 0,
+                     5, 0.1, "top to exit on q")
+    finally:
+        subprocess.run(tmux + ["kill-server"], stderr=subprocess.DEVNULL)
 
 
 @e2e.test

@@ -51,7 +51,7 @@ deps:
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/*.h include/llmobs/*.h vmlinux.h | $(BUILD)/bpf
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(wildcard include/llmobs/*.h) vmlinux.h | $(BUILD)/bpf
 	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ -Iinclude -I. -Ibpf \
 		-Wall -Werror -c $< -o $@
 	llvm-strip -g $@ 2>/dev/null || true
@@ -77,7 +77,7 @@ $(BUILD)/llmobs-cli: $(CLI_OBJS)
 $(BUILD)/asan/libcore.a: $(ASAN_CORE)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/asan/libcore.a tests/unit/*.h
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/asan/libcore.a $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/unit -O1 -g $(SAN) $(WARN) -o $@ $< $(BUILD)/asan/libcore.a $(LIBS) -lcmocka
 

@@ -96,7 +96,7 @@ run: deps
 	$(BUILD)/llmobsd $(ARGS)
 
 format:
-	clang-format -i bpf/*.c bpf/*.h include/llmobs/*.h daemon/*.[ch] cli/*.[ch] tests/unit/*.[ch]
+	clang-format -i $(wildcard bpf/*.[ch] include/llmobs/*.h daemon/*.[ch] cli/*.[ch] tests/unit/*.[ch])
 
 clean:
 	rm -rf $(BUILD)

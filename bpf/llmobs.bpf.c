@@ -8,8 +8,8 @@
 
 #include "llmobs/event.h"
 
-#define AF_INET 2
-#define AF_INET6 10
+#define AF_INET     2
+#define AF_INET6    10
 #define EINPROGRESS 115
 
 char LICENSE[] SEC("license") = "GPL";
@@ -49,7 +49,7 @@ struct ssl_call {
 	__u64 len_ptr; /* size_t * of the _ex forms */
 	__u64 ts;      /* entry time; doubles as the call id */
 	__u32 num;
-	__s32 fd;      /* learned from a syscall made inside the call */
+	__s32 fd; /* learned from a syscall made inside the call */
 	__u16 src;
 	__u16 dir;
 };
@@ -217,7 +217,7 @@ static __always_inline void emit_ctl(__u32 type, __u64 ssl, __u64 call_id, __u16
 }
 
 static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u32 num, __u64 len_ptr, __u16 src,
-				     __u16 dir)
+                                     __u16 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
@@ -226,14 +226,14 @@ static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u32 num, __u64 len_
 	stat_add(LLMOBS_STAT_HITS, 1);
 
 	struct ssl_call call = {
-		.ssl = ssl,
-		.buf = buf,
-		.len_ptr = len_ptr,
-		.ts = bpf_ktime_get_ns(),
-		.num = num,
-		.fd = -1,
-		.src = src,
-		.dir = dir,
+	    .ssl = ssl,
+	    .buf = buf,
+	    .len_ptr = len_ptr,
+	    .ts = bpf_ktime_get_ns(),
+	    .num = num,
+	    .fd = -1,
+	    .src = src,
+	    .dir = dir,
 	};
 	if (dir == LLMOBS_DIR_WRITE && num > 0) {
 		/* Writes are copied at entry: the data is all there. Position
@@ -243,15 +243,15 @@ static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u32 num, __u64 len_
 		if (!st)
 			return 0;
 		struct emit_ctx c = {
-			.ssl = ssl,
-			.buf = buf,
-			.pos = st->pos[LLMOBS_DIR_WRITE],
-			.call_id = call.ts,
-			.ts = call.ts,
-			.total = num,
-			.fd = st->fd,
-			.dir = dir,
-			.src = src,
+		    .ssl = ssl,
+		    .buf = buf,
+		    .pos = st->pos[LLMOBS_DIR_WRITE],
+		    .call_id = call.ts,
+		    .ts = call.ts,
+		    .total = num,
+		    .fd = st->fd,
+		    .dir = dir,
+		    .src = src,
 		};
 		st->pos[LLMOBS_DIR_WRITE] += num;
 		emit_data(&c);
@@ -294,15 +294,15 @@ static __always_inline int ssl_exit(long ret)
 	if (moved > call->num) /* never trust a length beyond the buffer */
 		moved = call->num;
 	struct emit_ctx c = {
-		.ssl = call->ssl,
-		.buf = call->buf,
-		.pos = st->pos[LLMOBS_DIR_READ],
-		.call_id = call->ts,
-		.ts = bpf_ktime_get_ns(),
-		.total = moved,
-		.fd = st->fd,
-		.dir = LLMOBS_DIR_READ,
-		.src = call->src,
+	    .ssl = call->ssl,
+	    .buf = call->buf,
+	    .pos = st->pos[LLMOBS_DIR_READ],
+	    .call_id = call->ts,
+	    .ts = bpf_ktime_get_ns(),
+	    .total = moved,
+	    .fd = st->fd,
+	    .dir = LLMOBS_DIR_READ,
+	    .src = call->src,
 	};
 	st->pos[LLMOBS_DIR_READ] += moved;
 	emit_data(&c);
@@ -316,7 +316,7 @@ SEC("uprobe")
 int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf, int num)
 {
 	return ssl_enter((__u64)ssl, (__u64)buf, num < 0 ? 0 : num, 0, LLMOBS_SRC_SSL_WRITE,
-			 LLMOBS_DIR_WRITE);
+	                 LLMOBS_DIR_WRITE);
 }
 
 /* int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written) */
@@ -325,7 +325,7 @@ int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num, size_
 {
 	__u32 n = num > 0x7fffffff ? 0x7fffffff : num;
 	return ssl_enter((__u64)ssl, (__u64)buf, n, (__u64)written, LLMOBS_SRC_SSL_WRITE_EX,
-			 LLMOBS_DIR_WRITE);
+	                 LLMOBS_DIR_WRITE);
 }
 
 /* int SSL_read(SSL *ssl, void *buf, int num) */
@@ -333,7 +333,7 @@ SEC("uprobe")
 int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf, int num)
 {
 	return ssl_enter((__u64)ssl, (__u64)buf, num < 0 ? 0 : num, 0, LLMOBS_SRC_SSL_READ,
-			 LLMOBS_DIR_READ);
+	                 LLMOBS_DIR_READ);
 }
 
 /* int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes) */
@@ -342,7 +342,7 @@ int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *read
 {
 	__u32 n = num > 0x7fffffff ? 0x7fffffff : num;
 	return ssl_enter((__u64)ssl, (__u64)buf, n, (__u64)readbytes, LLMOBS_SRC_SSL_READ_EX,
-			 LLMOBS_DIR_READ);
+	                 LLMOBS_DIR_READ);
 }
 
 SEC("uretprobe")

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CLI_VERSION "0.1.0"
+#define CLI_VERSION        "0.1.0"
 #define CLI_DEFAULT_SERVER "http://127.0.0.1:9477"
 
 enum { EXIT_OK = 0, EXIT_SERVER = 1, EXIT_USAGE = 2 };
@@ -23,8 +23,8 @@ cJSON *cli_get_json(const char *path, int *exit_code);
 void cli_escape(const char *s, char *out, size_t cap);
 
 /* format.c */
-void fmt_ms(double ms, bool known, char *out, size_t n);	 /* 350ms 1.2s 3m04s */
-void fmt_bytes(double b, char *out, size_t n);		 /* 512 B, 1.5 KiB */
+void fmt_ms(double ms, bool known, char *out, size_t n);  /* 350ms 1.2s 3m04s */
+void fmt_bytes(double b, char *out, size_t n);            /* 512 B, 1.5 KiB */
 void fmt_rate(double v, bool known, char *out, size_t n); /* 42.1 */
 /* Copies at most width display columns of s (UTF-8 aware) into out. */
 void fmt_fit(const char *s, size_t width, char *out, size_t n);

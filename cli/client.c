@@ -51,7 +51,8 @@ long cli_get(const char *path, char **out, char *err, size_t errlen)
 	CURLcode rc = curl_easy_perform(c);
 	long status = 0;
 	if (rc != CURLE_OK) {
-		snprintf(err, errlen, "cannot reach %s: %s", url, cerr[0] ? cerr : curl_easy_strerror(rc));
+		snprintf(err, errlen, "cannot reach %s: %s", url,
+		         cerr[0] ? cerr : curl_easy_strerror(rc));
 		free(b.p);
 		b.p = NULL;
 	} else {

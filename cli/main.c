@@ -13,24 +13,25 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"streams", cmd_streams, "list active and recent LLM calls (table or --json)"},
-	{"show", cmd_show, "one call in full, with its text"},
-	{"top", cmd_top, "live table of streams, like htop"},
-	{"health", cmd_health, "exit 0 when the daemon's probes are attached"},
+    {"streams", cmd_streams, "list active and recent LLM calls (table or --json)"},
+    {"show", cmd_show, "one call in full, with its text"},
+    {"top", cmd_top, "live table of streams, like htop"},
+    {"health", cmd_health, "exit 0 when the daemon's probes are attached"},
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: llmobs-cli [--server URL] COMMAND [ARGS]\n\n"
-		   "Commands:\n");
+	           "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
-	fprintf(f, "\nOptions:\n"
-		   "  --server URL  llmobsd API (default $LLMOBS_SERVER or %s)\n"
-		   "  --help        this help; COMMAND --help for a command's options\n"
-		   "  --version     print the version\n"
-		   "Exit status: 0 ok, 1 server unreachable or error, 2 usage error.\n",
-		CLI_DEFAULT_SERVER);
+	fprintf(f,
+	        "\nOptions:\n"
+	        "  --server URL  llmobsd API (default $LLMOBS_SERVER or %s)\n"
+	        "  --help        this help; COMMAND --help for a command's options\n"
+	        "  --version     print the version\n"
+	        "Exit status: 0 ok, 1 server unreachable or error, 2 usage error.\n",
+	        CLI_DEFAULT_SERVER);
 }
 
 int main(int argc, char **argv)
@@ -51,8 +52,9 @@ int main(int argc, char **argv)
 		} else if (!strncmp(argv[i], "--server=", 9)) {
 			cli_server = argv[i] + 9;
 		} else {
-			fprintf(stderr, "llmobs-cli: unknown option '%s'\nTry 'llmobs-cli --help'.\n",
-				argv[i]);
+			fprintf(stderr,
+			        "llmobs-cli: unknown option '%s'\nTry 'llmobs-cli --help'.\n",
+			        argv[i]);
 			return EXIT_USAGE;
 		}
 	}

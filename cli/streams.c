@@ -23,10 +23,10 @@ static void add_param(char *q, size_t cap, const char *k, const char *v)
 int cmd_streams(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},	  {"state", required_argument, NULL, 's'},
-		{"provider", required_argument, NULL, 'P'}, {"model", required_argument, NULL, 'm'},
-		{"pid", required_argument, NULL, 'p'},	  {"limit", required_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, 'j'},           {"state", required_argument, NULL, 's'},
+	    {"provider", required_argument, NULL, 'P'}, {"model", required_argument, NULL, 'm'},
+	    {"pid", required_argument, NULL, 'p'},      {"limit", required_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
 	};
 	char q[2048] = "";
 	bool json = false;
@@ -84,8 +84,7 @@ int cmd_streams(int argc, char **argv)
 		return rc;
 	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "streams"), *s;
 	table_print_header();
-	cJSON_ArrayForEach(s, arr)
-		table_print_row(s);
+	cJSON_ArrayForEach(s, arr) table_print_row(s);
 	cJSON_Delete(j);
 	return EXIT_OK;
 }
@@ -133,16 +132,32 @@ int cmd_show(int argc, char **argv)
 		return EXIT_OK;
 	}
 	static const char *const fields[] = {
-		"id",	   "pid",	 "tid",		"comm",	       "provider",
-		"model",   "endpoint",	 "host",	"peer",	       "status",
-		"http_status", "finish_reason", "started_at", "ttft_ms",     "duration_ms",
-		"chunks",  "bytes",	 "tokens_per_second", "dropped_bytes", "error",
+	    "id",
+	    "pid",
+	    "tid",
+	    "comm",
+	    "provider",
+	    "model",
+	    "endpoint",
+	    "host",
+	    "peer",
+	    "status",
+	    "http_status",
+	    "finish_reason",
+	    "started_at",
+	    "ttft_ms",
+	    "duration_ms",
+	    "chunks",
+	    "bytes",
+	    "tokens_per_second",
+	    "dropped_bytes",
+	    "error",
 	};
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		show_field(s, fields[i]);
 	const cJSON *u = cJSON_GetObjectItemCaseSensitive(s, "usage");
 	static const char *const ufields[] = {"input_tokens", "output_tokens",
-					      "cached_input_tokens", "reasoning_tokens"};
+	                                      "cached_input_tokens", "reasoning_tokens"};
 	for (size_t i = 0; i < 4; i++)
 		show_field(u, ufields[i]);
 	const cJSON *g = cJSON_GetObjectItemCaseSensitive(s, "inter_chunk_ms");

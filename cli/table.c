@@ -4,9 +4,8 @@
 
 #include "cli.h"
 
-const char *const table_headers[TABLE_COLS] = {"ID",	 "PID", "COMM", "PROVIDER",
-					       "MODEL",	 "STATUS", "AGE", "TTFT",
-					       "TOK/S", "CHUNKS", "BYTES"};
+const char *const table_headers[TABLE_COLS] = {
+    "ID", "PID", "COMM", "PROVIDER", "MODEL", "STATUS", "AGE", "TTFT", "TOK/S", "CHUNKS", "BYTES"};
 const int table_widths[TABLE_COLS] = {6, 8, 15, 9, 24, 10, 7, 7, 7, 7, 10};
 
 void table_row(const cJSON *s, char cells[TABLE_COLS][64])

@@ -14,19 +14,20 @@
 #define TOP_PATH "/api/v1/streams?limit=1000"
 
 struct view {
-	cJSON *doc;	     /* last good answer */
+	cJSON *doc; /* last good answer */
 	const cJSON **rows;
 	int nrows;
-	int sort;	     /* -1: server order (newest first), else a column */
+	int sort; /* -1: server order (newest first), else a column */
 	bool reverse, paused;
 	int scroll;
 	char err[512];
 };
 
 /* JSON keys behind the sortable columns (NULL: string column by cell). */
-static const char *const sort_keys[TABLE_COLS] = {"id",	    "pid",   "comm",   "provider",
-						  "model",  "status", "age_ms", "ttft_ms",
-						  "tokens_per_second", "chunks", "bytes"};
+static const char *const sort_keys[TABLE_COLS] = {"id",       "pid",     "comm",
+                                                  "provider", "model",   "status",
+                                                  "age_ms",   "ttft_ms", "tokens_per_second",
+                                                  "chunks",   "bytes"};
 static struct view *cmp_view;
 
 static int cmp_rows(const void *a, const void *b)
@@ -57,7 +58,8 @@ static void refresh_data(struct view *v)
 	cJSON *doc = st == 200 ? cJSON_Parse(body) : NULL;
 	if (st && st != 200) {
 		cJSON *e = cJSON_Parse(body);
-		snprintf(v->err, sizeof(v->err), "server error %ld: %s", st, json_str(e, "error", ""));
+		snprintf(v->err, sizeof(v->err), "server error %ld: %s", st,
+		         json_str(e, "error", ""));
 		cJSON_Delete(e);
 	} else if (st == 200 && !doc) {
 		snprintf(v->err, sizeof(v->err), "the server did not answer JSON");
@@ -72,8 +74,7 @@ static void refresh_data(struct view *v)
 	v->nrows = 0;
 	free(v->rows);
 	v->rows = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*v->rows));
-	cJSON_ArrayForEach(s, arr)
-		v->rows[v->nrows++] = s;
+	cJSON_ArrayForEach(s, arr) v->rows[v->nrows++] = s;
 	if (v->sort >= 0) {
 		cmp_view = v;
 		qsort(v->rows, (size_t)v->nrows, sizeof(*v->rows), cmp_rows);
@@ -115,8 +116,8 @@ static void draw(struct view *v)
 	erase();
 	attron(A_BOLD);
 	mvprintw(0, 0, "llmobs top  %s  %s  active %d  streams %d  sort %s%s%s", when, cli_server,
-		 count_active(v), v->nrows, v->sort < 0 ? "newest" : table_headers[v->sort],
-		 v->reverse ? " (rev)" : "", v->paused ? "  [paused]" : "");
+	         count_active(v), v->nrows, v->sort < 0 ? "newest" : table_headers[v->sort],
+	         v->reverse ? " (rev)" : "", v->paused ? "  [paused]" : "");
 	attroff(A_BOLD);
 	if (v->err[0]) {
 		attron(COLOR_PAIR(2));
@@ -127,7 +128,7 @@ static void draw(struct view *v)
 	size_t o = 0;
 	for (int c = 0; c < TABLE_COLS && o < sizeof(line) - 1; c++)
 		o += (size_t)snprintf(line + o, sizeof(line) - o, "%-*s%s", table_widths[c],
-				      table_headers[c], c == v->sort ? "*" : " ");
+		                      table_headers[c], c == v->sort ? "*" : " ");
 	attron(A_REVERSE);
 	mvprintw(2, 0, "%-*.*s", COLS, COLS, line);
 	attroff(A_REVERSE);
@@ -141,7 +142,7 @@ static void draw(struct view *v)
 		o = 0;
 		for (int c = 0; c < TABLE_COLS && o < sizeof(line) - 1; c++)
 			o += (size_t)snprintf(line + o, sizeof(line) - o, "%-*s ", table_widths[c],
-					      cells[c]);
+			                      cells[c]);
 		int color = status_color(json_str(s, "status", ""));
 		if (color)
 			attron(COLOR_PAIR(color));
@@ -193,9 +194,9 @@ static bool handle_key(struct view *v, int ch)
 int cmd_top(int argc, char **argv)
 {
 	static const struct option opts[] = {{"interval", required_argument, NULL, 'i'},
-					     {"once", no_argument, NULL, 'o'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
+	                                     {"once", no_argument, NULL, 'o'},
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {NULL, 0, NULL, 0}};
 	double interval = 1.0;
 	bool once = false;
 	int c;
@@ -207,7 +208,7 @@ int cmd_top(int argc, char **argv)
 			interval = strtod(optarg, &end);
 			if (*end || interval < 0.1 || interval > 3600) {
 				fprintf(stderr, "llmobs-cli top: --interval must be 0.1 to 3600 "
-						"seconds\n");
+				                "seconds\n");
 				return EXIT_USAGE;
 			}
 			break;

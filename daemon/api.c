@@ -44,10 +44,9 @@ int api_parse_listen(const char *s, char *host, size_t hostlen, unsigned *port)
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, const char *ctype,
-				 char *body, size_t len)
+                                 char *body, size_t len)
 {
-	struct MHD_Response *r =
-		MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(r, "Content-Type", ctype);
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	enum MHD_Result ret = MHD_queue_response(conn, status, r);
@@ -92,9 +91,9 @@ static enum MHD_Result h_streams(struct api *a, struct MHD_Connection *conn)
 {
 	(void)a;
 	struct stream_filter f = {
-		.state = arg(conn, "state"),
-		.provider = arg(conn, "provider"),
-		.model = arg(conn, "model"),
+	    .state = arg(conn, "state"),
+	    .provider = arg(conn, "provider"),
+	    .model = arg(conn, "model"),
 	};
 	const char *pid = arg(conn, "pid"), *limit = arg(conn, "limit");
 	if (f.state && strcmp(f.state, "active") && strcmp(f.state, "recent"))
@@ -120,7 +119,8 @@ static enum MHD_Result h_stream(struct api *a, struct MHD_Connection *conn, cons
 	cJSON *j = c ? call_to_json(c, clock_now()) : NULL;
 	pipeline_unlock();
 	if (!j)
-		return send_error(conn, 404, "no such stream (it may have aged out of the recent list)");
+		return send_error(conn, 404,
+		                  "no such stream (it may have aged out of the recent list)");
 	return send_json(conn, 200, j);
 }
 
@@ -174,12 +174,13 @@ static enum MHD_Result h_stats(struct api *a, struct MHD_Connection *conn)
 	cJSON_AddNumberToObject(pj, "gaps", (double)p.gaps);
 	cJSON_AddNumberToObject(pj, "bad_events", (double)p.bad_events);
 	cJSON_AddNumberToObject(pj, "write_retry_bytes", (double)p.write_retry_bytes);
-	cJSON_AddNumberToObject(pj, "ignored_not_http_bytes", (double)p.ignored_bytes[IGNORE_NOT_HTTP]);
+	cJSON_AddNumberToObject(pj, "ignored_not_http_bytes",
+	                        (double)p.ignored_bytes[IGNORE_NOT_HTTP]);
 	cJSON_AddNumberToObject(pj, "ignored_server_side_bytes",
-				(double)p.ignored_bytes[IGNORE_SERVER_SIDE]);
+	                        (double)p.ignored_bytes[IGNORE_SERVER_SIDE]);
 	cJSON_AddNumberToObject(pj, "ignored_resync_bytes", (double)p.ignored_bytes[IGNORE_RESYNC]);
 	cJSON_AddNumberToObject(pj, "ignored_unmatched_bytes",
-				(double)p.ignored_bytes[IGNORE_UNMATCHED]);
+	                        (double)p.ignored_bytes[IGNORE_UNMATCHED]);
 	cJSON_AddNumberToObject(pj, "http_parse_errors", (double)p.parse_errors_http);
 	cJSON_AddNumberToObject(pj, "json_parse_errors", (double)p.parse_errors_json);
 	cJSON_AddNumberToObject(pj, "connections_active", (double)p.conns_active);
@@ -190,8 +191,8 @@ static enum MHD_Result h_stats(struct api *a, struct MHD_Connection *conn)
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
-			      const char *method, const char *version, const char *upload_data,
-			      size_t *upload_data_size, void **req_cls)
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **req_cls)
 {
 	struct api *a = cls;
 	(void)version;
@@ -204,8 +205,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (!strcmp(url, "/healthz")) {
 		bool ok = a->hooks.ready(a->hooks.ctx);
 		return send_text(conn, ok ? 200 : 503, "text/plain",
-				 xstrdup(ok ? "ok\n" : "starting: probes not attached\n"),
-				 ok ? 3 : 30);
+		                 xstrdup(ok ? "ok\n" : "starting: probes not attached\n"),
+		                 ok ? 3 : 30);
 	}
 	if (!strcmp(url, "/metrics"))
 		return h_metrics(a, conn);
@@ -223,8 +224,8 @@ struct api *api_start(const char *listen, const struct api_hooks *hooks)
 	char host[128];
 	unsigned port;
 	struct sockaddr_storage ss = {0};
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-			 MHD_USE_ERROR_LOG;
+	unsigned flags =
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
 
 	if (api_parse_listen(listen, host, sizeof(host), &port) != 0) {
 		log_error("--listen %s: expected ADDR:PORT", listen);
@@ -246,8 +247,8 @@ struct api *api_start(const char *listen, const struct api_hooks *hooks)
 	struct api *a = xcalloc(1, sizeof(*a));
 	a->hooks = *hooks;
 	a->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, a, MHD_OPTION_SOCK_ADDR,
-				(struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-				MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_END);
+	                        (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+	                        MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_END);
 	if (!a->d) {
 		log_error("cannot listen on %s (in use, or not a local address?)", listen);
 		free(a);

@@ -13,7 +13,7 @@
 #include "llmobs.skel.h"
 #include "log.h"
 
-#define TRACEFS "/sys/kernel/tracing"
+#define TRACEFS       "/sys/kernel/tracing"
 #define TRACEFS_MAGIC 0x74726163
 
 int tracefs_ensure(void)
@@ -23,7 +23,7 @@ int tracefs_ensure(void)
 		return 0;
 	if (mount("tracefs", TRACEFS, "tracefs", 0, NULL) != 0) {
 		log_error("tracefs is not mounted and mounting it at %s failed: %s", TRACEFS,
-			  strerror(errno));
+		          strerror(errno));
 		return -1;
 	}
 	log_info("mounted tracefs at %s", TRACEFS);
@@ -46,7 +46,7 @@ struct ssl_func {
 };
 
 static bool attach_one(struct attach_set *set, struct bpf_program *prog, const char *path,
-		       const char *func, bool retprobe, bool required)
+                       const char *func, bool retprobe, bool required)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func, .retprobe = retprobe);
 	struct bpf_link *l = bpf_program__attach_uprobe_opts(prog, -1, path, 0, &opts);
@@ -54,8 +54,8 @@ static bool attach_one(struct attach_set *set, struct bpf_program *prog, const c
 		int err = errno;
 		set->uprobes_failed++;
 		if (required)
-			log_warn("%s: cannot attach %s to %s: %s", path, retprobe ? "uretprobe" : "uprobe",
-				 func, strerror(err));
+			log_warn("%s: cannot attach %s to %s: %s", path,
+			         retprobe ? "uretprobe" : "uprobe", func, strerror(err));
 		else
 			log_debug("%s: no %s (%s)", path, func, strerror(err));
 		return false;
@@ -68,11 +68,11 @@ static bool attach_one(struct attach_set *set, struct bpf_program *prog, const c
 static int attach_file(struct llmobs_bpf *skel, const char *path, struct attach_set *set)
 {
 	struct ssl_func funcs[] = {
-		{"SSL_write", skel->progs.ssl_write_enter, true, true},
-		{"SSL_write_ex", skel->progs.ssl_write_ex_enter, true, false},
-		{"SSL_read", skel->progs.ssl_read_enter, true, true},
-		{"SSL_read_ex", skel->progs.ssl_read_ex_enter, true, false},
-		{"SSL_free", skel->progs.ssl_free_enter, false, false},
+	    {"SSL_write", skel->progs.ssl_write_enter, true, true},
+	    {"SSL_write_ex", skel->progs.ssl_write_ex_enter, true, false},
+	    {"SSL_read", skel->progs.ssl_read_enter, true, true},
+	    {"SSL_read_ex", skel->progs.ssl_read_ex_enter, true, false},
+	    {"SSL_free", skel->progs.ssl_free_enter, false, false},
 	};
 	unsigned ok = 0;
 	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++) {
@@ -97,10 +97,18 @@ static int attach_file(struct llmobs_bpf *skel, const char *path, struct attach_
 
 /* Library directories of Debian/Ubuntu, Fedora/RHEL, Alpine and /usr/local. */
 static const char *const lib_dirs[] = {
-	"/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
-	"/lib/aarch64-linux-gnu",    "/usr/lib64",	       "/lib64",
-	"/usr/lib",		     "/lib",		       "/usr/local/lib",
-	"/usr/local/lib64",	     "/usr/local/ssl/lib",     NULL,
+    "/usr/lib/x86_64-linux-gnu",
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/lib/aarch64-linux-gnu",
+    "/usr/lib64",
+    "/lib64",
+    "/usr/lib",
+    "/lib",
+    "/usr/local/lib",
+    "/usr/local/lib64",
+    "/usr/local/ssl/lib",
+    NULL,
 };
 static const char *const lib_names[] = {"libssl.so.3", "libssl.so.1.1", NULL};
 
@@ -146,7 +154,7 @@ int attach_libssl(struct llmobs_bpf *skel, const char **extra, struct attach_set
 	}
 	if (!set->libs) {
 		log_error("no libssl found to attach to (looked for libssl.so.3 and libssl.so.1.1 "
-			  "in the system library directories; use --libssl PATH)");
+		          "in the system library directories; use --libssl PATH)");
 		return -1;
 	}
 	return 0;
@@ -158,21 +166,21 @@ void attach_tracepoints(struct llmobs_bpf *skel, struct attach_set *set)
 		struct bpf_program *prog;
 		const char *what;
 	} tps[] = {
-		{skel->progs.tp_enter_read, "fd learning (read)"},
-		{skel->progs.tp_enter_write, "fd learning (write)"},
-		{skel->progs.tp_enter_recvfrom, "fd learning (recvfrom)"},
-		{skel->progs.tp_enter_sendto, "fd learning (sendto)"},
-		{skel->progs.tp_enter_connect, "peer addresses (connect)"},
-		{skel->progs.tp_exit_connect, "peer addresses (connect)"},
-		{skel->progs.tp_process_exit, "process exit"},
+	    {skel->progs.tp_enter_read, "fd learning (read)"},
+	    {skel->progs.tp_enter_write, "fd learning (write)"},
+	    {skel->progs.tp_enter_recvfrom, "fd learning (recvfrom)"},
+	    {skel->progs.tp_enter_sendto, "fd learning (sendto)"},
+	    {skel->progs.tp_enter_connect, "peer addresses (connect)"},
+	    {skel->progs.tp_exit_connect, "peer addresses (connect)"},
+	    {skel->progs.tp_process_exit, "process exit"},
 	};
 	for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
 		if (!bpf_program__autoload(tps[i].prog))
 			continue;
 		struct bpf_link *l = bpf_program__attach(tps[i].prog);
 		if (!l) {
-			log_warn("tracepoint for %s unavailable (%s): running without it", tps[i].what,
-				 strerror(errno));
+			log_warn("tracepoint for %s unavailable (%s): running without it",
+			         tps[i].what, strerror(errno));
 			continue;
 		}
 		add_link(set, l);

@@ -14,7 +14,7 @@ struct attach_set {
 	struct bpf_link *links[ATTACH_MAX_LINKS];
 	unsigned nlinks;
 	unsigned uprobes_ok, uprobes_failed; /* per function entry/return */
-	unsigned libs;			     /* libssl files with >= 1 probe */
+	unsigned libs;                       /* libssl files with >= 1 probe */
 };
 
 /* Mounts tracefs at /sys/kernel/tracing when it is not mounted. */

@@ -7,11 +7,11 @@
 #include <stdint.h>
 
 struct buf {
-	char *data;	 /* always NUL-terminated when non-NULL */
+	char *data; /* always NUL-terminated when non-NULL */
 	size_t len;
-	size_t cap;	 /* allocated */
-	size_t limit;	 /* max len; 0 = unlimited */
-	uint64_t cut;	 /* bytes refused because of limit */
+	size_t cap;   /* allocated */
+	size_t limit; /* max len; 0 = unlimited */
+	uint64_t cut; /* bytes refused because of limit */
 };
 
 void buf_init(struct buf *b, size_t limit);
@@ -19,7 +19,7 @@ void buf_init(struct buf *b, size_t limit);
  * Aborts on out-of-memory (the daemon cannot do anything useful then). */
 size_t buf_append(struct buf *b, const void *p, size_t n);
 void buf_consume(struct buf *b, size_t n); /* drop n bytes from the front */
-void buf_reset(struct buf *b);		   /* len = 0, keeps memory and cut */
+void buf_reset(struct buf *b);             /* len = 0, keeps memory and cut */
 void buf_free(struct buf *b);
 
 /* xmalloc & co: abort with a message on failure. */

@@ -77,7 +77,7 @@ static struct llmobs_bpf *open_and_load(const struct capture_opts *o, bool optio
 	int err = llmobs_bpf__load(skel);
 	if (err) {
 		log_error("loading the BPF programs failed: %s%s", strerror(-err),
-			  optional ? " (retrying without the optional ones)" : "");
+		          optional ? " (retrying without the optional ones)" : "");
 		llmobs_bpf__destroy(skel);
 		return NULL;
 	}
@@ -107,8 +107,9 @@ struct capture *capture_start(const struct capture_opts *o)
 		goto fail;
 	}
 	atomic_store(&uprobes_attached, c->links.uprobes_ok);
-	log_info("capturing: %u probes on %u libssl file(s), ring buffer %u KiB%s", c->links.uprobes_ok,
-		 c->links.libs, o->ringbuf_bytes >> 10, o->pid ? " (one pid)" : "");
+	log_info("capturing: %u probes on %u libssl file(s), ring buffer %u KiB%s",
+	         c->links.uprobes_ok, c->links.libs, o->ringbuf_bytes >> 10,
+	         o->pid ? " (one pid)" : "");
 	return c;
 fail:
 	capture_stop(c);

@@ -43,7 +43,7 @@ void clock_format_rfc3339(uint64_t mono_ns, char *out, size_t n)
 	struct tm tm;
 	gmtime_r(&sec, &tm);
 	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
 }
 
 void clock_use_event_time(int on)

@@ -42,11 +42,11 @@ struct conn {
 	uint64_t next_pos[2];
 	bool broken[2]; /* parser stopped after an error or gap; resync pending */
 	struct http_conn *http;
-	struct exchange *req;			/* request being parsed */
-	struct exchange *fifo, *fifo_tail;	/* requests awaiting responses */
-	struct exchange *resp;			/* response being parsed */
-	bool resp_unmatched;			/* current response has no request */
-	uint64_t ts;				/* time of the record being fed */
+	struct exchange *req;              /* request being parsed */
+	struct exchange *fifo, *fifo_tail; /* requests awaiting responses */
+	struct exchange *resp;             /* response being parsed */
+	bool resp_unmatched;               /* current response has no request */
+	uint64_t ts;                       /* time of the record being fed */
 
 	/* A write is copied at SSL_write entry; it is held until we know the
 	 * call succeeded (any later record) or failed (WRITE_FAIL). */
@@ -66,10 +66,10 @@ static void http_on_complete(void *ctx, enum http_dir dir);
 static void http_on_error(void *ctx, enum http_dir dir, const char *reason);
 
 static const struct http_callbacks http_cbs = {
-	.on_headers = http_on_headers,
-	.on_body = http_on_body,
-	.on_complete = http_on_complete,
-	.on_error = http_on_error,
+    .on_headers = http_on_headers,
+    .on_body = http_on_body,
+    .on_complete = http_on_complete,
+    .on_error = http_on_error,
 };
 
 struct conn *conn_lookup(uint32_t tgid, uint64_t ssl, int create, const struct llmobs_event *ev)
@@ -98,14 +98,14 @@ enum sniff { SNIFF_NO = 0, SNIFF_MAYBE, SNIFF_REQUEST, SNIFF_RESPONSE };
 /* Does p start an HTTP/1.x request or status line? MAYBE while too short. */
 static enum sniff sniff(const char *p, size_t n)
 {
-	static const char *const starts[] = {"GET ",   "POST ",	 "PUT ",     "DELETE ", "PATCH ",
-					     "HEAD ",  "OPTIONS ", "HTTP/1.", NULL};
+	static const char *const starts[] = {"GET ",  "POST ",    "PUT ",    "DELETE ", "PATCH ",
+	                                     "HEAD ", "OPTIONS ", "HTTP/1.", NULL};
 	bool maybe = false;
 	for (int i = 0; starts[i]; i++) {
 		size_t m = strlen(starts[i]);
 		if (n >= m && !memcmp(p, starts[i], m))
 			return starts[i][0] == 'H' && starts[i][1] == 'T' ? SNIFF_RESPONSE
-									  : SNIFF_REQUEST;
+			                                                  : SNIFF_REQUEST;
 		if (n < m && !memcmp(p, starts[i], n))
 			maybe = true;
 	}
@@ -157,7 +157,7 @@ static void lose_bytes(struct conn *c, int dir, uint64_t n, const char *what)
 		char why[128];
 		call_add_dropped(call, n);
 		snprintf(why, sizeof(why), "capture lost %llu bytes (%s)", (unsigned long long)n,
-			 what);
+		         what);
 		call_finish(call, CALL_TRUNCATED, c->ts, why);
 	}
 	if (c->http)
@@ -474,8 +474,8 @@ static void finish_response(struct conn *c, struct llm_call *call)
 		if (st->cut_bytes)
 			call_add_dropped(call, st->cut_bytes);
 	} else if (call->body.len || call->http_status >= 400) {
-		int flags = openai_decode_response(&call->dec, call->body.data ? call->body.data : "",
-						   call->body.len);
+		int flags = openai_decode_response(
+		    &call->dec, call->body.data ? call->body.data : "", call->body.len);
 		if (flags & DEC_ERROR && call->dec.malformed)
 			pstats.parse_errors_json++;
 		call_on_chunk(call, ts, flags);
@@ -486,12 +486,14 @@ static void finish_response(struct conn *c, struct llm_call *call)
 	char why[300];
 	if (call->http_status >= 400) {
 		snprintf(why, sizeof(why), "HTTP %d%s%s", call->http_status,
-			 call->dec.error[0] ? ": " : "", call->dec.error);
+		         call->dec.error[0] ? ": " : "", call->dec.error);
 		call_finish(call, CALL_ERROR, ts, why);
 	} else if (call->dec.failed) {
-		call_finish(call, CALL_ERROR, ts, call->dec.error[0] ? call->dec.error : "decode error");
+		call_finish(call, CALL_ERROR, ts,
+		            call->dec.error[0] ? call->dec.error : "decode error");
 	} else if (call->is_sse && !call->dec.done) {
-		call_finish(call, CALL_TRUNCATED, ts, "stream ended without its terminator ([DONE])");
+		call_finish(call, CALL_TRUNCATED, ts,
+		            "stream ended without its terminator ([DONE])");
 	} else {
 		call_finish(call, CALL_COMPLETED, ts, NULL);
 	}
@@ -508,7 +510,8 @@ static void http_on_complete(void *ctx, enum http_dir dir)
 		struct llm_call *call = x->call;
 		call->t_req_last = c->ts;
 		if (call->body.len) {
-			int flags = openai_decode_request(&call->dec, call->body.data, call->body.len);
+			int flags =
+			    openai_decode_request(&call->dec, call->body.data, call->body.len);
 			if (flags & DEC_ERROR)
 				pstats.parse_errors_json++;
 		}

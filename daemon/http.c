@@ -21,7 +21,7 @@ struct dir_state {
 	struct http_conn *c;
 	enum http_dir dir;
 	struct http_msg msg;
-	char field[24];	   /* header name being read (only short names matter) */
+	char field[24]; /* header name being read (only short names matter) */
 	size_t flen;
 	bool field_long;
 	bool in_value;
@@ -70,11 +70,12 @@ static enum kept classify(const struct dir_state *s)
 		const char *name;
 		enum kept k;
 	} names[] = {{"host", KEEP_HOST},
-		     {"content-type", KEEP_CTYPE},
-		     {"content-encoding", KEEP_CENC},
-		     {"user-agent", KEEP_UA}};
+	             {"content-type", KEEP_CTYPE},
+	             {"content-encoding", KEEP_CENC},
+	             {"user-agent", KEEP_UA}};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strlen(names[i].name) == s->flen && !strncasecmp(names[i].name, s->field, s->flen))
+		if (strlen(names[i].name) == s->flen &&
+		    !strncasecmp(names[i].name, s->field, s->flen))
 			return names[i].k;
 	return KEEP_NONE;
 }
@@ -208,13 +209,13 @@ static int on_message_complete(http_parser *p)
 }
 
 static const http_parser_settings settings = {
-	.on_message_begin = on_message_begin,
-	.on_url = on_url,
-	.on_header_field = on_header_field,
-	.on_header_value = on_header_value,
-	.on_headers_complete = on_headers_complete,
-	.on_body = on_body,
-	.on_message_complete = on_message_complete,
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
 };
 
 static void dir_init(struct http_conn *c, enum http_dir dir)
@@ -263,8 +264,8 @@ void http_feed(struct http_conn *c, enum http_dir dir, const char *p, size_t n)
 	enum http_errno e = HTTP_PARSER_ERRNO(&s->p);
 	if (e != HPE_OK) {
 		char reason[160];
-		snprintf(reason, sizeof(reason), "%s", s->fail_reason ? s->fail_reason
-								      : http_errno_description(e));
+		snprintf(reason, sizeof(reason), "%s",
+		         s->fail_reason ? s->fail_reason : http_errno_description(e));
 		s->fail_reason = NULL;
 		fail(c, s, reason, n - done);
 	} else if (s->p.upgrade) {

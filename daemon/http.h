@@ -15,14 +15,14 @@ enum http_dir { HTTP_DIR_REQ = 0, HTTP_DIR_RESP = 1 };
  * api-key, x-goog-api-key, Cookie, Set-Cookie, ...) are never copied. */
 struct http_msg {
 	enum http_dir dir;
-	char method[16];	  /* request */
-	char path[512];		  /* request target (path + query), cut if longer */
-	int status;		  /* response */
+	char method[16]; /* request */
+	char path[512];  /* request target (path + query), cut if longer */
+	int status;      /* response */
 	char host[256];
 	char content_type[128];
 	char content_encoding[32];
 	char user_agent[128];
-	int64_t content_length;	  /* -1 when absent */
+	int64_t content_length; /* -1 when absent */
 	bool chunked;
 	bool keep_alive;
 	unsigned http_major, http_minor;
@@ -40,8 +40,8 @@ struct http_callbacks {
 };
 
 struct http_stats {
-	uint64_t bytes[2];	   /* fed per direction */
-	uint64_t messages[2];	   /* completed per direction */
+	uint64_t bytes[2];         /* fed per direction */
+	uint64_t messages[2];      /* completed per direction */
 	uint64_t header_cut_bytes; /* header values longer than their field */
 	uint64_t skipped_bytes[2]; /* fed while in error state */
 	uint64_t errors;

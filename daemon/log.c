@@ -22,15 +22,15 @@ static void vlog(const char *level, const char *fmt, va_list ap)
 	funlockfile(stderr);
 }
 
-#define DEFINE_LOG(name, level, cond)                                                        \
-	void name(const char *fmt, ...)                                                      \
-	{                                                                                    \
-		if (!(cond))                                                                 \
-			return;                                                              \
-		va_list ap;                                                                  \
-		va_start(ap, fmt);                                                           \
-		vlog(level, fmt, ap);                                                        \
-		va_end(ap);                                                                  \
+#define DEFINE_LOG(name, level, cond)                                                              \
+	void name(const char *fmt, ...)                                                            \
+	{                                                                                          \
+		if (!(cond))                                                                       \
+			return;                                                                    \
+		va_list ap;                                                                        \
+		va_start(ap, fmt);                                                                 \
+		vlog(level, fmt, ap);                                                              \
+		va_end(ap);                                                                        \
 	}
 
 DEFINE_LOG(log_info, "info", 1)

@@ -19,9 +19,9 @@
 #include "stream_json.h"
 #include "telemetry.h"
 
-#define LLMOBS_VERSION "0.1.0"
+#define LLMOBS_VERSION  "0.1.0"
 #define DEFAULT_RINGBUF (8u << 20)
-#define DEFAULT_KEEP 1000
+#define DEFAULT_KEEP    1000
 
 static volatile sig_atomic_t stop;
 
@@ -40,24 +40,25 @@ struct options {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: llmobsd [OPTIONS]\n"
-		"Observe LLM API calls made over OpenSSL on this host (eBPF uprobes) and serve\n"
-		"per-stream metrics over HTTP. Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN).\n\n"
-		"  -l, --listen ADDR:PORT   API address (default %s)\n"
-		"  -p, --pid PID            capture only this process\n"
-		"      --libssl PATH        also probe this libssl (repeatable)\n"
-		"      --ringbuf-size SIZE  BPF ring buffer size, power of two (default 8M)\n"
-		"      --record FILE        also write every capture event to FILE (gzip)\n"
-		"      --replay FILE        feed a recording through the pipeline instead of BPF\n"
-		"      --json               with --replay: print the streams as JSON and exit\n"
-		"      --serve              with --replay: keep serving the API afterwards\n"
-		"      --keep N             finished calls kept for the API (default %u)\n"
-		"  -v, --verbose            debug logging (libbpf too)\n"
-		"  -h, --help               this help\n"
-		"      --version            print the version\n\n"
-		"Endpoints: /healthz /metrics /api/v1/streams /api/v1/streams/{id} /api/v1/stats\n",
-		API_DEFAULT_LISTEN, DEFAULT_KEEP);
+	fprintf(
+	    f,
+	    "Usage: llmobsd [OPTIONS]\n"
+	    "Observe LLM API calls made over OpenSSL on this host (eBPF uprobes) and serve\n"
+	    "per-stream metrics over HTTP. Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN).\n\n"
+	    "  -l, --listen ADDR:PORT   API address (default %s)\n"
+	    "  -p, --pid PID            capture only this process\n"
+	    "      --libssl PATH        also probe this libssl (repeatable)\n"
+	    "      --ringbuf-size SIZE  BPF ring buffer size, power of two (default 8M)\n"
+	    "      --record FILE        also write every capture event to FILE (gzip)\n"
+	    "      --replay FILE        feed a recording through the pipeline instead of BPF\n"
+	    "      --json               with --replay: print the streams as JSON and exit\n"
+	    "      --serve              with --replay: keep serving the API afterwards\n"
+	    "      --keep N             finished calls kept for the API (default %u)\n"
+	    "  -v, --verbose            debug logging (libbpf too)\n"
+	    "  -h, --help               this help\n"
+	    "      --version            print the version\n\n"
+	    "Endpoints: /healthz /metrics /api/v1/streams /api/v1/streams/{id} /api/v1/stats\n",
+	    API_DEFAULT_LISTEN, DEFAULT_KEEP);
 }
 
 static int parse_size(const char *s, uint32_t *out)
@@ -90,22 +91,30 @@ static int parse_u32(const char *s, uint32_t *out)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_LIBSSL = 256, OPT_RINGBUF, OPT_RECORD, OPT_REPLAY, OPT_JSON, OPT_SERVE, OPT_KEEP,
-	       OPT_VERSION };
+	enum {
+		OPT_LIBSSL = 256,
+		OPT_RINGBUF,
+		OPT_RECORD,
+		OPT_REPLAY,
+		OPT_JSON,
+		OPT_SERVE,
+		OPT_KEEP,
+		OPT_VERSION
+	};
 	static const struct option longopts[] = {
-		{"listen", required_argument, NULL, 'l'},
-		{"pid", required_argument, NULL, 'p'},
-		{"libssl", required_argument, NULL, OPT_LIBSSL},
-		{"ringbuf-size", required_argument, NULL, OPT_RINGBUF},
-		{"record", required_argument, NULL, OPT_RECORD},
-		{"replay", required_argument, NULL, OPT_REPLAY},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"serve", no_argument, NULL, OPT_SERVE},
-		{"keep", required_argument, NULL, OPT_KEEP},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, OPT_VERSION},
-		{NULL, 0, NULL, 0},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"pid", required_argument, NULL, 'p'},
+	    {"libssl", required_argument, NULL, OPT_LIBSSL},
+	    {"ringbuf-size", required_argument, NULL, OPT_RINGBUF},
+	    {"record", required_argument, NULL, OPT_RECORD},
+	    {"replay", required_argument, NULL, OPT_REPLAY},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"serve", no_argument, NULL, OPT_SERVE},
+	    {"keep", required_argument, NULL, OPT_KEEP},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {NULL, 0, NULL, 0},
 	};
 	o->listen = API_DEFAULT_LISTEN;
 	o->ringbuf = DEFAULT_RINGBUF;
@@ -120,7 +129,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'p':
 			if (parse_u32(optarg, &o->pid)) {
-				fprintf(stderr, "llmobsd: --pid: '%s' is not a process id\n", optarg);
+				fprintf(stderr, "llmobsd: --pid: '%s' is not a process id\n",
+				        optarg);
 				return 2;
 			}
 			break;
@@ -129,10 +139,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_RINGBUF:
 			if (parse_size(optarg, &o->ringbuf)) {
-				fprintf(stderr,
-					"llmobsd: --ringbuf-size: '%s' must be a power of two between "
-					"4K and 1G (suffixes K, M)\n",
-					optarg);
+				fprintf(
+				    stderr,
+				    "llmobsd: --ringbuf-size: '%s' must be a power of two between "
+				    "4K and 1G (suffixes K, M)\n",
+				    optarg);
 				return 2;
 			}
 			break;
@@ -151,7 +162,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_KEEP:
 			if (parse_u32(optarg, &v)) {
 				fprintf(stderr, "llmobsd: --keep: '%s' must be a positive number\n",
-					optarg);
+				        optarg);
 				return 2;
 			}
 			o->keep = v;
@@ -172,14 +183,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "llmobsd: unexpected argument '%s'\nTry 'llmobsd --help'.\n",
-			argv[optind]);
+		        argv[optind]);
 		return 2;
 	}
 	char host[128];
 	unsigned port;
 	if (api_parse_listen(o->listen, host, sizeof(host), &port) != 0) {
 		fprintf(stderr, "llmobsd: --listen %s: expected ADDR:PORT, e.g. 127.0.0.1:9477\n",
-			o->listen);
+		        o->listen);
 		return 2;
 	}
 	if ((o->replay_json || o->replay_serve) && !o->replay) {
@@ -256,7 +267,7 @@ static int run_replay(const struct options *o)
 	pipeline_unlock();
 	double secs = (double)(clock_mono_ns() - t0) / 1e9;
 	log_info("replayed %ld records in %.3f s (%.0f records/s)%s%s", n, secs,
-		 secs > 0 ? (double)n / secs : 0.0, err[0] ? "; " : "", err);
+	         secs > 0 ? (double)n / secs : 0.0, err[0] ? "; " : "", err);
 	if (o->replay_json) {
 		struct stream_filter f = {.limit = (long)o->keep};
 		pipeline_lock();
@@ -298,10 +309,10 @@ static int run_live(const struct options *o)
 		}
 	}
 	struct capture_opts copts = {
-		.pid = o->pid,
-		.ringbuf_bytes = o->ringbuf,
-		.libssl = o->libssl,
-		.rec = rec,
+	    .pid = o->pid,
+	    .ringbuf_bytes = o->ringbuf,
+	    .libssl = o->libssl,
+	    .rec = rec,
 	};
 	/* The API comes up first so /healthz answers 503 while attaching. */
 	struct api_hooks hooks = {.ready = ready_capture, .capture_stats = stats_capture};
@@ -320,7 +331,7 @@ out:
 	capture_stop(cap);
 	if (rec) {
 		log_info("recorded %llu events to %s", (unsigned long long)record_count(rec),
-			 o->record);
+		         o->record);
 		if (record_close(rec) != 0) {
 			log_error("the recording %s is incomplete (write error)", o->record);
 			rc = 1;

@@ -10,21 +10,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_LABELS 8
+#define MAX_LABELS     8
 #define SERIES_BUCKETS 1024 /* hash slots per family (> METRIC_MAX_SERIES) */
 
-const double METRIC_BUCKETS_DURATION[] = {0.01, 0.02, 0.04,  0.08,  0.16,  0.32,  0.64,
-					  1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92};
+const double METRIC_BUCKETS_DURATION[] = {0.01, 0.02, 0.04, 0.08,  0.16,  0.32,  0.64,
+                                          1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92};
 const size_t METRIC_NBUCKETS_DURATION = sizeof(METRIC_BUCKETS_DURATION) / sizeof(double);
 const double METRIC_BUCKETS_TTFT[] = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,
-				      0.25,  0.5,   0.75, 1.0,  2.5,  5.0,  7.5,  10.0};
+                                      0.25,  0.5,   0.75, 1.0,  2.5,  5.0,  7.5,  10.0};
 const size_t METRIC_NBUCKETS_TTFT = sizeof(METRIC_BUCKETS_TTFT) / sizeof(double);
-const double METRIC_BUCKETS_TPOT[] = {0.01, 0.025, 0.05, 0.075, 0.1,  0.15, 0.2,
-				      0.3,  0.4,   0.5,  0.75,  1.0,  2.5};
+const double METRIC_BUCKETS_TPOT[] = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2,
+                                      0.3,  0.4,   0.5,  0.75,  1.0, 2.5};
 const size_t METRIC_NBUCKETS_TPOT = sizeof(METRIC_BUCKETS_TPOT) / sizeof(double);
-const double METRIC_BUCKETS_TOKENS[] = {1,	4,	 16,	  64,	   256,	     1024,
-					4096,	16384,	 65536,	  262144,  1048576,  4194304,
-					16777216, 67108864};
+const double METRIC_BUCKETS_TOKENS[] = {1,     4,     16,     64,      256,     1024,     4096,
+                                        16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864};
 const size_t METRIC_NBUCKETS_TOKENS = sizeof(METRIC_BUCKETS_TOKENS) / sizeof(double);
 
 enum kind { COUNTER, GAUGE, HISTOGRAM };
@@ -32,10 +31,10 @@ enum kind { COUNTER, GAUGE, HISTOGRAM };
 struct series {
 	char **values;
 	uint64_t hash;
-	double value;	     /* counter/gauge; histogram sum */
-	uint64_t count;	     /* histogram */
-	uint64_t *buckets;   /* histogram, per bound (not cumulative) */
-	struct series *next; /* hash chain */
+	double value;         /* counter/gauge; histogram sum */
+	uint64_t count;       /* histogram */
+	uint64_t *buckets;    /* histogram, per bound (not cumulative) */
+	struct series *next;  /* hash chain */
 	struct series *order; /* creation order, for rendering */
 };
 
@@ -69,7 +68,7 @@ static bool valid_name(const char *s, bool label)
 	for (size_t i = 0; s[i]; i++) {
 		char c = s[i];
 		bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-			     (!label && c == ':');
+		             (!label && c == ':');
 		if (!alpha && !(i > 0 && c >= '0' && c <= '9'))
 			return false;
 	}
@@ -77,7 +76,7 @@ static bool valid_name(const char *s, bool label)
 }
 
 static struct metric *family_new(enum kind k, const char *name, const char *help,
-				 const char *const *labels)
+                                 const char *const *labels)
 {
 	if (!valid_name(name, false))
 		die("invalid metric name", name);
@@ -102,7 +101,7 @@ static struct metric *family_new(enum kind k, const char *name, const char *help
 }
 
 static struct metric *register_family(enum kind k, const char *name, const char *help,
-				      const char *const *labels, const double *bounds, size_t n)
+                                      const char *const *labels, const double *bounds, size_t n)
 {
 	pthread_mutex_lock(&lock);
 	struct metric *m = family_new(k, name, help, labels);
@@ -126,7 +125,7 @@ struct metric *metric_gauge(const char *name, const char *help, const char *cons
 }
 
 struct metric *metric_histogram(const char *name, const char *help, const char *const *labels,
-				const double *bounds, size_t nbounds)
+                                const double *bounds, size_t nbounds)
 {
 	for (size_t i = 1; i < nbounds; i++)
 		if (!(bounds[i] > bounds[i - 1]))
@@ -154,8 +153,7 @@ static bool same_values(const struct metric *m, const struct series *s, const ch
 }
 
 static const char *const other_values[MAX_LABELS] = {"other", "other", "other", "other",
-						     "other", "other", "other", "other"};
-
+                                                     "other", "other", "other", "other"};
 
 /* Finds or creates the series; past METRIC_MAX_SERIES new label sets fold
  * into the all-"other" series, and the fold is counted. */
@@ -169,10 +167,11 @@ static struct series *series_get(struct metric *m, const char *const *values)
 	if (m->nseries >= METRIC_MAX_SERIES && values != other_values) {
 		if (m != overflow) {
 			if (!overflow)
-				overflow = family_new(COUNTER, "llmobs_metrics_series_overflow_total",
-						      "Label sets folded into \"other\" because a "
-						      "family hit its series limit.",
-						      NULL);
+				overflow =
+				    family_new(COUNTER, "llmobs_metrics_series_overflow_total",
+				               "Label sets folded into \"other\" because a "
+				               "family hit its series limit.",
+				               NULL);
 			series_get(overflow, NULL)->value += 1;
 		}
 		return series_get(m, other_values);
@@ -262,7 +261,7 @@ static void put_number(struct buf *out, double v)
 
 /* name{l1="v1",...,extra} value */
 static void put_sample(struct buf *out, const struct metric *m, const struct series *s,
-		       const char *suffix, const char *le, double v)
+                       const char *suffix, const char *le, double v)
 {
 	put(out, m->name);
 	put(out, suffix);

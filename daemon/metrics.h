@@ -18,7 +18,7 @@ struct metric;
 struct metric *metric_counter(const char *name, const char *help, const char *const *labels);
 struct metric *metric_gauge(const char *name, const char *help, const char *const *labels);
 struct metric *metric_histogram(const char *name, const char *help, const char *const *labels,
-				const double *bounds, size_t nbounds);
+                                const double *bounds, size_t nbounds);
 /* values: one per label name (NULL for a label-less family). */
 void metric_add(struct metric *m, const char *const *values, double v);
 void metric_set(struct metric *m, const char *const *values, double v);

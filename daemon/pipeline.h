@@ -12,19 +12,19 @@
 enum ignore_reason {
 	IGNORE_NOT_HTTP = 0, /* TLS payload that is not HTTP/1.x (e.g. HTTP/2) */
 	IGNORE_SERVER_SIDE,  /* the process is the HTTP server on this connection */
-	IGNORE_RESYNC,	     /* skipped while looking for the next message after a gap/error */
+	IGNORE_RESYNC,       /* skipped while looking for the next message after a gap/error */
 	IGNORE_UNMATCHED,    /* response with no captured request */
 	IGNORE__MAX,
 };
 
 struct pipeline_stats {
-	uint64_t events[8];	   /* by llmobs_event type */
-	uint64_t bad_events;	   /* malformed records (size/type) */
-	uint64_t data_bytes[2];	   /* payload bytes per direction */
-	uint64_t lost_bytes;	   /* bytes the capture missed (gaps, faults, cuts) */
-	uint64_t gaps;		   /* sequence gaps detected */
-	uint64_t duplicate_bytes;  /* bytes seen twice (overlapping records) */
-	uint64_t write_retry_bytes;/* writes the app retried (discarded, not lost) */
+	uint64_t events[8];         /* by llmobs_event type */
+	uint64_t bad_events;        /* malformed records (size/type) */
+	uint64_t data_bytes[2];     /* payload bytes per direction */
+	uint64_t lost_bytes;        /* bytes the capture missed (gaps, faults, cuts) */
+	uint64_t gaps;              /* sequence gaps detected */
+	uint64_t duplicate_bytes;   /* bytes seen twice (overlapping records) */
+	uint64_t write_retry_bytes; /* writes the app retried (discarded, not lost) */
 	uint64_t ignored_bytes[IGNORE__MAX];
 	uint64_t parse_errors_http;
 	uint64_t parse_errors_json;

@@ -32,19 +32,19 @@ struct llm_usage {
 
 struct llm_decode {
 	enum provider_id provider;
-	char model[128];	 /* from the request body; response model if absent */
+	char model[128]; /* from the request body; response model if absent */
 	char response_model[128];
 	char finish_reason[32];
-	char error[256];	 /* provider error message, or decode failure reason */
-	bool stream_requested;	 /* request body "stream": true */
-	bool include_usage;	 /* stream_options.include_usage */
-	bool done;		 /* terminator seen ([DONE]) */
-	bool failed;		 /* error event/body or malformed payload */
+	char error[256];       /* provider error message, or decode failure reason */
+	bool stream_requested; /* request body "stream": true */
+	bool include_usage;    /* stream_options.include_usage */
+	bool done;             /* terminator seen ([DONE]) */
+	bool failed;           /* error event/body or malformed payload */
 	struct llm_usage usage;
-	struct buf text;	 /* content deltas (choice 0), capped at LLM_TEXT_LIMIT */
-	uint32_t deltas;	 /* content deltas seen */
-	uint32_t events;	 /* payloads decoded */
-	uint32_t malformed;	 /* payloads that were not valid JSON */
+	struct buf text;    /* content deltas (choice 0), capped at LLM_TEXT_LIMIT */
+	uint32_t deltas;    /* content deltas seen */
+	uint32_t events;    /* payloads decoded */
+	uint32_t malformed; /* payloads that were not valid JSON */
 };
 
 /* Flags returned by the decode calls. */

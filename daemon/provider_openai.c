@@ -111,7 +111,7 @@ static int take_finish(struct llm_decode *d, const cJSON *choice)
 static void take_model(struct llm_decode *d, const cJSON *j)
 {
 	set_str(d->response_model, sizeof(d->response_model),
-		cJSON_GetObjectItemCaseSensitive(j, "model"));
+	        cJSON_GetObjectItemCaseSensitive(j, "model"));
 }
 
 int openai_decode_request(struct llm_decode *d, const char *body, size_t n)

@@ -8,7 +8,7 @@
 
 #include "buf.h"
 
-#define MAGIC "LLMOBSR1"
+#define MAGIC      "LLMOBSR1"
 #define MAX_RECORD (sizeof(struct llmobs_event) + LLMOBS_MAX_DATA)
 
 struct recorder {
@@ -72,7 +72,7 @@ int record_close(struct recorder *r)
 }
 
 long replay_file(const char *path, replay_fn fn, void *ctx, int64_t *wall_offset, char *err,
-		 size_t errlen)
+                 size_t errlen)
 {
 	gzFile gz = gzopen(path, "rb");
 	if (!gz) {
@@ -88,7 +88,7 @@ long replay_file(const char *path, replay_fn fn, void *ctx, int64_t *wall_offset
 	}
 	if (h.abi != LLMOBS_ABI_VERSION) {
 		snprintf(err, errlen, "%s has event ABI %u, this llmobsd reads %u", path, h.abi,
-			 LLMOBS_ABI_VERSION);
+		         LLMOBS_ABI_VERSION);
 		gzclose(gz);
 		return -1;
 	}
@@ -105,7 +105,7 @@ long replay_file(const char *path, replay_fn fn, void *ctx, int64_t *wall_offset
 			break;
 		if (got != (int)sizeof(n) || n < sizeof(struct llmobs_event) || n > MAX_RECORD) {
 			snprintf(err, errlen, "%s: corrupt record header after %ld records", path,
-				 count);
+			         count);
 			break;
 		}
 		if (gzread(gz, rec, n) != (int)n) {

@@ -22,6 +22,6 @@ typedef void (*replay_fn)(const struct llmobs_event *ev, size_t size, void *ctx)
 /* Feeds every record to fn. Returns records replayed, or -1 with err set.
  * A truncated tail is reported in err but the records before it count. */
 long replay_file(const char *path, replay_fn fn, void *ctx, int64_t *wall_offset, char *err,
-		 size_t errlen);
+                 size_t errlen);
 
 #endif

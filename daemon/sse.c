@@ -16,16 +16,16 @@ struct sse_parser {
 	sse_event_fn fn;
 	void *ctx;
 	size_t max;
-	struct buf line;      /* partial line carried across feeds */
-	bool line_cut;	      /* the current line exceeded max: rest is dropped */
-	struct buf data;      /* data buffer of the event being built */
-	struct buf type;      /* event type buffer */
-	struct buf last_id;   /* last event ID buffer */
-	struct buf utf8;      /* scratch for lines that needed U+FFFD */
-	size_t pending;	      /* bytes of the event being built (for finish) */
+	struct buf line;    /* partial line carried across feeds */
+	bool line_cut;      /* the current line exceeded max: rest is dropped */
+	struct buf data;    /* data buffer of the event being built */
+	struct buf type;    /* event type buffer */
+	struct buf last_id; /* last event ID buffer */
+	struct buf utf8;    /* scratch for lines that needed U+FFFD */
+	size_t pending;     /* bytes of the event being built (for finish) */
 	bool bom_checked;
-	size_t bom_seen;      /* BOM bytes matched so far at stream start */
-	bool after_cr;	      /* last feed ended in CR: a leading LF belongs to it */
+	size_t bom_seen; /* BOM bytes matched so far at stream start */
+	bool after_cr;   /* last feed ended in CR: a leading LF belongs to it */
 	int64_t retry;
 	struct sse_stats st;
 };
@@ -145,10 +145,10 @@ static void dispatch(struct sse_parser *p)
 	p->data.len--; /* the trailing LF */
 	p->data.data[p->data.len] = '\0';
 	struct sse_event ev = {
-		.type = p->type.len ? p->type.data : "message",
-		.data = p->data.data,
-		.data_len = p->data.len,
-		.id = p->last_id.len ? p->last_id.data : "",
+	    .type = p->type.len ? p->type.data : "message",
+	    .data = p->data.data,
+	    .data_len = p->data.len,
+	    .id = p->last_id.len ? p->last_id.data : "",
 	};
 	p->st.events++;
 	p->fn(p->ctx, &ev);

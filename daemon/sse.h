@@ -8,22 +8,22 @@
 #include <stdint.h>
 
 struct sse_event {
-	const char *type;  /* "message" when no event: field was given */
-	const char *data;  /* data buffer, trailing LF removed, NUL-terminated */
+	const char *type; /* "message" when no event: field was given */
+	const char *data; /* data buffer, trailing LF removed, NUL-terminated */
 	size_t data_len;
-	const char *id;	   /* last event ID (may be "") */
+	const char *id; /* last event ID (may be "") */
 };
 
 typedef void (*sse_event_fn)(void *ctx, const struct sse_event *ev);
 
 struct sse_stats {
-	uint64_t events;      /* dispatched */
-	uint64_t comments;    /* lines starting with ':' */
+	uint64_t events;   /* dispatched */
+	uint64_t comments; /* lines starting with ':' */
 	uint64_t lines;
-	uint64_t bytes;	      /* fed */
-	uint64_t cut_bytes;   /* dropped because a line/event exceeded max */
+	uint64_t bytes;              /* fed */
+	uint64_t cut_bytes;          /* dropped because a line/event exceeded max */
 	uint64_t unterminated_bytes; /* pending at sse_finish (discarded per spec) */
-	uint64_t invalid_utf8; /* byte sequences replaced with U+FFFD */
+	uint64_t invalid_utf8;       /* byte sequences replaced with U+FFFD */
 };
 
 struct sse_parser;

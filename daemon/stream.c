@@ -12,21 +12,20 @@
 
 #define GAPS_MAX 65536 /* per call; more gaps are not kept (percentiles over the first) */
 
-
 static struct llm_call *active_head; /* newest first, linked via next_recent */
 static struct llm_call *recent_head; /* newest first */
 static unsigned n_active, n_recent, keep_recent = 1000;
 static uint64_t next_id = 1;
 
 static const char *const status_names[] = {
-	[CALL_STREAMING] = "streaming", [CALL_COMPLETED] = "completed", [CALL_ERROR] = "error",
-	[CALL_TRUNCATED] = "truncated", [CALL_ABORTED] = "aborted",
+    [CALL_STREAMING] = "streaming", [CALL_COMPLETED] = "completed", [CALL_ERROR] = "error",
+    [CALL_TRUNCATED] = "truncated", [CALL_ABORTED] = "aborted",
 };
 
 const char *call_status_name(enum call_status s)
 {
 	return (unsigned)s < sizeof(status_names) / sizeof(status_names[0]) ? status_names[s]
-									     : "unknown";
+	                                                                    : "unknown";
 }
 
 void stream_registry_init(unsigned keep)
@@ -174,7 +173,7 @@ double call_tokens_per_second(const struct llm_call *c)
 	if (!c->t_first_content || c->t_last_content <= c->t_first_content)
 		return -1;
 	double toks = c->dec.usage.output_tokens >= 0 ? (double)c->dec.usage.output_tokens
-						       : (double)c->dec.deltas;
+	                                              : (double)c->dec.deltas;
 	/* The first token's arrival starts the clock: it is not generated in
 	 * the measured interval. */
 	if (toks > 1)

@@ -27,33 +27,33 @@ struct llm_call {
 	char comm[16];
 	char endpoint[256];
 	char host[256];
-	char peer[64];		 /* "ip:port" when connect() was seen */
+	char peer[64]; /* "ip:port" when connect() was seen */
 	enum call_status status;
 	bool finished;
 	bool is_sse;
-	int http_status;	 /* 0 until response headers */
+	int http_status; /* 0 until response headers */
 	struct llm_decode dec;
-	char error[256];	 /* why it is error/truncated/aborted */
+	char error[256]; /* why it is error/truncated/aborted */
 
 	/* CLOCK_MONOTONIC ns; 0 = not yet */
-	uint64_t t_req_first;	 /* first request byte written */
-	uint64_t t_req_last;	 /* last request byte written */
-	uint64_t t_resp_headers; /* response headers read */
-	uint64_t t_first_content;/* first content delta read */
+	uint64_t t_req_first;     /* first request byte written */
+	uint64_t t_req_last;      /* last request byte written */
+	uint64_t t_resp_headers;  /* response headers read */
+	uint64_t t_first_content; /* first content delta read */
 	uint64_t t_last_content;
 	uint64_t t_last_chunk;
-	uint64_t t_end;		 /* last response byte / end of the call */
+	uint64_t t_end; /* last response byte / end of the call */
 
-	uint64_t chunks;	 /* SSE events (or 1 for a JSON body) */
-	uint64_t bytes;		 /* response body bytes (de-chunked) */
-	uint64_t req_bytes;	 /* request body bytes */
-	uint64_t dropped_bytes;	 /* bytes of this call lost in capture/parsing */
+	uint64_t chunks;        /* SSE events (or 1 for a JSON body) */
+	uint64_t bytes;         /* response body bytes (de-chunked) */
+	uint64_t req_bytes;     /* request body bytes */
+	uint64_t dropped_bytes; /* bytes of this call lost in capture/parsing */
 
-	uint32_t *gaps_us;	 /* inter-chunk gaps */
+	uint32_t *gaps_us; /* inter-chunk gaps */
 	uint32_t ngaps, gaps_cap;
 
 	/* pipeline-private */
-	struct buf body;	 /* request body, then non-SSE response body */
+	struct buf body; /* request body, then non-SSE response body */
 	struct sse_parser *sse;
 	struct llm_call *next_recent;
 };

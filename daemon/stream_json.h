@@ -9,11 +9,11 @@
 #include "stream.h"
 
 struct stream_filter {
-	const char *state;    /* "active" | "recent" | NULL */
+	const char *state; /* "active" | "recent" | NULL */
 	const char *provider;
 	const char *model;
-	long pid;	      /* 0 = any */
-	long limit;	      /* 0 = default */
+	long pid;   /* 0 = any */
+	long limit; /* 0 = default */
 };
 
 cJSON *call_to_json(const struct llm_call *c, uint64_t now);

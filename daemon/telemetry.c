@@ -16,69 +16,73 @@ static struct metric *m_conns, *m_write_retry, *m_data_bytes;
 static uint64_t last[32]; /* totals at the previous sync, see counter_to() */
 
 static const char *const L_OP[] = {"gen_ai_provider_name", "gen_ai_request_model",
-				   "gen_ai_operation_name", NULL};
+                                   "gen_ai_operation_name", NULL};
 static const char *const L_DURATION[] = {"gen_ai_provider_name", "gen_ai_request_model",
-					 "gen_ai_operation_name", "error_type", NULL};
+                                         "gen_ai_operation_name", "error_type", NULL};
 static const char *const L_TOKENS[] = {"gen_ai_provider_name", "gen_ai_request_model",
-				       "gen_ai_operation_name", "gen_ai_token_type", NULL};
+                                       "gen_ai_operation_name", "gen_ai_token_type", NULL};
 static const char *const L_CALLS[] = {"gen_ai_provider_name", "gen_ai_request_model", "status",
-				      NULL};
+                                      NULL};
 static const char *const L_PM[] = {"gen_ai_provider_name", "gen_ai_request_model", NULL};
 
 void telemetry_init(void)
 {
 	metrics_reset();
 	memset(last, 0, sizeof(last));
-	m_duration = metric_histogram("gen_ai_client_operation_duration_seconds",
-				      "GenAI operation duration (request start to last response byte).",
-				      L_DURATION, METRIC_BUCKETS_DURATION, METRIC_NBUCKETS_DURATION);
-	m_tokens = metric_histogram("gen_ai_client_token_usage",
-				    "Number of input and output tokens used, as reported by the provider.",
-				    L_TOKENS, METRIC_BUCKETS_TOKENS, METRIC_NBUCKETS_TOKENS);
-	m_ttft = metric_histogram("gen_ai_server_time_to_first_token_seconds",
-				  "Time from the last request byte written to the first content delta read.",
-				  L_OP, METRIC_BUCKETS_TTFT, METRIC_NBUCKETS_TTFT);
+	m_duration =
+	    metric_histogram("gen_ai_client_operation_duration_seconds",
+	                     "GenAI operation duration (request start to last response byte).",
+	                     L_DURATION, METRIC_BUCKETS_DURATION, METRIC_NBUCKETS_DURATION);
+	m_tokens =
+	    metric_histogram("gen_ai_client_token_usage",
+	                     "Number of input and output tokens used, as reported by the provider.",
+	                     L_TOKENS, METRIC_BUCKETS_TOKENS, METRIC_NBUCKETS_TOKENS);
+	m_ttft = metric_histogram(
+	    "gen_ai_server_time_to_first_token_seconds",
+	    "Time from the last request byte written to the first content delta read.", L_OP,
+	    METRIC_BUCKETS_TTFT, METRIC_NBUCKETS_TTFT);
 	m_tpot = metric_histogram("gen_ai_server_time_per_output_token_seconds",
-				  "Time per output token after the first one.", L_OP,
-				  METRIC_BUCKETS_TPOT, METRIC_NBUCKETS_TPOT);
+	                          "Time per output token after the first one.", L_OP,
+	                          METRIC_BUCKETS_TPOT, METRIC_NBUCKETS_TPOT);
 	m_active = metric_gauge("llmobs_streams_active", "LLM calls in flight.", NULL);
-	m_calls = metric_counter("llmobs_calls_total", "LLM calls finished, by final status.",
-				 L_CALLS);
+	m_calls =
+	    metric_counter("llmobs_calls_total", "LLM calls finished, by final status.", L_CALLS);
 	m_bytes = metric_counter("llmobs_stream_bytes_total",
-				 "Response body bytes of LLM calls (de-chunked).", L_PM);
+	                         "Response body bytes of LLM calls (de-chunked).", L_PM);
 	m_chunks = metric_counter("llmobs_stream_chunks_total", "SSE chunks of LLM calls.", L_PM);
-	m_stream_dropped = metric_counter("llmobs_stream_dropped_bytes_total",
-					  "Bytes of LLM calls lost in capture or cut by limits.", L_PM);
-	m_cap_events = metric_counter("llmobs_capture_events_total",
-				      "Records the BPF programs submitted to the ring buffer.", NULL);
+	m_stream_dropped =
+	    metric_counter("llmobs_stream_dropped_bytes_total",
+	                   "Bytes of LLM calls lost in capture or cut by limits.", L_PM);
+	m_cap_events =
+	    metric_counter("llmobs_capture_events_total",
+	                   "Records the BPF programs submitted to the ring buffer.", NULL);
 	m_cap_drops = metric_counter("llmobs_capture_dropped_events_total",
-				     "Records lost because the ring buffer was full.", NULL);
-	m_cap_drop_bytes = metric_counter("llmobs_capture_dropped_bytes_total",
-					  "Payload bytes in records lost to a full ring buffer.", NULL);
+	                             "Records lost because the ring buffer was full.", NULL);
+	m_cap_drop_bytes =
+	    metric_counter("llmobs_capture_dropped_bytes_total",
+	                   "Payload bytes in records lost to a full ring buffer.", NULL);
 	m_cap_trunc = metric_counter("llmobs_capture_truncated_bytes_total",
-				     "Bytes of SSL calls beyond the per-call copy limit.", NULL);
+	                             "Bytes of SSL calls beyond the per-call copy limit.", NULL);
 	m_cap_faults = metric_counter("llmobs_capture_read_faults_total",
-				      "Plaintext buffers the kernel could not read.", NULL);
-	m_lost = metric_counter("llmobs_capture_lost_bytes_total",
-				"Bytes missing from connection byte streams (gaps seen by the pipeline).",
-				NULL);
+	                              "Plaintext buffers the kernel could not read.", NULL);
+	m_lost = metric_counter(
+	    "llmobs_capture_lost_bytes_total",
+	    "Bytes missing from connection byte streams (gaps seen by the pipeline).", NULL);
 	static const char *const L_REASON[] = {"reason", NULL};
 	m_ignored = metric_counter("llmobs_capture_ignored_bytes_total",
-				   "Captured bytes not parsed, by reason.", L_REASON);
+	                           "Captured bytes not parsed, by reason.", L_REASON);
 	static const char *const L_STAGE[] = {"stage", NULL};
 	m_parse_errors = metric_counter("llmobs_parse_errors_total",
-					"Inputs a pipeline stage could not parse.", L_STAGE);
+	                                "Inputs a pipeline stage could not parse.", L_STAGE);
 	static const char *const L_DIR[] = {"direction", NULL};
 	m_data_bytes = metric_counter("llmobs_capture_bytes_total",
-				      "Plaintext bytes captured, by direction.", L_DIR);
-	m_write_retry = metric_counter("llmobs_capture_write_retry_bytes_total",
-				       "Bytes of SSL writes that failed and were retried by the app.",
-				       NULL);
-	m_conns = metric_gauge("llmobs_connections_active", "TLS connections being tracked.",
-			       NULL);
+	                              "Plaintext bytes captured, by direction.", L_DIR);
+	m_write_retry =
+	    metric_counter("llmobs_capture_write_retry_bytes_total",
+	                   "Bytes of SSL writes that failed and were retried by the app.", NULL);
+	m_conns = metric_gauge("llmobs_connections_active", "TLS connections being tracked.", NULL);
 	m_hits = metric_counter("llmobs_probe_hits_total", "SSL probe hits.", NULL);
-	m_probes = metric_gauge("llmobs_probes_attached", "uprobes and uretprobes attached.",
-				NULL);
+	m_probes = metric_gauge("llmobs_probes_attached", "uprobes and uretprobes attached.", NULL);
 	m_ringbuf = metric_gauge("llmobs_ringbuf_size_bytes", "BPF ring buffer size.", NULL);
 }
 
@@ -145,9 +149,10 @@ static void counter_to(struct metric *m, const char *const *labels, uint64_t *la
 
 void telemetry_sync(const struct capture_stats *cs)
 {
-	static const char *const reasons[IGNORE__MAX] = {
-		[IGNORE_NOT_HTTP] = "not_http", [IGNORE_SERVER_SIDE] = "server_side",
-		[IGNORE_RESYNC] = "resync", [IGNORE_UNMATCHED] = "unmatched"};
+	static const char *const reasons[IGNORE__MAX] = {[IGNORE_NOT_HTTP] = "not_http",
+	                                                 [IGNORE_SERVER_SIDE] = "server_side",
+	                                                 [IGNORE_RESYNC] = "resync",
+	                                                 [IGNORE_UNMATCHED] = "unmatched"};
 	int i = 0;
 
 	metric_set(m_active, NULL, stream_active_count());

@@ -15,7 +15,7 @@
 #endif
 
 #define LLMOBS_ABI_VERSION 1
-#define LLMOBS_COMM_LEN 16
+#define LLMOBS_COMM_LEN    16
 /* Largest payload of one record; bigger SSL calls are split into several
  * records with increasing pos. Power of two (the verifier bounds sizes with
  * a mask). */
@@ -25,12 +25,12 @@
 #define LLMOBS_MAX_SEGMENTS 64
 
 enum llmobs_event_type {
-	LLMOBS_EV_DATA = 1,	 /* plaintext of one SSL call (or a piece of it) */
-	LLMOBS_EV_CONNECT = 2,	 /* connect(2) on an AF_INET/AF_INET6 socket */
-	LLMOBS_EV_CLOSE = 3,	 /* SSL_free: the TLS connection is gone */
-	LLMOBS_EV_EXIT = 4,	 /* process exit: all its connections are gone */
+	LLMOBS_EV_DATA = 1,       /* plaintext of one SSL call (or a piece of it) */
+	LLMOBS_EV_CONNECT = 2,    /* connect(2) on an AF_INET/AF_INET6 socket */
+	LLMOBS_EV_CLOSE = 3,      /* SSL_free: the TLS connection is gone */
+	LLMOBS_EV_EXIT = 4,       /* process exit: all its connections are gone */
 	LLMOBS_EV_WRITE_FAIL = 5, /* SSL_write* returned <= 0: discard the data
-				    copied at its entry (the app retries) */
+	                            copied at its entry (the app retries) */
 };
 
 enum llmobs_dir {
@@ -50,22 +50,22 @@ enum llmobs_src {
 };
 
 struct llmobs_event {
-	__u64 ts_ns;	 /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
-	__u64 conn;	 /* SSL* of the connection (0 for CONNECT/EXIT) */
-	__u64 pos;	 /* offset of data[0] in this direction's byte stream */
-	__u64 call_id;	 /* per-CPU-unique id of the SSL call (pieces share it) */
-	__u32 type;	 /* enum llmobs_event_type */
+	__u64 ts_ns;   /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 conn;    /* SSL* of the connection (0 for CONNECT/EXIT) */
+	__u64 pos;     /* offset of data[0] in this direction's byte stream */
+	__u64 call_id; /* per-CPU-unique id of the SSL call (pieces share it) */
+	__u32 type;    /* enum llmobs_event_type */
 	__u32 tgid;
 	__u32 tid;
-	__s32 fd;	 /* socket fd when known, else -1 */
-	__u32 len;	 /* payload bytes in this record */
-	__u32 orig_len;	 /* bytes the SSL call moved in total */
-	__u32 offset;	 /* offset of data[0] within the call */
-	__u16 dir;	 /* enum llmobs_dir */
-	__u16 src;	 /* enum llmobs_src */
+	__s32 fd;       /* socket fd when known, else -1 */
+	__u32 len;      /* payload bytes in this record */
+	__u32 orig_len; /* bytes the SSL call moved in total */
+	__u32 offset;   /* offset of data[0] within the call */
+	__u16 dir;      /* enum llmobs_dir */
+	__u16 src;      /* enum llmobs_src */
 	char comm[LLMOBS_COMM_LEN];
 	/* CONNECT: peer address (network byte order) */
-	__u16 family;	 /* AF_INET or AF_INET6 */
+	__u16 family; /* AF_INET or AF_INET6 */
 	__u16 port;
 	__u8 addr[16];
 	__u32 _pad;
@@ -74,12 +74,12 @@ struct llmobs_event {
 
 /* Index of the per-CPU counters in the "stats" array map. */
 enum llmobs_stat {
-	LLMOBS_STAT_EVENTS = 0,	     /* records submitted */
-	LLMOBS_STAT_RB_DROPS = 1,     /* records the ring buffer rejected */
+	LLMOBS_STAT_EVENTS = 0,        /* records submitted */
+	LLMOBS_STAT_RB_DROPS = 1,      /* records the ring buffer rejected */
 	LLMOBS_STAT_RB_DROP_BYTES = 2, /* payload bytes in those records */
-	LLMOBS_STAT_TRUNC_BYTES = 3,  /* bytes past LLMOBS_MAX_SEGMENTS pieces */
-	LLMOBS_STAT_READ_FAULTS = 4,  /* bpf_probe_read_user failures */
-	LLMOBS_STAT_HITS = 5,	      /* SSL probe hits (all kinds) */
+	LLMOBS_STAT_TRUNC_BYTES = 3,   /* bytes past LLMOBS_MAX_SEGMENTS pieces */
+	LLMOBS_STAT_READ_FAULTS = 4,   /* bpf_probe_read_user failures */
+	LLMOBS_STAT_HITS = 5,          /* SSL probe hits (all kinds) */
 	LLMOBS_STAT__MAX = 8,
 };
 

@@ -64,17 +64,18 @@ static inline char *fixture_wire(const char *name, size_t *len)
 
 /* Prints the loud skip line every conformance test uses when the shared
  * captures are missing. Under CI=true a missing directory is a failure. */
-#define WIRE_REQUIRED_OR_SKIP()                                                              \
-	do {                                                                                 \
-		if (!wire_dir()) {                                                           \
-			const char *ci = getenv("CI");                                       \
-			if (ci && !strcmp(ci, "true"))                                       \
-				fail_msg("CI=true but ../shared/fixtures/wire is missing");  \
-			fprintf(stderr, "SKIP: %s: ../shared/fixtures/wire not found "       \
-					"(set LLMOBS_WIRE_DIR); conformance not run\n",      \
-				__func__);                                                   \
-			skip();                                                              \
-		}                                                                            \
+#define WIRE_REQUIRED_OR_SKIP()                                                                    \
+	do {                                                                                       \
+		if (!wire_dir()) {                                                                 \
+			const char *ci = getenv("CI");                                             \
+			if (ci && !strcmp(ci, "true"))                                             \
+				fail_msg("CI=true but ../shared/fixtures/wire is missing");        \
+			fprintf(stderr,                                                            \
+			        "SKIP: %s: ../shared/fixtures/wire not found "                     \
+			        "(set LLMOBS_WIRE_DIR); conformance not run\n",                    \
+			        __func__);                                                         \
+			skip();                                                                    \
+		}                                                                                  \
 	} while (0)
 
 #endif

@@ -29,9 +29,9 @@ static void on_headers(void *ctx, const struct http_msg *m)
 	struct log *l = ctx;
 	char line[1400];
 	snprintf(line, sizeof(line), "H%d %s %s %d host=%s ct=%s ce=%s ua=%s cl=%lld ch=%d ka=%d\n",
-		 m->dir, m->method, m->path, m->status, m->host, m->content_type,
-		 m->content_encoding, m->user_agent, (long long)m->content_length, m->chunked,
-		 m->keep_alive);
+	         m->dir, m->method, m->path, m->status, m->host, m->content_type,
+	         m->content_encoding, m->user_agent, (long long)m->content_length, m->chunked,
+	         m->keep_alive);
 	buf_append(&l->text, line, strlen(line));
 	l->last[m->dir] = *m;
 }
@@ -81,7 +81,7 @@ static void log_free(struct log *l)
 
 /* Serialised outcome of feeding s in pieces ending at cuts. */
 static char *run(enum http_dir dir, const char *s, size_t n, const size_t *cuts, size_t ncuts,
-		 bool eof)
+                 bool eof)
 {
 	struct log l;
 	log_init(&l);
@@ -146,12 +146,12 @@ static void test_own_fixtures_every_split(void **state)
 		enum http_dir dir;
 		bool eof;
 	} fx[] = {
-		{"http_sse_chunked_response.bin", HTTP_DIR_RESP, false},
-		{"http_keepalive_requests.bin", HTTP_DIR_REQ, false},
-		{"http_keepalive_responses.bin", HTTP_DIR_RESP, false},
-		{"http_request_secrets.bin", HTTP_DIR_REQ, false},
-		{"http_429_response.bin", HTTP_DIR_RESP, false},
-		{"http_close_delimited_response.bin", HTTP_DIR_RESP, true},
+	    {"http_sse_chunked_response.bin", HTTP_DIR_RESP, false},
+	    {"http_keepalive_requests.bin", HTTP_DIR_REQ, false},
+	    {"http_keepalive_responses.bin", HTTP_DIR_RESP, false},
+	    {"http_request_secrets.bin", HTTP_DIR_REQ, false},
+	    {"http_429_response.bin", HTTP_DIR_RESP, false},
+	    {"http_close_delimited_response.bin", HTTP_DIR_RESP, true},
 	};
 	for (size_t i = 0; i < sizeof(fx) / sizeof(fx[0]); i++) {
 		size_t n;
@@ -171,7 +171,7 @@ static void test_wire_synthetic_pair(void **state)
 	check_splits("wire request", HTTP_DIR_REQ, req, n, false);
 	char *out = run(HTTP_DIR_REQ, req, n, NULL, 0, false);
 	assert_non_null(strstr(out, "H0 POST /v1/chat/completions 0 host=api.openai.com "
-				    "ct=application/json"));
+	                            "ct=application/json"));
 	assert_non_null(strstr(out, "\nC0 "));
 	assert_non_null(strstr(out, "B:{"));
 	free(out);
@@ -183,8 +183,9 @@ static void test_wire_synthetic_pair(void **state)
 	assert_non_null(strstr(out, "H1   200 host= ct=text/event-stream; charset=utf-8"));
 	assert_non_null(strstr(out, " ch=1 ka=1\n"));
 	/* de-chunked: the JSON object and the 3-byte character are whole again */
-	assert_non_null(strstr(out, "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\""
-				    ",\"created\":"));
+	assert_non_null(strstr(out,
+	                       "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\""
+	                       ",\"created\":"));
 	assert_non_null(strstr(out, "\xe4\xb8\x96")); /* 世 */
 	assert_non_null(strstr(out, "data: [DONE]"));
 	free(out);
@@ -198,31 +199,32 @@ static void test_expected_values(void **state)
 	char *s = own("http_sse_chunked_response.bin", &n);
 	char *out = run(HTTP_DIR_RESP, s, n, NULL, 0, false);
 	assert_string_equal(out, "H1   200 host= ct=text/event-stream ce= ua= cl=-1 ch=1 ka=1\n"
-				 "C1 55\n"
-				 "B:data: {\"a\":\"first\"}\n\ndata: {\"a\":\"\xe4\xb8\x96x\"}\n\n"
-				 "data: [DONE]\n\n");
+	                         "C1 55\n"
+	                         "B:data: {\"a\":\"first\"}\n\ndata: {\"a\":\"\xe4\xb8\x96x\"}\n\n"
+	                         "data: [DONE]\n\n");
 	free(out);
 	free(s);
 
 	s = own("http_keepalive_requests.bin", &n);
 	out = run(HTTP_DIR_REQ, s, n, NULL, 0, false);
 	assert_string_equal(out, "H0 POST /v1/chat/completions 0 host=api.example.com "
-				 "ct=application/json ce= ua= cl=15 ch=0 ka=1\n"
-				 "C0 15\n"
-				 "H0 GET /v1/models?x=1 0 host=api.example.com ct= ce= ua=test/1.0 "
-				 "cl=-1 ch=0 ka=1\n"
-				 "C0 15\n"
-				 "B:{\"model\":\"m-1\"}");
+	                         "ct=application/json ce= ua= cl=15 ch=0 ka=1\n"
+	                         "C0 15\n"
+	                         "H0 GET /v1/models?x=1 0 host=api.example.com ct= ce= ua=test/1.0 "
+	                         "cl=-1 ch=0 ka=1\n"
+	                         "C0 15\n"
+	                         "B:{\"model\":\"m-1\"}");
 	free(out);
 	free(s);
 
 	s = own("http_keepalive_responses.bin", &n);
 	out = run(HTTP_DIR_RESP, s, n, NULL, 0, false);
-	assert_string_equal(out, "H1   200 host= ct=application/json ce= ua= cl=11 ch=0 ka=1\n"
-				 "C1 11\n"
-				 "H1   200 host= ct=application/json ce=identity ua= cl=-1 ch=1 ka=1\n"
-				 "C1 21\n"
-				 "B:{\"ok\":true}{\"data\":1}");
+	assert_string_equal(out,
+	                    "H1   200 host= ct=application/json ce= ua= cl=11 ch=0 ka=1\n"
+	                    "C1 11\n"
+	                    "H1   200 host= ct=application/json ce=identity ua= cl=-1 ch=1 ka=1\n"
+	                    "C1 21\n"
+	                    "B:{\"ok\":true}{\"data\":1}");
 	free(out);
 	free(s);
 
@@ -313,13 +315,13 @@ static void test_head_and_100_continue(void **state)
 	log_init(&l);
 	struct http_conn *c = http_conn_new(&cbs, &l);
 	const char reqs[] = "HEAD /x HTTP/1.1\r\nHost: h\r\n\r\n"
-			    "POST /v1/chat/completions HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n"
-			    "Expect: 100-continue\r\n\r\n{}";
+	                    "POST /v1/chat/completions HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n"
+	                    "Expect: 100-continue\r\n\r\n{}";
 	http_feed(c, HTTP_DIR_REQ, reqs, sizeof(reqs) - 1);
 	assert_int_equal(l.complete[HTTP_DIR_REQ], 2);
 	const char resps[] = "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n"
-			     "HTTP/1.1 100 Continue\r\n\r\n"
-			     "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+	                     "HTTP/1.1 100 Continue\r\n\r\n"
+	                     "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
 	http_feed(c, HTTP_DIR_RESP, resps, sizeof(resps) - 1);
 	assert_int_equal(l.errors[HTTP_DIR_RESP], 0);
 	/* HEAD answer, the interim 100, and the final answer */
@@ -334,13 +336,13 @@ static void test_head_and_100_continue(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_own_fixtures_every_split),
-		cmocka_unit_test(test_wire_synthetic_pair),
-		cmocka_unit_test(test_expected_values),
-		cmocka_unit_test(test_credentials_never_kept),
-		cmocka_unit_test(test_garbage_errors_once_then_resets),
-		cmocka_unit_test(test_oversize_headers_error),
-		cmocka_unit_test(test_head_and_100_continue),
+	    cmocka_unit_test(test_own_fixtures_every_split),
+	    cmocka_unit_test(test_wire_synthetic_pair),
+	    cmocka_unit_test(test_expected_values),
+	    cmocka_unit_test(test_credentials_never_kept),
+	    cmocka_unit_test(test_garbage_errors_once_then_resets),
+	    cmocka_unit_test(test_oversize_headers_error),
+	    cmocka_unit_test(test_head_and_100_continue),
 	};
 	return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }

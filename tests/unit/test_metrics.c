@@ -47,20 +47,20 @@ static void test_exposition_text(void **state)
 	metric_observe(h, NULL, 7);
 	char *t = render();
 	assert_string_equal(t, "# HELP calls_total Calls.\n"
-			       "# TYPE calls_total counter\n"
-			       "calls_total{provider=\"openai\",status=\"completed\"} 3\n"
-			       "calls_total{provider=\"a\\\"b\\\\c\\nd\",status=\"error\"} 1\n"
-			       "# HELP active Active \\\\ now\\nsecond line.\n"
-			       "# TYPE active gauge\n"
-			       "active 2.5\n"
-			       "# HELP latency_seconds Latency.\n"
-			       "# TYPE latency_seconds histogram\n"
-			       "latency_seconds_bucket{le=\"0.1\"} 1\n"
-			       "latency_seconds_bucket{le=\"0.5\"} 2\n"
-			       "latency_seconds_bucket{le=\"1\"} 3\n"
-			       "latency_seconds_bucket{le=\"+Inf\"} 4\n"
-			       "latency_seconds_sum 8.35\n"
-			       "latency_seconds_count 4\n");
+	                       "# TYPE calls_total counter\n"
+	                       "calls_total{provider=\"openai\",status=\"completed\"} 3\n"
+	                       "calls_total{provider=\"a\\\"b\\\\c\\nd\",status=\"error\"} 1\n"
+	                       "# HELP active Active \\\\ now\\nsecond line.\n"
+	                       "# TYPE active gauge\n"
+	                       "active 2.5\n"
+	                       "# HELP latency_seconds Latency.\n"
+	                       "# TYPE latency_seconds histogram\n"
+	                       "latency_seconds_bucket{le=\"0.1\"} 1\n"
+	                       "latency_seconds_bucket{le=\"0.5\"} 2\n"
+	                       "latency_seconds_bucket{le=\"1\"} 3\n"
+	                       "latency_seconds_bucket{le=\"+Inf\"} 4\n"
+	                       "latency_seconds_sum 8.35\n"
+	                       "latency_seconds_count 4\n");
 	free(t);
 }
 
@@ -71,8 +71,9 @@ static void test_defaults_before_updates(void **state)
 	metric_counter("plain_total", "Plain.", NULL);
 	metric_counter("labelled_total", "Labelled.", lab);
 	char *t = render();
-	assert_string_equal(t, "# HELP plain_total Plain.\n# TYPE plain_total counter\nplain_total 0\n"
-			       "# HELP labelled_total Labelled.\n# TYPE labelled_total counter\n");
+	assert_string_equal(t,
+	                    "# HELP plain_total Plain.\n# TYPE plain_total counter\nplain_total 0\n"
+	                    "# HELP labelled_total Labelled.\n# TYPE labelled_total counter\n");
 	free(t);
 }
 
@@ -133,11 +134,11 @@ static void test_otel_buckets(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_exposition_text, reset),
-		cmocka_unit_test_setup(test_defaults_before_updates, reset),
-		cmocka_unit_test_setup(test_series_limit_folds_into_other, reset),
-		cmocka_unit_test_setup(test_concurrent_adds_exact, reset),
-		cmocka_unit_test_setup(test_otel_buckets, reset),
+	    cmocka_unit_test_setup(test_exposition_text, reset),
+	    cmocka_unit_test_setup(test_defaults_before_updates, reset),
+	    cmocka_unit_test_setup(test_series_limit_folds_into_other, reset),
+	    cmocka_unit_test_setup(test_concurrent_adds_exact, reset),
+	    cmocka_unit_test_setup(test_otel_buckets, reset),
 	};
 	int rc = cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
 	metrics_reset();

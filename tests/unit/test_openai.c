@@ -26,24 +26,24 @@ struct expect {
 };
 
 static const struct expect wire[] = {
-	{"openai_chat_stream.sse",
-	 "I'm unable to provide real-time weather updates. To get the current weather in San "
-	 "Francisco, I recommend checking a reliable weather website or a weather app.",
-	 "stop", 14, 30, -1, 0, true, false, NULL, "gpt-4o-2024-08-06"},
-	{"openai_chat_stream_include_usage_cached.sse", "Hello! How can I assist you today?", "stop",
-	 8, 9, 5, 90, true, false, NULL, "gpt-4o-mini-2024-07-18"},
-	{"openai_chat_stream_logprobs.sse", "Foo!", "stop", 9, 2, -1, 0, true, false, NULL,
-	 "gpt-4o-2024-08-06"},
-	/* n=3: only choice 0 is the completion's text */
-	{"openai_chat_stream_n3_multichoice.sse",
-	 "{\"city\":\"San Francisco\",\"temperature\":65,\"units\":\"f\"}", "stop", 79, 42, -1, 0, true,
-	 false, NULL, "gpt-4o-2024-08-06"},
-	{"openai_chat_stream_tool_calls.sse", "", "tool_calls", 44, 16, -1, 0, true, false, NULL,
-	 "gpt-4o-2024-08-06"},
-	{"openai_chat_stream_tool_calls_include_usage.sse", "", "tool_calls", 61, 16, 0, 90, true,
-	 false, NULL, "gpt-4o-mini-2024-07-18"},
-	{"openai_chat_stream_error_midstream.sse", "Hello", "", -1, -1, -1, -1, false, true,
-	 "The server had an error while processing your request", "gpt-4o-mini-2024-07-18"},
+    {"openai_chat_stream.sse",
+     "I'm unable to provide real-time weather updates. To get the current weather in San "
+     "Francisco, I recommend checking a reliable weather website or a weather app.",
+     "stop", 14, 30, -1, 0, true, false, NULL, "gpt-4o-2024-08-06"},
+    {"openai_chat_stream_include_usage_cached.sse", "Hello! How can I assist you today?", "stop", 8,
+     9, 5, 90, true, false, NULL, "gpt-4o-mini-2024-07-18"},
+    {"openai_chat_stream_logprobs.sse", "Foo!", "stop", 9, 2, -1, 0, true, false, NULL,
+     "gpt-4o-2024-08-06"},
+    /* n=3: only choice 0 is the completion's text */
+    {"openai_chat_stream_n3_multichoice.sse",
+     "{\"city\":\"San Francisco\",\"temperature\":65,\"units\":\"f\"}", "stop", 79, 42, -1, 0, true,
+     false, NULL, "gpt-4o-2024-08-06"},
+    {"openai_chat_stream_tool_calls.sse", "", "tool_calls", 44, 16, -1, 0, true, false, NULL,
+     "gpt-4o-2024-08-06"},
+    {"openai_chat_stream_tool_calls_include_usage.sse", "", "tool_calls", 61, 16, 0, 90, true,
+     false, NULL, "gpt-4o-mini-2024-07-18"},
+    {"openai_chat_stream_error_midstream.sse", "Hello", "", -1, -1, -1, -1, false, true,
+     "The server had an error while processing your request", "gpt-4o-mini-2024-07-18"},
 };
 
 static void on_event(void *ctx, const struct sse_event *ev)
@@ -154,8 +154,9 @@ static void test_plain_bodies(void **state)
 	s = fixture_own("openai_error_429.json", &n);
 	assert_int_equal(openai_decode_response(&d, s, n), DEC_ERROR);
 	assert_true(d.failed);
-	assert_string_equal(d.error, "Rate limit reached for gpt-4o in organization org-x on tokens "
-				     "per min");
+	assert_string_equal(d.error,
+	                    "Rate limit reached for gpt-4o in organization org-x on tokens "
+	                    "per min");
 	free(s);
 	llm_decode_free(&d);
 }
@@ -166,12 +167,12 @@ static void test_malformed_and_wrong_types(void **state)
 	struct llm_decode d = {0};
 	llm_decode_init(&d, PROVIDER_OPENAI);
 	static const char *const odd[] = {
-		"{\"choices\":[{\"index\":0,\"delta\":{\"content\":42}}]}",
-		"{\"choices\":{\"index\":0}}",
-		"{\"choices\":[7,null,\"x\"],\"usage\":\"lots\"}",
-		"{\"usage\":{\"prompt_tokens\":\"12\",\"completion_tokens\":-3}}",
-		"[1,2,3]",
-		"{\"error\":null,\"choices\":[]}",
+	    "{\"choices\":[{\"index\":0,\"delta\":{\"content\":42}}]}",
+	    "{\"choices\":{\"index\":0}}",
+	    "{\"choices\":[7,null,\"x\"],\"usage\":\"lots\"}",
+	    "{\"usage\":{\"prompt_tokens\":\"12\",\"completion_tokens\":-3}}",
+	    "[1,2,3]",
+	    "{\"error\":null,\"choices\":[]}",
 	};
 	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++)
 		openai_decode_event(&d, odd[i], strlen(odd[i]));
@@ -203,7 +204,7 @@ static void test_text_cap_counts_the_cut(void **state)
 	memset(chunk, 'y', 1024);
 	chunk[1024] = '\0';
 	snprintf(ev, sizeof(ev), "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%s\"}}]}",
-		 chunk);
+	         chunk);
 	const size_t events = 2048; /* 2 MiB of text */
 	for (size_t i = 0; i < events; i++)
 		assert_int_equal(openai_decode_event(&d, ev, strlen(ev)), DEC_CONTENT);
@@ -216,12 +217,12 @@ static void test_text_cap_counts_the_cut(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_wire_conformance_every_split),
-		cmocka_unit_test(test_wire_doc_example_without_prefixes),
-		cmocka_unit_test(test_wire_request),
-		cmocka_unit_test(test_plain_bodies),
-		cmocka_unit_test(test_malformed_and_wrong_types),
-		cmocka_unit_test(test_text_cap_counts_the_cut),
+	    cmocka_unit_test(test_wire_conformance_every_split),
+	    cmocka_unit_test(test_wire_doc_example_without_prefixes),
+	    cmocka_unit_test(test_wire_request),
+	    cmocka_unit_test(test_plain_bodies),
+	    cmocka_unit_test(test_malformed_and_wrong_types),
+	    cmocka_unit_test(test_text_cap_counts_the_cut),
 	};
 	return cmocka_run_group_tests_name("openai", tests, NULL, NULL);
 }

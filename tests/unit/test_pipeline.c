@@ -19,7 +19,7 @@
 
 #define TGID 4242
 #define SSL1 0x55550000ull
-#define MS 1000000ull
+#define MS   1000000ull
 
 static uint64_t pos[2];
 static uint64_t call_seq = 1;
@@ -41,8 +41,8 @@ static int setup(void **state)
 }
 
 /* One SSL call, split into pieces like BPF does. */
-static void ssl_call_on(uint64_t ssl, uint32_t tgid, int dir, uint64_t ts, const char *p,
-			size_t n, int skip_piece)
+static void ssl_call_on(uint64_t ssl, uint32_t tgid, int dir, uint64_t ts, const char *p, size_t n,
+                        int skip_piece)
 {
 	uint64_t id = call_seq++;
 	size_t off = 0;
@@ -80,49 +80,52 @@ static void ssl_call(int dir, uint64_t ts, const char *p, size_t n)
 
 static void ctl(uint32_t type, uint64_t ts, uint64_t call_id)
 {
-	struct llmobs_event ev = {.type = type, .ts_ns = ts, .conn = SSL1, .tgid = TGID,
-				  .call_id = call_id, .fd = 5};
+	struct llmobs_event ev = {
+	    .type = type, .ts_ns = ts, .conn = SSL1, .tgid = TGID, .call_id = call_id, .fd = 5};
 	pipeline_event(&ev, sizeof(ev));
 }
 
 static const char REQ_BODY[] =
-	"{\"model\":\"gpt-4o-mini\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"
-	"\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"
+    "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
 
 static char *request(const char *extra_headers)
 {
 	static char buf[4096];
 	snprintf(buf, sizeof(buf),
-		 "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n"
-		 "Authorization: Bearer sk-SECRET-123\r\n%sContent-Type: application/json\r\n"
-		 "Content-Length: %zu\r\n\r\n%s",
-		 extra_headers, strlen(REQ_BODY), REQ_BODY);
+	         "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n"
+	         "Authorization: Bearer sk-SECRET-123\r\n%sContent-Type: application/json\r\n"
+	         "Content-Length: %zu\r\n\r\n%s",
+	         extra_headers, strlen(REQ_BODY), REQ_BODY);
 	return buf;
 }
 
-#define CHUNK(s) "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" s "\"},\"finish_reason\":null}]}\n\n"
+#define CHUNK(s)                                                                                   \
+	"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" s                             \
+	"\"},\"finish_reason\":null}]}\n\n"
 static const char *const SSE_EVENTS[] = {
-	"data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n",
-	CHUNK("Hello"),
-	CHUNK(", wor"),
-	CHUNK("ld"),
-	"data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
-	"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":3,"
-	"\"prompt_tokens_details\":{\"cached_tokens\":4}}}\n\n",
-	"data: [DONE]\n\n",
+    "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n",
+    CHUNK("Hello"),
+    CHUNK(", wor"),
+    CHUNK("ld"),
+    "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+    "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":3,"
+    "\"prompt_tokens_details\":{\"cached_tokens\":4}}}\n\n",
+    "data: [DONE]\n\n",
 };
 #define NEVENTS (sizeof(SSE_EVENTS) / sizeof(SSE_EVENTS[0]))
 
 /* The SSE body as one chunked HTTP response, each event its own chunk. */
 static size_t response(char *out, size_t cap, const char *status_line)
 {
-	size_t n = (size_t)snprintf(out, cap,
-				    "%s\r\nContent-Type: text/event-stream\r\n"
-				    "Transfer-Encoding: chunked\r\nSet-Cookie: sess=SECRETCOOKIE\r\n\r\n",
-				    status_line);
+	size_t n =
+	    (size_t)snprintf(out, cap,
+	                     "%s\r\nContent-Type: text/event-stream\r\n"
+	                     "Transfer-Encoding: chunked\r\nSet-Cookie: sess=SECRETCOOKIE\r\n\r\n",
+	                     status_line);
 	for (size_t i = 0; i < NEVENTS; i++)
 		n += (size_t)snprintf(out + n, cap - n, "%zx\r\n%s\r\n", strlen(SSE_EVENTS[i]),
-				      SSE_EVENTS[i]);
+		                      SSE_EVENTS[i]);
 	n += (size_t)snprintf(out + n, cap - n, "0\r\n\r\n");
 	return n;
 }
@@ -195,12 +198,12 @@ static void test_stream_every_split(void **state)
 		ssl_call(LLMOBS_DIR_READ, 20 * MS, resp + cut, n - cut);
 		if (stream_active_count() + pstats.calls_total != 1 || pstats.calls_total != 1)
 			fail_msg("split at %zu (request split at %zu): %llu calls", cut, rcut,
-				 (unsigned long long)pstats.calls_total);
+			         (unsigned long long)pstats.calls_total);
 		const struct llm_call *c = only_call();
 		if (c->status != CALL_COMPLETED || strcmp(c->dec.text.data, "Hello, world") ||
 		    c->dec.usage.output_tokens != 3 || c->chunks != NEVENTS - 1)
 			fail_msg("split at %zu: status %d text '%s'", cut, c->status,
-				 c->dec.text.data ? c->dec.text.data : "");
+			         c->dec.text.data ? c->dec.text.data : "");
 	}
 }
 
@@ -314,9 +317,9 @@ static void test_missing_done_is_truncated(void **state)
 	const char *body = CHUNK("partial");
 	char resp[1024];
 	int n = snprintf(resp, sizeof(resp),
-			 "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-			 "Content-Length: %zu\r\n\r\n%s",
-			 strlen(body), body);
+	                 "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+	                 "Content-Length: %zu\r\n\r\n%s",
+	                 strlen(body), body);
 	ssl_call(LLMOBS_DIR_READ, 5 * MS, resp, (size_t)n);
 	const struct llm_call *c = only_call();
 	assert_int_equal(c->status, CALL_TRUNCATED);
@@ -332,9 +335,9 @@ static void test_http_error_status(void **state)
 	const char *body = "{\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\"}}";
 	char resp[1024];
 	int n = snprintf(resp, sizeof(resp),
-			 "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
-			 "Content-Length: %zu\r\n\r\n%s",
-			 strlen(body), body);
+	                 "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+	                 "Content-Length: %zu\r\n\r\n%s",
+	                 strlen(body), body);
 	ssl_call(LLMOBS_DIR_READ, 5 * MS, resp, (size_t)n);
 	const struct llm_call *c = only_call();
 	assert_int_equal(c->status, CALL_ERROR);
@@ -351,7 +354,7 @@ static void test_keepalive_pairs_in_order(void **state)
 	const char *get = "GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n\r\n";
 	ssl_call(LLMOBS_DIR_WRITE, 1 * MS, get, strlen(get));
 	const char *models = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-			     "Content-Length: 2\r\n\r\n{}";
+	                     "Content-Length: 2\r\n\r\n{}";
 	ssl_call(LLMOBS_DIR_READ, 2 * MS, models, strlen(models));
 	const char *req = request("");
 	ssl_call(LLMOBS_DIR_WRITE, 3 * MS, req, strlen(req));
@@ -397,13 +400,15 @@ static void test_large_request_split_into_pieces(void **state)
 	size_t pad = 3 * LLMOBS_MAX_DATA + 123;
 	char *body = malloc(pad + 200);
 	int bl = sprintf(body, "{\"model\":\"big-model\",\"stream\":true,\"messages\":[{\"role\":"
-			       "\"user\",\"content\":\"");
+	                       "\"user\",\"content\":\"");
 	memset(body + bl, 'x', pad);
 	strcpy(body + bl + pad, "\"}]}");
 	size_t blen = strlen(body);
 	char *req = malloc(blen + 512);
-	int hl = sprintf(req, "POST /v1/chat/completions HTTP/1.1\r\nHost: h\r\n"
-			      "Content-Length: %zu\r\n\r\n", blen);
+	int hl = sprintf(req,
+	                 "POST /v1/chat/completions HTTP/1.1\r\nHost: h\r\n"
+	                 "Content-Length: %zu\r\n\r\n",
+	                 blen);
 	memcpy(req + hl, body, blen);
 	ssl_call(LLMOBS_DIR_WRITE, 1 * MS, req, (size_t)hl + blen);
 	size_t n = response(resp, sizeof(resp), "HTTP/1.1 200 OK");
@@ -433,19 +438,19 @@ static void test_bad_records_counted(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_stream_basic),
-		cmocka_unit_test(test_stream_every_split),
-		cmocka_unit_test(test_secrets_never_served),
-		cmocka_unit_test(test_ring_gap_truncates),
-		cmocka_unit_test(test_write_retry_not_duplicated),
-		cmocka_unit_test(test_close_mid_stream_aborts),
-		cmocka_unit_test(test_exit_mid_stream_aborts),
-		cmocka_unit_test(test_missing_done_is_truncated),
-		cmocka_unit_test(test_http_error_status),
-		cmocka_unit_test(test_keepalive_pairs_in_order),
-		cmocka_unit_test(test_server_side_ignored),
-		cmocka_unit_test(test_large_request_split_into_pieces),
-		cmocka_unit_test(test_bad_records_counted),
+	    cmocka_unit_test(test_stream_basic),
+	    cmocka_unit_test(test_stream_every_split),
+	    cmocka_unit_test(test_secrets_never_served),
+	    cmocka_unit_test(test_ring_gap_truncates),
+	    cmocka_unit_test(test_write_retry_not_duplicated),
+	    cmocka_unit_test(test_close_mid_stream_aborts),
+	    cmocka_unit_test(test_exit_mid_stream_aborts),
+	    cmocka_unit_test(test_missing_done_is_truncated),
+	    cmocka_unit_test(test_http_error_status),
+	    cmocka_unit_test(test_keepalive_pairs_in_order),
+	    cmocka_unit_test(test_server_side_ignored),
+	    cmocka_unit_test(test_large_request_split_into_pieces),
+	    cmocka_unit_test(test_bad_records_counted),
 	};
 	return cmocka_run_group_tests_name("pipeline", tests, setup, NULL);
 }

@@ -39,8 +39,8 @@ struct result {
 };
 
 /* Parses s fed in pieces ending at cuts[0..ncuts-1] (sorted). */
-static void parse_cuts(const char *s, size_t n, const size_t *cuts, size_t ncuts,
-		       size_t max, struct result *r)
+static void parse_cuts(const char *s, size_t n, const size_t *cuts, size_t ncuts, size_t max,
+                       struct result *r)
 {
 	buf_init(&r->events, 0);
 	struct sse_parser *p = sse_new(collect, &r->events, max);
@@ -109,8 +109,8 @@ static void check_dir(const char *dir, const char *prefix, int *files)
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		size_t l = strlen(e->d_name);
-		if (l < 5 || strcmp(e->d_name + l - 4, ".sse") || strncmp(e->d_name, prefix,
-									 strlen(prefix)))
+		if (l < 5 || strcmp(e->d_name + l - 4, ".sse") ||
+		    strncmp(e->d_name, prefix, strlen(prefix)))
 			continue;
 		char path[1024];
 		size_t n;
@@ -164,15 +164,15 @@ static void test_spec_vectors(void **state)
 	WIRE_REQUIRED_OR_SKIP();
 	expect_wire("sse_spec_vector1_multiline_data.sse", "message|YHOO\\n+2\\n10|\n");
 	expect_wire("sse_spec_vector2_comment_id_space.sse",
-		    "message|first event|1\nmessage|second event|\nmessage| third event|\n");
+	            "message|first event|1\nmessage|second event|\nmessage| third event|\n");
 	/* "data" alone appends an empty line; the unterminated "data:" is dropped */
 	expect_wire("sse_spec_vector3_empty_data_and_unterminated.sse",
-		    "message||\nmessage|\\n|\n");
+	            "message||\nmessage|\\n|\n");
 	expect_wire("sse_spec_vector4_optional_space.sse", "message|test|\nmessage|test|\n");
 	expect_wire("sse_vector_bom_crlf.sse", "message|bom-prefixed|\n");
 	expect_wire("sse_vector_openai_python_mixed_endings_utf8_eof.sse",
-		    "message|\xd0\xb8\xd0\xb7\xd0\xb2\xd0\xb5\xd1\x81\xd1\x82\xd0\xbd\xd0\xb8|one\n"
-		    "message|two|one\n");
+	            "message|\xd0\xb8\xd0\xb7\xd0\xb2\xd0\xb5\xd1\x81\xd1\x82\xd0\xbd\xd0\xb8|one\n"
+	            "message|two|one\n");
 }
 
 static void test_own_fixture_values(void **state)
@@ -184,10 +184,10 @@ static void test_own_fixture_values(void **state)
 	struct result r;
 	parse_cuts(s, n, NULL, 0, 0, &r);
 	assert_string_equal(r.events.data,
-			    "delta|{\"choices\":[{\"delta\":{\"content\":\"caf\xc3\xa9\"}}]}|7\n"
-			    "message|line one\\nline two|7\n"
-			    "message|{\"choices\":[],\"usage\":{\"prompt_tokens\":3}}|7\n"
-			    "message|[DONE]|7\n");
+	                    "delta|{\"choices\":[{\"delta\":{\"content\":\"caf\xc3\xa9\"}}]}|7\n"
+	                    "message|line one\\nline two|7\n"
+	                    "message|{\"choices\":[],\"usage\":{\"prompt_tokens\":3}}|7\n"
+	                    "message|[DONE]|7\n");
 	assert_int_equal(r.st.comments, 1);
 	assert_int_equal(r.st.events, 4);
 	assert_int_equal(r.st.unterminated_bytes, 0);
@@ -195,8 +195,8 @@ static void test_own_fixture_values(void **state)
 	free(s);
 	s = fixture_own("sse_cr_only_utf8.sse", &n);
 	expect_events(s, n,
-		      "message|\xf0\x9f\xa6\x8a fox \xe4\xb8\x96\xe7\x95\x8c\\nsecond line|\n"
-		      "custom|x|\n");
+	              "message|\xf0\x9f\xa6\x8a fox \xe4\xb8\x96\xe7\x95\x8c\\nsecond line|\n"
+	              "custom|x|\n");
 	free(s);
 }
 
@@ -216,7 +216,7 @@ static void test_bom_split_and_lookalike(void **state)
 {
 	(void)state;
 	const char s[] = "\xef\xbb\xbf"
-			 "data: x\n\n";
+	                 "data: x\n\n";
 	for (size_t cut = 1; cut <= 3; cut++) {
 		struct result r;
 		parse_cuts(s, sizeof(s) - 1, &cut, 1, 0, &r);
@@ -225,11 +225,11 @@ static void test_bom_split_and_lookalike(void **state)
 	}
 	/* a BOM only counts at the very start: a second one is data */
 	expect_events("\xef\xbb\xbf\xef\xbb\xbf"
-		      "data: y\n\n",
-		      13, "");
+	              "data: y\n\n",
+	              13, "");
 	/* a partial BOM prefix followed by other bytes is kept as line content */
 	const char t[] = "\xef\xbb"
-			 "data: z\n\ndata: w\n\n";
+	                 "data: z\n\ndata: w\n\n";
 	char *got = parse_whole(t, sizeof(t) - 1);
 	assert_non_null(strstr(got, "message|w|"));
 	free(got);
@@ -248,10 +248,10 @@ static void test_utf8_split_everywhere_and_invalid(void **state)
 	}
 	struct result r;
 	const char bad[] = "data: a\xff"
-			   "b\xc3\n\n";
+	                   "b\xc3\n\n";
 	parse_cuts(bad, sizeof(bad) - 1, NULL, 0, 0, &r);
 	assert_string_equal(r.events.data, "message|a\xef\xbf\xbd"
-					   "b\xef\xbf\xbd|\n");
+	                                   "b\xef\xbf\xbd|\n");
 	assert_int_equal(r.st.invalid_utf8, 2);
 	buf_free(&r.events);
 }
@@ -303,16 +303,16 @@ static void test_unterminated_counted_and_comments(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_wire_fixtures_every_split),
-		cmocka_unit_test(test_own_fixtures_every_split),
-		cmocka_unit_test(test_spec_vectors),
-		cmocka_unit_test(test_own_fixture_values),
-		cmocka_unit_test(test_cr_then_lf_across_feeds_is_one_ending),
-		cmocka_unit_test(test_bom_split_and_lookalike),
-		cmocka_unit_test(test_utf8_split_everywhere_and_invalid),
-		cmocka_unit_test(test_id_with_nul_and_retry),
-		cmocka_unit_test(test_oversize_line_is_cut_and_counted),
-		cmocka_unit_test(test_unterminated_counted_and_comments),
+	    cmocka_unit_test(test_wire_fixtures_every_split),
+	    cmocka_unit_test(test_own_fixtures_every_split),
+	    cmocka_unit_test(test_spec_vectors),
+	    cmocka_unit_test(test_own_fixture_values),
+	    cmocka_unit_test(test_cr_then_lf_across_feeds_is_one_ending),
+	    cmocka_unit_test(test_bom_split_and_lookalike),
+	    cmocka_unit_test(test_utf8_split_everywhere_and_invalid),
+	    cmocka_unit_test(test_id_with_nul_and_retry),
+	    cmocka_unit_test(test_oversize_line_is_cut_and_counted),
+	    cmocka_unit_test(test_unterminated_counted_and_comments),
 	};
 	return cmocka_run_group_tests_name("sse", tests, NULL, NULL);
 }

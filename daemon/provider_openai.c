@@ -136,6 +136,27 @@ static bool is_done(const char *s, size_t n)
 	return n == 6 && !memcmp(s, "[DONE]", 6);
 }
 
+/* A chunk ("delta") or a whole completion ("message"): same shape otherwise. */
+static int decode_object(struct llm_decode *d, cJSON *j, const char *part)
+{
+	if (take_error(d, j)) {
+		cJSON_Delete(j);
+		return DEC_ERROR;
+	}
+	int flags = DEC_NONE;
+	take_model(d, j);
+	const cJSON *choice = first_choice(j);
+	if (choice) {
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(choice, part);
+		flags |= take_text(d, cJSON_GetObjectItemCaseSensitive(p, "content"));
+		flags |= take_text(d, cJSON_GetObjectItemCaseSensitive(p, "refusal"));
+		flags |= take_finish(d, choice);
+	}
+	flags |= take_usage(d, j);
+	cJSON_Delete(j);
+	return flags;
+}
+
 int openai_decode_event(struct llm_decode *d, const char *data, size_t n)
 {
 	d->events++;
@@ -148,22 +169,7 @@ int openai_decode_event(struct llm_decode *d, const char *data, size_t n)
 		fail(d, "malformed JSON in an SSE event");
 		return DEC_ERROR;
 	}
-	int flags = DEC_NONE;
-	if (take_error(d, j)) {
-		cJSON_Delete(j);
-		return DEC_ERROR;
-	}
-	take_model(d, j);
-	const cJSON *choice = first_choice(j);
-	if (choice) {
-		const cJSON *delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
-		flags |= take_text(d, cJSON_GetObjectItemCaseSensitive(delta, "content"));
-		flags |= take_text(d, cJSON_GetObjectItemCaseSensitive(delta, "refusal"));
-		flags |= take_finish(d, choice);
-	}
-	flags |= take_usage(d, j);
-	cJSON_Delete(j);
-	return flags;
+	return decode_object(d, j, "delta");
 }
 
 int openai_decode_response(struct llm_decode *d, const char *body, size_t n)
@@ -173,21 +179,6 @@ int openai_decode_response(struct llm_decode *d, const char *body, size_t n)
 		fail(d, n ? "malformed JSON response body" : "empty response body");
 		return DEC_ERROR;
 	}
-	int flags = DEC_NONE;
-	if (take_error(d, j)) {
-		cJSON_Delete(j);
-		return DEC_ERROR;
-	}
-	take_model(d, j);
-	const cJSON *choice = first_choice(j);
-	if (choice) {
-		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(choice, "message");
-		flags |= take_text(d, cJSON_GetObjectItemCaseSensitive(msg, "content"));
-		flags |= take_text(d, cJSON_GetObjectItemCaseSensitive(msg, "refusal"));
-		flags |= take_finish(d, choice);
-	}
-	flags |= take_usage(d, j);
 	d->done = true;
-	cJSON_Delete(j);
-	return flags;
+	return decode_object(d, j, "message");
 }

@@ -266,6 +266,23 @@ def cli_top_live_under_tmux():
         subprocess.run(tmux + ["kill-server"], stderr=subprocess.DEVNULL)
 
 
+def tracefs_mounted():
+    with open("/proc/self/mounts") as f:
+        return any(line.split()[1:3] == ["/sys/kernel/tracing", "tracefs"] for line in f)
+
+
+@e2e.test
+def daemon_mounts_tracefs_when_absent():
+    unmounted = subprocess.run(["umount", "/sys/kernel/tracing"],
+                               stderr=subprocess.DEVNULL).returncode == 0
+    if unmounted:
+        assert not tracefs_mounted()
+    d = e2e.Daemon()
+    assert tracefs_mounted()
+    if unmounted:
+        assert "mounted tracefs" in open(d.log_path).read()
+
+
 @e2e.test
 def healthz_and_api_errors():
     d = e2e.Daemon()

@@ -365,7 +365,7 @@ static void sse_on_event(void *ctx, const struct sse_event *ev)
 	struct llm_call *call = dir_call(c, LLMOBS_DIR_READ);
 	if (!call)
 		return;
-	int flags = openai_decode_event(&call->dec, ev->data, ev->data_len);
+	int flags = llm_decode_event(&call->dec, ev->type, ev->data, ev->data_len);
 	if ((flags & DEC_ERROR) && call->dec.malformed)
 		pstats.parse_errors_json++;
 	if (flags == DEC_DONE)
@@ -373,15 +373,60 @@ static void sse_on_event(void *ctx, const struct sse_event *ev)
 	call_on_chunk(call, c->ts, flags);
 }
 
+static void sse_on_other(void *ctx, const char *line, size_t n)
+{
+	struct llm_call *call = dir_call(ctx, LLMOBS_DIR_READ);
+	if (call)
+		llm_decode_other_line(&call->dec, line, n);
+}
+
+/* One NDJSON line (Ollama): an event like an SSE data payload. */
+static void ndjson_line(struct conn *c, struct llm_call *call, const char *p, size_t n)
+{
+	while (n && (p[n - 1] == '\r' || p[n - 1] == ' '))
+		n--;
+	if (!n)
+		return;
+	int flags = llm_decode_event(&call->dec, NULL, p, n);
+	if ((flags & DEC_ERROR) && call->dec.malformed)
+		pstats.parse_errors_json++;
+	call_on_chunk(call, c->ts, flags);
+}
+
+/* Splits body bytes into lines; a partial line waits in call->body. */
+static void ndjson_feed(struct conn *c, struct llm_call *call, const char *p, size_t n)
+{
+	while (n) {
+		const char *nl = memchr(p, '\n', n);
+		size_t take = nl ? (size_t)(nl - p) : n;
+		if (!nl) {
+			buf_append(&call->body, p, take);
+			return;
+		}
+		if (call->body.len) {
+			buf_append(&call->body, p, take);
+			ndjson_line(c, call, call->body.data, call->body.len);
+			buf_reset(&call->body);
+		} else {
+			ndjson_line(c, call, p, take);
+		}
+		p += take + 1;
+		n -= take + 1;
+	}
+}
+
 static void on_request_headers(struct conn *c, const struct http_msg *m)
 {
 	struct exchange *x = xcalloc(1, sizeof(*x));
-	char endpoint[256];
-	enum provider_id prov = route_match(m, endpoint, sizeof(endpoint));
-	if (prov != PROVIDER_UNKNOWN) {
+	struct route r;
+	route_match(m, &r);
+	if (r.api != PROVIDER_UNKNOWN) {
 		struct llm_call *call = call_new(c->key.tgid, c->tid, c->comm);
-		llm_decode_init(&call->dec, prov);
-		snprintf(call->endpoint, sizeof(call->endpoint), "%s", endpoint);
+		llm_decode_init(&call->dec, r.api);
+		snprintf(call->dec.provider_override, sizeof(call->dec.provider_override), "%s",
+		         r.provider);
+		snprintf(call->dec.model, sizeof(call->dec.model), "%s", r.model);
+		snprintf(call->endpoint, sizeof(call->endpoint), "%s", r.endpoint);
 		snprintf(call->host, sizeof(call->host), "%s", m->host);
 		const char *peer = peer_lookup(c->key.tgid, c->fd);
 		if (peer)
@@ -428,6 +473,9 @@ static void on_response_headers(struct conn *c, const struct http_msg *m)
 	if (strstr(m->content_type, "text/event-stream")) {
 		call->is_sse = true;
 		call->sse = sse_new(sse_on_event, c, 0);
+		sse_set_other_fn(call->sse, sse_on_other);
+	} else if (strstr(m->content_type, "application/x-ndjson") && m->status < 300) {
+		call->is_ndjson = true;
 	}
 }
 
@@ -461,6 +509,8 @@ static void http_on_body(void *ctx, enum http_dir dir, const char *p, size_t n)
 	call->bytes += n;
 	if (call->sse)
 		sse_feed(call->sse, p, n);
+	else if (call->is_ndjson)
+		ndjson_feed(c, call, p, n);
 	else
 		buf_append(&call->body, p, n);
 }
@@ -473,12 +523,17 @@ static void finish_response(struct conn *c, struct llm_call *call)
 		const struct sse_stats *st = sse_stats(call->sse);
 		if (st->cut_bytes)
 			call_add_dropped(call, st->cut_bytes);
+		llm_decode_finish(&call->dec);
+	} else if (call->is_ndjson) {
+		if (call->body.len) /* a last line without its newline */
+			ndjson_line(c, call, call->body.data, call->body.len);
 	} else if (call->body.len || call->http_status >= 400) {
-		int flags = openai_decode_response(
-		    &call->dec, call->body.data ? call->body.data : "", call->body.len);
+		int flags = llm_decode_response(&call->dec, call->body.data ? call->body.data : "",
+		                                call->body.len);
 		if (flags & DEC_ERROR && call->dec.malformed)
 			pstats.parse_errors_json++;
-		call_on_chunk(call, ts, flags);
+		/* a plain JSON answer's first token arrives with its first byte */
+		call_on_chunk(call, call->t_resp_headers ? call->t_resp_headers : ts, flags);
 	}
 	if (call->body.cut)
 		call_add_dropped(call, call->body.cut);
@@ -491,9 +546,8 @@ static void finish_response(struct conn *c, struct llm_call *call)
 	} else if (call->dec.failed) {
 		call_finish(call, CALL_ERROR, ts,
 		            call->dec.error[0] ? call->dec.error : "decode error");
-	} else if (call->is_sse && !call->dec.done) {
-		call_finish(call, CALL_TRUNCATED, ts,
-		            "stream ended without its terminator ([DONE])");
+	} else if ((call->is_sse || call->is_ndjson) && !call->dec.done) {
+		call_finish(call, CALL_TRUNCATED, ts, "stream ended without its terminator");
 	} else {
 		call_finish(call, CALL_COMPLETED, ts, NULL);
 	}
@@ -510,8 +564,7 @@ static void http_on_complete(void *ctx, enum http_dir dir)
 		struct llm_call *call = x->call;
 		call->t_req_last = c->ts;
 		if (call->body.len) {
-			int flags =
-			    openai_decode_request(&call->dec, call->body.data, call->body.len);
+			int flags = llm_decode_request(&call->dec, call->body.data, call->body.len);
 			if (flags & DEC_ERROR)
 				pstats.parse_errors_json++;
 		}

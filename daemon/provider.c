@@ -1,16 +1,42 @@
-/* Provider-independent parts of decoding. */
-#include "provider.h"
-
+/* Provider-independent decoding: names, dispatch by wire API, and the JSON
+ * helpers every decoder uses. */
+#include <stdio.h>
 #include <string.h>
+
+#include "provider_json.h"
+
+#define OTHER_LINES_LIMIT (64u * 1024)
 
 const char *provider_name(enum provider_id id)
 {
 	switch (id) {
 	case PROVIDER_OPENAI:
+	case PROVIDER_OPENAI_RESPONSES:
 		return "openai";
+	case PROVIDER_ANTHROPIC:
+		return "anthropic";
+	case PROVIDER_GEMINI:
+		return "gcp.gemini";
+	case PROVIDER_OLLAMA:
+		return "ollama";
 	default:
 		return "unknown";
 	}
+}
+
+const char *provider_operation(enum provider_id id)
+{
+	switch (id) {
+	case PROVIDER_GEMINI:
+		return "generate_content";
+	default:
+		return "chat";
+	}
+}
+
+const char *llm_provider(const struct llm_decode *d)
+{
+	return d->provider_override[0] ? d->provider_override : provider_name(d->provider);
 }
 
 void llm_decode_init(struct llm_decode *d, enum provider_id p)
@@ -20,10 +46,134 @@ void llm_decode_init(struct llm_decode *d, enum provider_id p)
 	d->provider = p;
 	d->usage.input_tokens = d->usage.output_tokens = -1;
 	d->usage.cached_input_tokens = d->usage.reasoning_tokens = -1;
+	d->usage.cache_creation_input_tokens = -1;
 	buf_init(&d->text, LLM_TEXT_LIMIT);
+	buf_init(&d->other, OTHER_LINES_LIMIT);
 }
 
 void llm_decode_free(struct llm_decode *d)
 {
 	buf_free(&d->text);
+	buf_free(&d->other);
+}
+
+int llm_decode_request(struct llm_decode *d, const char *body, size_t n)
+{
+	/* model / stream / stream_options are named alike by every API that
+	 * carries them in the body (Gemini names the model in the path). */
+	return openai_decode_request(d, body, n);
+}
+
+int llm_decode_event(struct llm_decode *d, const char *event_type, const char *data, size_t n)
+{
+	(void)event_type; /* every API repeats the event name inside its JSON */
+	switch (d->provider) {
+	case PROVIDER_OPENAI_RESPONSES:
+		return responses_decode_event(d, data, n);
+	case PROVIDER_ANTHROPIC:
+		return anthropic_decode_event(d, data, n);
+	case PROVIDER_GEMINI:
+		return gemini_decode_event(d, data, n);
+	case PROVIDER_OLLAMA:
+		return ollama_decode_line(d, data, n);
+	default:
+		return openai_decode_event(d, data, n);
+	}
+}
+
+int llm_decode_response(struct llm_decode *d, const char *body, size_t n)
+{
+	switch (d->provider) {
+	case PROVIDER_OPENAI_RESPONSES:
+		return responses_decode_response(d, body, n);
+	case PROVIDER_ANTHROPIC:
+		return anthropic_decode_response(d, body, n);
+	case PROVIDER_GEMINI:
+		return gemini_decode_response(d, body, n);
+	case PROVIDER_OLLAMA:
+		return ollama_decode_response(d, body, n);
+	default:
+		return openai_decode_response(d, body, n);
+	}
+}
+
+void llm_decode_other_line(struct llm_decode *d, const char *line, size_t n)
+{
+	buf_append(&d->other, line, n);
+	buf_append(&d->other, "\n", 1);
+}
+
+int llm_decode_finish(struct llm_decode *d)
+{
+	int flags = DEC_NONE;
+	/* Gemini sends a mid-stream error as bare JSON lines, not as an event. */
+	if (d->other.len) {
+		cJSON *j = cJSON_ParseWithLength(d->other.data, d->other.len);
+		if (j && pj_take_error(d, j))
+			flags |= DEC_ERROR;
+		cJSON_Delete(j);
+	}
+	if (d->provider == PROVIDER_GEMINI && d->finished_ok && !d->failed) {
+		d->done = true; /* Gemini has no terminator: the body ending is one */
+		flags |= DEC_DONE;
+	}
+	return flags;
+}
+
+void pj_set_str(char *dst, size_t cap, const cJSON *v)
+{
+	if (cJSON_IsString(v) && v->valuestring)
+		snprintf(dst, cap, "%s", v->valuestring);
+}
+
+int64_t pj_tokens(const cJSON *v)
+{
+	return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (int64_t)v->valuedouble : -1;
+}
+
+void pj_fail(struct llm_decode *d, const char *why)
+{
+	d->failed = true;
+	if (!d->error[0])
+		snprintf(d->error, sizeof(d->error), "%s", why);
+}
+
+cJSON *pj_parse(struct llm_decode *d, const char *s, size_t n)
+{
+	cJSON *j = cJSON_ParseWithLength(s, n);
+	if (!j || !cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		d->malformed++;
+		return NULL;
+	}
+	return j;
+}
+
+bool pj_take_error(struct llm_decode *d, const cJSON *j)
+{
+	const cJSON *e = pj_get(j, "error");
+	if (!e || cJSON_IsNull(e))
+		return false;
+	const char *msg = NULL;
+	if (cJSON_IsString(e)) {
+		msg = e->valuestring;
+	} else if (cJSON_IsObject(e)) {
+		static const char *const keys[] = {"message", "type", "status", "code"};
+		for (size_t i = 0; i < 4 && !msg; i++) {
+			const cJSON *v = pj_get(e, keys[i]);
+			if (cJSON_IsString(v) && v->valuestring[0])
+				msg = v->valuestring;
+		}
+	}
+	pj_fail(d, msg ? msg : "provider returned an error");
+	return true;
+}
+
+int pj_text(struct llm_decode *d, const cJSON *v)
+{
+	if (!cJSON_IsString(v) || !v->valuestring[0])
+		return DEC_NONE;
+	buf_append(&d->text, v->valuestring, strlen(v->valuestring));
+	d->deltas++;
+	return DEC_CONTENT;
 }

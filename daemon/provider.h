@@ -11,13 +11,20 @@
 
 #include "buf.h"
 
+/* The wire API a call speaks; provider_name() gives the OTel
+ * gen_ai.provider.name it implies (a route may override it). */
 enum provider_id {
 	PROVIDER_UNKNOWN = 0,
-	PROVIDER_OPENAI = 1,
+	PROVIDER_OPENAI = 1,           /* Chat Completions and compatible servers */
+	PROVIDER_OPENAI_RESPONSES = 2, /* /v1/responses */
+	PROVIDER_ANTHROPIC = 3,        /* /v1/messages */
+	PROVIDER_GEMINI = 4,           /* :streamGenerateContent / :generateContent */
+	PROVIDER_OLLAMA = 5,           /* /api/chat, /api/generate (NDJSON) */
 };
 
-/* OTel gen_ai.provider.name value */
 const char *provider_name(enum provider_id id);
+/* OTel operation name: "chat", "generate_content", "text_completion" */
+const char *provider_operation(enum provider_id id);
 
 /* Usage normalised to one meaning; -1 = not reported. input_tokens
  * includes cached input. */
@@ -25,6 +32,7 @@ struct llm_usage {
 	int64_t input_tokens;
 	int64_t output_tokens;
 	int64_t cached_input_tokens;
+	int64_t cache_creation_input_tokens;
 	int64_t reasoning_tokens;
 };
 
@@ -32,7 +40,8 @@ struct llm_usage {
 
 struct llm_decode {
 	enum provider_id provider;
-	char model[128]; /* from the request body; response model if absent */
+	char provider_override[32]; /* e.g. "ollama" for its OpenAI-compatible /v1 */
+	char model[128];            /* from the request body; response model if absent */
 	char response_model[128];
 	char finish_reason[32];
 	char error[256];       /* provider error message, or decode failure reason */
@@ -45,6 +54,8 @@ struct llm_decode {
 	uint32_t deltas;    /* content deltas seen */
 	uint32_t events;    /* payloads decoded */
 	uint32_t malformed; /* payloads that were not valid JSON */
+	struct buf other;   /* non-event lines of an SSE body (Gemini's bare JSON errors) */
+	bool finished_ok;   /* Gemini: a candidate carried a finishReason */
 };
 
 /* Flags returned by the decode calls. */
@@ -57,8 +68,22 @@ enum {
 	DEC_FINISH = 1 << 4,  /* finish reason set */
 };
 
+/* d must be zeroed or previously initialised (its buffers are freed). */
 void llm_decode_init(struct llm_decode *d, enum provider_id p);
 void llm_decode_free(struct llm_decode *d);
+/* gen_ai.provider.name of this call */
+const char *llm_provider(const struct llm_decode *d);
+
+/* Dispatch on d->provider. event_type is the SSE event name (or NULL for
+ * an NDJSON line). */
+int llm_decode_request(struct llm_decode *d, const char *body, size_t n);
+int llm_decode_event(struct llm_decode *d, const char *event_type, const char *data, size_t n);
+int llm_decode_response(struct llm_decode *d, const char *body, size_t n);
+/* A line of the event stream that is not an event field (kept, bounded). */
+void llm_decode_other_line(struct llm_decode *d, const char *line, size_t n);
+/* The response body ended: returns DEC_DONE when that completes the stream
+ * (APIs without a terminator), DEC_ERROR for an error left in other lines. */
+int llm_decode_finish(struct llm_decode *d);
 
 /* OpenAI Chat Completions (and OpenAI-compatible servers) */
 int openai_decode_request(struct llm_decode *d, const char *body, size_t n);
@@ -66,5 +91,14 @@ int openai_decode_request(struct llm_decode *d, const char *body, size_t n);
 int openai_decode_event(struct llm_decode *d, const char *data, size_t n);
 /* a whole non-streaming JSON response body, or an error body */
 int openai_decode_response(struct llm_decode *d, const char *body, size_t n);
+
+int responses_decode_event(struct llm_decode *d, const char *data, size_t n);
+int responses_decode_response(struct llm_decode *d, const char *body, size_t n);
+int anthropic_decode_event(struct llm_decode *d, const char *data, size_t n);
+int anthropic_decode_response(struct llm_decode *d, const char *body, size_t n);
+int gemini_decode_event(struct llm_decode *d, const char *data, size_t n);
+int gemini_decode_response(struct llm_decode *d, const char *body, size_t n);
+int ollama_decode_line(struct llm_decode *d, const char *line, size_t n);
+int ollama_decode_response(struct llm_decode *d, const char *body, size_t n);
 
 #endif

@@ -1,4 +1,4 @@
-/* Which HTTP requests are LLM calls, and of which provider. */
+/* Which HTTP requests are LLM calls, of which wire API and provider. */
 #ifndef LLMOBS_ROUTE_H
 #define LLMOBS_ROUTE_H
 
@@ -7,8 +7,13 @@
 #include "http.h"
 #include "provider.h"
 
-/* PROVIDER_UNKNOWN when the request is not an LLM call. endpoint gets the
- * path without its query string. */
-enum provider_id route_match(const struct http_msg *req, char *endpoint, size_t n);
+struct route {
+	enum provider_id api; /* PROVIDER_UNKNOWN: not an LLM call */
+	char endpoint[256];   /* path without the query string */
+	char model[128];      /* when the path names it (Gemini) */
+	char provider[32];    /* gen_ai.provider.name override, or "" */
+};
+
+void route_match(const struct http_msg *req, struct route *r);
 
 #endif

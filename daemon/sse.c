@@ -14,6 +14,7 @@
 
 struct sse_parser {
 	sse_event_fn fn;
+	sse_line_fn other_fn;
 	void *ctx;
 	size_t max;
 	struct buf line;    /* partial line carried across feeds */
@@ -57,6 +58,11 @@ void sse_free(struct sse_parser *p)
 	buf_free(&p->last_id);
 	buf_free(&p->utf8);
 	free(p);
+}
+
+void sse_set_other_fn(struct sse_parser *p, sse_line_fn fn)
+{
+	p->other_fn = fn;
 }
 
 const struct sse_stats *sse_stats(const struct sse_parser *p)
@@ -209,8 +215,9 @@ static void process_line(struct sse_parser *p, const char *raw, size_t rawlen)
 	} else if (flen == 5 && !memcmp(s, "retry", 5)) {
 		if (all_digits(v, vlen) && vlen < 18)
 			p->retry = strtoll(v, NULL, 10);
+	} else if (p->other_fn) {
+		p->other_fn(p->ctx, s, n); /* other fields are ignored by the spec */
 	}
-	/* other fields are ignored */
 }
 
 /* Bytes of a line that spans feeds go to the line buffer, up to max. */

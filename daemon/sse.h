@@ -32,6 +32,10 @@ struct sse_parser;
 struct sse_parser *sse_new(sse_event_fn fn, void *ctx, size_t max_event_bytes);
 void sse_free(struct sse_parser *p);
 void sse_feed(struct sse_parser *p, const char *buf, size_t len);
+/* Lines that are neither comments nor known fields (ignored by the spec)
+ * can be seen by the caller, e.g. errors a server writes outside events. */
+typedef void (*sse_line_fn)(void *ctx, const char *line, size_t len);
+void sse_set_other_fn(struct sse_parser *p, sse_line_fn fn);
 /* End of stream: an incomplete event is discarded (counted), per spec. */
 void sse_finish(struct sse_parser *p);
 const struct sse_stats *sse_stats(const struct sse_parser *p);

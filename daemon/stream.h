@@ -31,6 +31,7 @@ struct llm_call {
 	enum call_status status;
 	bool finished;
 	bool is_sse;
+	bool is_ndjson;
 	int http_status; /* 0 until response headers */
 	struct llm_decode dec;
 	char error[256]; /* why it is error/truncated/aborted */

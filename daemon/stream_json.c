@@ -42,7 +42,7 @@ cJSON *call_to_json(const struct llm_call *c, uint64_t now)
 	cJSON_AddNumberToObject(o, "pid", c->pid);
 	cJSON_AddNumberToObject(o, "tid", c->tid);
 	cJSON_AddStringToObject(o, "comm", c->comm);
-	cJSON_AddStringToObject(o, "provider", provider_name(c->dec.provider));
+	cJSON_AddStringToObject(o, "provider", llm_provider(&c->dec));
 	add_str_or_null(o, "model", c->dec.model[0] ? c->dec.model : c->dec.response_model);
 	add_str_or_null(o, "endpoint", c->endpoint);
 	add_str_or_null(o, "host", c->host);
@@ -68,6 +68,7 @@ cJSON *call_to_json(const struct llm_call *c, uint64_t now)
 	add_int_or_null(u, "input_tokens", c->dec.usage.input_tokens);
 	add_int_or_null(u, "output_tokens", c->dec.usage.output_tokens);
 	add_int_or_null(u, "cached_input_tokens", c->dec.usage.cached_input_tokens);
+	add_int_or_null(u, "cache_creation_input_tokens", c->dec.usage.cache_creation_input_tokens);
 	add_int_or_null(u, "reasoning_tokens", c->dec.usage.reasoning_tokens);
 	add_num_or_null(o, "tokens_per_second", call_tokens_per_second(c));
 	double p50, p95, max;
@@ -93,7 +94,7 @@ static bool matches(const struct stream_filter *f, const struct llm_call *c)
 		return false;
 	if (f->state && !strcmp(f->state, "recent") && !c->finished)
 		return false;
-	if (f->provider && strcmp(f->provider, provider_name(c->dec.provider)))
+	if (f->provider && strcmp(f->provider, llm_provider(&c->dec)))
 		return false;
 	if (f->model && strcmp(f->model, c->dec.model) && strcmp(f->model, c->dec.response_model))
 		return false;

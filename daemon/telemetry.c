@@ -100,8 +100,8 @@ void telemetry_call_started(const struct llm_call *c)
 
 void telemetry_call_finished(const struct llm_call *c)
 {
-	const char *prov = provider_name(c->dec.provider), *model = model_of(c);
-	const char *op = "chat";
+	const char *prov = llm_provider(&c->dec), *model = model_of(c);
+	const char *op = provider_operation(c->dec.provider);
 	const char *status = call_status_name(c->status);
 	const char *err = c->status == CALL_COMPLETED ? "" : status;
 
@@ -135,7 +135,7 @@ void telemetry_call_finished(const struct llm_call *c)
 
 void telemetry_dropped_bytes(const struct llm_call *c, uint64_t n)
 {
-	const char *l[] = {provider_name(c->dec.provider), model_of(c)};
+	const char *l[] = {llm_provider(&c->dec), model_of(c)};
 	metric_add(m_stream_dropped, l, (double)n);
 }
 

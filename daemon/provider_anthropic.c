@@ -1,0 +1,95 @@
+/* Anthropic Messages: message_start .. message_stop events, and plain
+ * message / error bodies. Usage is normalised: input_tokens includes cache
+ * reads and cache writes, as the other providers' input counts do. */
+#include "provider_json.h"
+
+static int take_usage(struct llm_decode *d, const cJSON *u)
+{
+	if (!cJSON_IsObject(u))
+		return DEC_NONE;
+	int64_t in = pj_tokens(pj_get(u, "input_tokens"));
+	int64_t rd = pj_tokens(pj_get(u, "cache_read_input_tokens"));
+	int64_t wr = pj_tokens(pj_get(u, "cache_creation_input_tokens"));
+	int64_t out = pj_tokens(pj_get(u, "output_tokens"));
+	/* message_delta repeats the counts cumulatively; only update what it has */
+	if (in >= 0)
+		d->usage.input_tokens = in + (rd > 0 ? rd : 0) + (wr > 0 ? wr : 0);
+	if (rd >= 0)
+		d->usage.cached_input_tokens = rd;
+	if (wr >= 0)
+		d->usage.cache_creation_input_tokens = wr;
+	if (out >= 0)
+		d->usage.output_tokens = out;
+	return DEC_USAGE;
+}
+
+static int take_stop(struct llm_decode *d, const cJSON *v)
+{
+	if (!cJSON_IsString(v))
+		return DEC_NONE;
+	pj_set_str(d->finish_reason, sizeof(d->finish_reason), v);
+	return DEC_FINISH;
+}
+
+int anthropic_decode_event(struct llm_decode *d, const char *data, size_t n)
+{
+	d->events++;
+	cJSON *j = pj_parse(d, data, n);
+	if (!j) {
+		pj_fail(d, "malformed JSON in an SSE event");
+		return DEC_ERROR;
+	}
+	int flags = DEC_NONE;
+	const char *type = cJSON_GetStringValue(pj_get(j, "type"));
+	type = type ? type : "";
+	if (pj_take_error(d, j) || !strcmp(type, "error")) {
+		pj_fail(d, "provider returned an error"); /* keeps the message, if any */
+		flags = DEC_ERROR;
+	} else if (!strcmp(type, "message_start")) {
+		const cJSON *m = pj_get(j, "message");
+		pj_set_str(d->response_model, sizeof(d->response_model), pj_get(m, "model"));
+		flags |= take_usage(d, pj_get(m, "usage"));
+	} else if (!strcmp(type, "content_block_delta")) {
+		const cJSON *delta = pj_get(j, "delta");
+		const char *dt = cJSON_GetStringValue(pj_get(delta, "type"));
+		/* thinking and tool-input deltas are not the completion's text */
+		if (dt && !strcmp(dt, "text_delta"))
+			flags |= pj_text(d, pj_get(delta, "text"));
+	} else if (!strcmp(type, "message_delta")) {
+		flags |= take_stop(d, pj_get(pj_get(j, "delta"), "stop_reason"));
+		flags |= take_usage(d, pj_get(j, "usage"));
+	} else if (!strcmp(type, "message_stop")) {
+		d->done = true;
+		flags |= DEC_DONE;
+	}
+	/* ping, content_block_start/stop and unknown events carry nothing */
+	cJSON_Delete(j);
+	return flags;
+}
+
+int anthropic_decode_response(struct llm_decode *d, const char *body, size_t n)
+{
+	cJSON *j = pj_parse(d, body, n);
+	if (!j) {
+		pj_fail(d, n ? "malformed JSON response body" : "empty response body");
+		return DEC_ERROR;
+	}
+	int flags = DEC_NONE;
+	if (pj_take_error(d, j)) {
+		cJSON_Delete(j);
+		return DEC_ERROR;
+	}
+	pj_set_str(d->response_model, sizeof(d->response_model), pj_get(j, "model"));
+	const cJSON *block;
+	cJSON_ArrayForEach(block, pj_get(j, "content"))
+	{
+		const char *bt = cJSON_GetStringValue(pj_get(block, "type"));
+		if (bt && !strcmp(bt, "text"))
+			flags |= pj_text(d, pj_get(block, "text"));
+	}
+	flags |= take_stop(d, pj_get(j, "stop_reason"));
+	flags |= take_usage(d, pj_get(j, "usage"));
+	d->done = true;
+	cJSON_Delete(j);
+	return flags;
+}

@@ -1,0 +1,28 @@
+/* cJSON helpers shared by the provider decoders (private to them). */
+#ifndef LLMOBS_PROVIDER_JSON_H
+#define LLMOBS_PROVIDER_JSON_H
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "provider.h"
+
+static inline const cJSON *pj_get(const cJSON *o, const char *k)
+{
+	return o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+}
+
+void pj_set_str(char *dst, size_t cap, const cJSON *v);
+/* a non-negative token count, or -1 */
+int64_t pj_tokens(const cJSON *v);
+/* marks the call failed; the first reason wins */
+void pj_fail(struct llm_decode *d, const char *why);
+/* parses a JSON object (counting malformed input), or NULL */
+cJSON *pj_parse(struct llm_decode *d, const char *s, size_t n);
+/* {"error": {message|type|code}} or {"error": "text"}: fails the call */
+bool pj_take_error(struct llm_decode *d, const cJSON *j);
+/* appends a non-empty string to the completion text: DEC_CONTENT */
+int pj_text(struct llm_decode *d, const cJSON *v);
+
+#endif

@@ -1,0 +1,48 @@
+/* Ollama native API: /api/chat and /api/generate, one JSON object per line
+ * (NDJSON), "done": true on the last with counts; {"error": "..."} lines. */
+#include "provider_json.h"
+
+static int decode_object(struct llm_decode *d, cJSON *j)
+{
+	int flags = DEC_NONE;
+	if (pj_take_error(d, j)) {
+		cJSON_Delete(j);
+		return DEC_ERROR;
+	}
+	pj_set_str(d->response_model, sizeof(d->response_model), pj_get(j, "model"));
+	flags |= pj_text(d, pj_get(pj_get(j, "message"), "content")); /* /api/chat */
+	flags |= pj_text(d, pj_get(j, "response"));                   /* /api/generate */
+	if (cJSON_IsTrue(pj_get(j, "done"))) {
+		int64_t v;
+		if ((v = pj_tokens(pj_get(j, "prompt_eval_count"))) >= 0)
+			d->usage.input_tokens = v;
+		if ((v = pj_tokens(pj_get(j, "eval_count"))) >= 0)
+			d->usage.output_tokens = v;
+		pj_set_str(d->finish_reason, sizeof(d->finish_reason), pj_get(j, "done_reason"));
+		d->done = true;
+		flags |= DEC_DONE | DEC_USAGE | DEC_FINISH;
+	}
+	cJSON_Delete(j);
+	return flags;
+}
+
+int ollama_decode_line(struct llm_decode *d, const char *line, size_t n)
+{
+	d->events++;
+	cJSON *j = pj_parse(d, line, n);
+	if (!j) {
+		pj_fail(d, "malformed JSON line in an NDJSON stream");
+		return DEC_ERROR;
+	}
+	return decode_object(d, j);
+}
+
+int ollama_decode_response(struct llm_decode *d, const char *body, size_t n)
+{
+	cJSON *j = pj_parse(d, body, n);
+	if (!j) {
+		pj_fail(d, n ? "malformed JSON response body" : "empty response body");
+		return DEC_ERROR;
+	}
+	return decode_object(d, j);
+}

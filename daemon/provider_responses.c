@@ -1,0 +1,109 @@
+/* OpenAI Responses API: typed events (response.output_text.delta, ...),
+ * usage and final status on response.completed / failed / incomplete. */
+#include <stdio.h>
+
+#include "provider_json.h"
+
+static int take_response(struct llm_decode *d, const cJSON *r)
+{
+	int flags = DEC_NONE;
+	pj_set_str(d->response_model, sizeof(d->response_model), pj_get(r, "model"));
+	const cJSON *u = pj_get(r, "usage");
+	if (cJSON_IsObject(u)) {
+		int64_t v;
+		if ((v = pj_tokens(pj_get(u, "input_tokens"))) >= 0)
+			d->usage.input_tokens = v;
+		if ((v = pj_tokens(pj_get(u, "output_tokens"))) >= 0)
+			d->usage.output_tokens = v;
+		if ((v = pj_tokens(pj_get(pj_get(u, "input_tokens_details"), "cached_tokens"))) >=
+		    0)
+			d->usage.cached_input_tokens = v;
+		if ((v = pj_tokens(
+		         pj_get(pj_get(u, "output_tokens_details"), "reasoning_tokens"))) >= 0)
+			d->usage.reasoning_tokens = v;
+		flags |= DEC_USAGE;
+	}
+	const cJSON *status = pj_get(r, "status");
+	if (cJSON_IsString(status) && strcmp(status->valuestring, "in_progress") &&
+	    strcmp(status->valuestring, "queued")) {
+		pj_set_str(d->finish_reason, sizeof(d->finish_reason), status);
+		flags |= DEC_FINISH;
+	}
+	return flags;
+}
+
+/* Text of a whole response object: output[].content[] output_text parts. */
+static int take_output_text(struct llm_decode *d, const cJSON *r)
+{
+	int flags = DEC_NONE;
+	const cJSON *item, *part;
+	cJSON_ArrayForEach(item, pj_get(r, "output"))
+	{
+		cJSON_ArrayForEach(part, pj_get(item, "content"))
+		{
+			const char *t = cJSON_GetStringValue(pj_get(part, "type"));
+			if (t && !strcmp(t, "output_text"))
+				flags |= pj_text(d, pj_get(part, "text"));
+		}
+	}
+	return flags;
+}
+
+int responses_decode_event(struct llm_decode *d, const char *data, size_t n)
+{
+	d->events++;
+	cJSON *j = pj_parse(d, data, n);
+	if (!j) {
+		pj_fail(d, "malformed JSON in an SSE event");
+		return DEC_ERROR;
+	}
+	int flags = DEC_NONE;
+	const char *type = cJSON_GetStringValue(pj_get(j, "type"));
+	type = type ? type : "";
+	const cJSON *r = pj_get(j, "response");
+	if (!strcmp(type, "response.output_text.delta")) {
+		flags |= pj_text(d, pj_get(j, "delta"));
+	} else if (!strcmp(type, "response.created") || !strcmp(type, "response.in_progress")) {
+		pj_set_str(d->response_model, sizeof(d->response_model), pj_get(r, "model"));
+	} else if (!strcmp(type, "response.completed")) {
+		flags |= take_response(d, r) | DEC_DONE;
+		d->done = true;
+	} else if (!strcmp(type, "response.incomplete")) {
+		flags |= take_response(d, r) | DEC_DONE;
+		const char *why =
+		    cJSON_GetStringValue(pj_get(pj_get(r, "incomplete_details"), "reason"));
+		if (why)
+			snprintf(d->finish_reason, sizeof(d->finish_reason), "%s", why);
+		d->done = true;
+	} else if (!strcmp(type, "response.failed")) {
+		flags |= take_response(d, r) | DEC_ERROR;
+		const char *msg = cJSON_GetStringValue(pj_get(pj_get(r, "error"), "message"));
+		pj_fail(d, msg ? msg : "response failed");
+	} else if (!strcmp(type, "error")) {
+		const char *msg = cJSON_GetStringValue(pj_get(j, "message"));
+		if (!msg)
+			pj_take_error(d, j);
+		pj_fail(d, msg ? msg : "provider returned an error");
+		flags |= DEC_ERROR;
+	}
+	cJSON_Delete(j);
+	return flags;
+}
+
+int responses_decode_response(struct llm_decode *d, const char *body, size_t n)
+{
+	cJSON *j = pj_parse(d, body, n);
+	if (!j) {
+		pj_fail(d, n ? "malformed JSON response body" : "empty response body");
+		return DEC_ERROR;
+	}
+	int flags = DEC_NONE;
+	if (pj_take_error(d, j)) {
+		cJSON_Delete(j);
+		return DEC_ERROR;
+	}
+	flags |= take_output_text(d, j) | take_response(d, j);
+	d->done = true;
+	cJSON_Delete(j);
+	return flags;
+}

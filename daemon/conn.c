@@ -8,6 +8,7 @@
 #include <string.h>
 #include <uthash.h>
 
+#include "body.h"
 #include "buf.h"
 #include "clock.h"
 #include "http.h"
@@ -470,6 +471,13 @@ static void on_response_headers(struct conn *c, const struct http_msg *m)
 		if (peer)
 			snprintf(call->peer, sizeof(call->peer), "%s", peer);
 	}
+	if (m->content_encoding[0]) {
+		bool unsupported;
+		snprintf(call->content_encoding, sizeof(call->content_encoding), "%s",
+		         m->content_encoding);
+		call->encoding = body_decoder_new(m->content_encoding, &unsupported);
+		call->unsupported_encoding = unsupported;
+	}
 	if (strstr(m->content_type, "text/event-stream")) {
 		call->is_sse = true;
 		call->sse = sse_new(sse_on_event, c, 0);
@@ -486,6 +494,21 @@ static void http_on_headers(void *ctx, const struct http_msg *m)
 		on_request_headers(c, m);
 	else
 		on_response_headers(c, m);
+}
+
+/* Response body bytes after de-chunking and decompression. */
+static void response_bytes(void *ctx, const char *p, size_t n)
+{
+	struct conn *c = ctx;
+	struct llm_call *call = dir_call(c, LLMOBS_DIR_READ);
+	if (!call || call->finished)
+		return;
+	if (call->sse)
+		sse_feed(call->sse, p, n);
+	else if (call->is_ndjson)
+		ndjson_feed(c, call, p, n);
+	else
+		buf_append(&call->body, p, n);
 }
 
 static void http_on_body(void *ctx, enum http_dir dir, const char *p, size_t n)
@@ -507,12 +530,20 @@ static void http_on_body(void *ctx, enum http_dir dir, const char *p, size_t n)
 	if (!call || call->finished)
 		return;
 	call->bytes += n;
-	if (call->sse)
-		sse_feed(call->sse, p, n);
-	else if (call->is_ndjson)
-		ndjson_feed(c, call, p, n);
-	else
-		buf_append(&call->body, p, n);
+	if (call->unsupported_encoding) {
+		pstats.ignored_bytes[IGNORE_ENCODING] += n;
+		return;
+	}
+	if (!call->encoding) {
+		response_bytes(c, p, n);
+		return;
+	}
+	if (body_decode(call->encoding, p, n, response_bytes, c) != 0 && !call->finished) {
+		char why[96];
+		snprintf(why, sizeof(why), "corrupt %s response body", call->content_encoding);
+		pstats.parse_errors_body++;
+		call_finish(call, CALL_ERROR, c->ts, why);
+	}
 }
 
 static void finish_response(struct conn *c, struct llm_call *call)
@@ -539,7 +570,11 @@ static void finish_response(struct conn *c, struct llm_call *call)
 		call_add_dropped(call, call->body.cut);
 
 	char why[300];
-	if (call->http_status >= 400) {
+	if (call->unsupported_encoding) {
+		snprintf(why, sizeof(why), "unsupported Content-Encoding: %s",
+		         call->content_encoding);
+		call_finish(call, CALL_ERROR, ts, why);
+	} else if (call->http_status >= 400) {
 		snprintf(why, sizeof(why), "HTTP %d%s%s", call->http_status,
 		         call->dec.error[0] ? ": " : "", call->dec.error);
 		call_finish(call, CALL_ERROR, ts, why);

@@ -14,6 +14,7 @@ enum ignore_reason {
 	IGNORE_SERVER_SIDE,  /* the process is the HTTP server on this connection */
 	IGNORE_RESYNC,       /* skipped while looking for the next message after a gap/error */
 	IGNORE_UNMATCHED,    /* response with no captured request */
+	IGNORE_ENCODING,     /* body in a Content-Encoding we cannot decode */
 	IGNORE__MAX,
 };
 
@@ -28,6 +29,7 @@ struct pipeline_stats {
 	uint64_t ignored_bytes[IGNORE__MAX];
 	uint64_t parse_errors_http;
 	uint64_t parse_errors_json;
+	uint64_t parse_errors_body; /* corrupt compressed bodies */
 	uint64_t conns_active;
 	uint64_t conns_total;
 	uint64_t calls_total;

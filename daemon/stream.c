@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "body.h"
 #include "clock.h"
 #include "sse.h"
 #include "telemetry.h"
@@ -39,6 +40,7 @@ static void call_free(struct llm_call *c)
 	buf_free(&c->body);
 	if (c->sse)
 		sse_free(c->sse);
+	body_decoder_free(c->encoding);
 	free(c->gaps_us);
 	free(c);
 }
@@ -117,6 +119,8 @@ void call_finish(struct llm_call *c, enum call_status st, uint64_t ts, const cha
 		sse_free(c->sse);
 		c->sse = NULL;
 	}
+	body_decoder_free(c->encoding);
+	c->encoding = NULL;
 	unlink_active(c);
 	c->next_recent = recent_head;
 	recent_head = c;

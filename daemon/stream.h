@@ -56,6 +56,9 @@ struct llm_call {
 	/* pipeline-private */
 	struct buf body; /* request body, then non-SSE response body */
 	struct sse_parser *sse;
+	struct body_decoder *encoding; /* Content-Encoding of the response */
+	bool unsupported_encoding;
+	char content_encoding[32];
 	struct llm_call *next_recent;
 };
 

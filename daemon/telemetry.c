@@ -152,7 +152,8 @@ void telemetry_sync(const struct capture_stats *cs)
 	static const char *const reasons[IGNORE__MAX] = {[IGNORE_NOT_HTTP] = "not_http",
 	                                                 [IGNORE_SERVER_SIDE] = "server_side",
 	                                                 [IGNORE_RESYNC] = "resync",
-	                                                 [IGNORE_UNMATCHED] = "unmatched"};
+	                                                 [IGNORE_UNMATCHED] = "unmatched",
+	                                                 [IGNORE_ENCODING] = "encoding"};
 	int i = 0;
 
 	metric_set(m_active, NULL, stream_active_count());
@@ -166,6 +167,8 @@ void telemetry_sync(const struct capture_stats *cs)
 	const char *lhttp[] = {"http"}, *ljson[] = {"json"};
 	counter_to(m_parse_errors, lhttp, &last[i++], pstats.parse_errors_http);
 	counter_to(m_parse_errors, ljson, &last[i++], pstats.parse_errors_json);
+	const char *lbody[] = {"body"};
+	counter_to(m_parse_errors, lbody, &last[i++], pstats.parse_errors_body);
 	const char *lw[] = {"write"}, *lr[] = {"read"};
 	counter_to(m_data_bytes, lw, &last[i++], pstats.data_bytes[LLMOBS_DIR_WRITE]);
 	counter_to(m_data_bytes, lr, &last[i++], pstats.data_bytes[LLMOBS_DIR_READ]);

@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <brotli/encode.h>
+#include <zlib.h>
+
 #include "clock.h"
 #include "fixture.h"
 #include "pipeline.h"
@@ -435,6 +438,232 @@ static void test_bad_records_counted(void **state)
 	assert_int_equal(pstats.bad_events, 3);
 }
 
+/* ---- other providers, compression ---- */
+
+static void post(const char *path, const char *host, const char *body, uint64_t ts)
+{
+	char req[4096];
+	int n = snprintf(req, sizeof(req),
+	                 "POST %s HTTP/1.1\r\nHost: %s\r\nx-api-key: SECRET\r\n"
+	                 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+	                 path, host, strlen(body), body);
+	ssl_call(LLMOBS_DIR_WRITE, ts, req, (size_t)n);
+}
+
+/* A chunked response: headers, then body in 7-byte chunks. */
+static size_t chunked_response(char *out, size_t cap, const char *headers, const char *body,
+                               size_t blen)
+{
+	size_t n = (size_t)snprintf(
+	    out, cap, "HTTP/1.1 200 OK\r\n%sTransfer-Encoding: chunked\r\n\r\n", headers);
+	for (size_t off = 0; off < blen; off += 7) {
+		size_t k = blen - off < 7 ? blen - off : 7;
+		n += (size_t)snprintf(out + n, cap - n, "%zx\r\n", k);
+		memcpy(out + n, body + off, k);
+		n += k;
+		n += (size_t)snprintf(out + n, cap - n, "\r\n");
+	}
+	n += (size_t)snprintf(out + n, cap - n, "0\r\n\r\n");
+	return n;
+}
+
+static size_t gzip_bytes(const char *in, size_t n, char *out, size_t cap)
+{
+	z_stream z = {0};
+	assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	z.next_in = (Bytef *)in;
+	z.avail_in = (uInt)n;
+	z.next_out = (Bytef *)out;
+	z.avail_out = (uInt)cap;
+	assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+	size_t got = z.total_out;
+	deflateEnd(&z);
+	return got;
+}
+
+static const char SSE_BODY[] =
+    "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"zip\"}}]}\n\n"
+    "data: "
+    "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ped!\"},\"finish_reason\":\"stop\"}]}\n\n"
+    "data: [DONE]\n\n";
+
+static void check_encoded_every_split(const char *enc, const char *body, size_t blen)
+{
+	char resp[8192], hdr[128];
+	snprintf(hdr, sizeof(hdr), "Content-Type: text/event-stream\r\nContent-Encoding: %s\r\n",
+	         enc);
+	size_t n = chunked_response(resp, sizeof(resp), hdr, body, blen);
+	for (size_t cut = 1; cut < n; cut++) {
+		reset();
+		post("/v1/chat/completions", "api.openai.com", REQ_BODY, 1 * MS);
+		ssl_call(LLMOBS_DIR_READ, 5 * MS, resp, cut);
+		ssl_call(LLMOBS_DIR_READ, 6 * MS, resp + cut, n - cut);
+		const struct llm_call *c = only_call();
+		if (c->status != CALL_COMPLETED || strcmp(c->dec.text.data, "zipped!"))
+			fail_msg("%s split at %zu: status %d text '%s' error '%s'", enc, cut,
+			         c->status, c->dec.text.data ? c->dec.text.data : "", c->error);
+	}
+}
+
+static void test_gzip_and_brotli_bodies(void **state)
+{
+	(void)state;
+	char z[4096];
+	size_t zn = gzip_bytes(SSE_BODY, strlen(SSE_BODY), z, sizeof(z));
+	check_encoded_every_split("gzip", z, zn);
+	uint8_t br[4096];
+	size_t brn = sizeof(br);
+	assert_true(BrotliEncoderCompress(5, 22, BROTLI_MODE_TEXT, strlen(SSE_BODY),
+	                                  (const uint8_t *)SSE_BODY, &brn, br));
+	check_encoded_every_split("br", (const char *)br, brn);
+}
+
+static void test_bad_encodings_are_errors(void **state)
+{
+	(void)state;
+	char resp[4096];
+	reset();
+	post("/v1/chat/completions", "h", REQ_BODY, 1 * MS);
+	size_t n = chunked_response(resp, sizeof(resp),
+	                            "Content-Type: text/event-stream\r\nContent-Encoding: gzip\r\n",
+	                            "this is not gzip at all", 23);
+	ssl_call(LLMOBS_DIR_READ, 5 * MS, resp, n);
+	const struct llm_call *c = only_call();
+	assert_int_equal(c->status, CALL_ERROR);
+	assert_string_equal(c->error, "corrupt gzip response body");
+	assert_int_equal(pstats.parse_errors_body, 1);
+
+	reset();
+	post("/v1/chat/completions", "h", REQ_BODY, 1 * MS);
+	n = chunked_response(resp, sizeof(resp),
+	                     "Content-Type: text/event-stream\r\nContent-Encoding: zstd\r\n",
+	                     "0123456789", 10);
+	ssl_call(LLMOBS_DIR_READ, 5 * MS, resp, n);
+	c = only_call();
+	assert_int_equal(c->status, CALL_ERROR);
+	assert_string_equal(c->error, "unsupported Content-Encoding: zstd");
+	assert_int_equal(pstats.ignored_bytes[IGNORE_ENCODING], 10);
+}
+
+static void test_anthropic_stream(void **state)
+{
+	(void)state;
+	static const char body[] =
+	    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":"
+	    "\"claude-x\",\"usage\":{\"input_tokens\":5,\"cache_read_input_tokens\":100,"
+	    "\"cache_creation_input_tokens\":20,\"output_tokens\":1}}}\n\n"
+	    "event: ping\ndata: {\"type\": \"ping\"}\n\n"
+	    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+	    "\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"hmm\"}}\n\n"
+	    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,"
+	    "\"delta\":{\"type\":\"text_delta\",\"text\":\"Bon\"}}\n\n"
+	    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,"
+	    "\"delta\":{\"type\":\"text_delta\",\"text\":\"jour\"}}\n\n"
+	    "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+	    "\"end_turn\"},\"usage\":{\"output_tokens\":9}}\n\n"
+	    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+	char resp[8192];
+	size_t n = chunked_response(resp, sizeof(resp), "Content-Type: text/event-stream\r\n", body,
+	                            strlen(body));
+	for (size_t cut = 1; cut < n; cut += 3) {
+		reset();
+		post("/v1/messages", "api.anthropic.com",
+		     "{\"model\":\"claude-x\",\"stream\":true,\"max_tokens\":5}", 1 * MS);
+		ssl_call(LLMOBS_DIR_READ, 40 * MS, resp, cut);
+		ssl_call(LLMOBS_DIR_READ, 50 * MS, resp + cut, n - cut);
+		const struct llm_call *c = only_call();
+		if (c->status != CALL_COMPLETED || strcmp(c->dec.text.data, "Bonjour"))
+			fail_msg("split %zu: status %d text '%s'", cut, c->status,
+			         c->dec.text.data);
+		assert_string_equal(llm_provider(&c->dec), "anthropic");
+		assert_int_equal(c->dec.usage.input_tokens, 125);
+		assert_int_equal(c->dec.usage.cached_input_tokens, 100);
+		assert_int_equal(c->dec.usage.cache_creation_input_tokens, 20);
+		assert_int_equal(c->dec.usage.output_tokens, 9);
+		assert_string_equal(c->dec.finish_reason, "end_turn");
+	}
+}
+
+static void test_ollama_ndjson_every_split(void **state)
+{
+	(void)state;
+	static const char body[] =
+	    "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\"The\"},"
+	    "\"done\":false}\n"
+	    "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\" sky\"},"
+	    "\"done\":false}\n"
+	    "{\"model\":\"llama3.2\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},"
+	    "\"done\":true,\"done_reason\":\"stop\",\"prompt_eval_count\":26,\"eval_count\":2}\n";
+	char resp[8192];
+	size_t n = chunked_response(resp, sizeof(resp), "Content-Type: application/x-ndjson\r\n",
+	                            body, strlen(body));
+	for (size_t cut = 1; cut < n; cut++) {
+		reset();
+		post("/api/chat", "127.0.0.1:11434", "{\"model\":\"llama3.2\"}", 1 * MS);
+		ssl_call(LLMOBS_DIR_READ, 30 * MS, resp, cut);
+		ssl_call(LLMOBS_DIR_READ, 35 * MS, resp + cut, n - cut);
+		const struct llm_call *c = only_call();
+		if (c->status != CALL_COMPLETED || strcmp(c->dec.text.data, "The sky") ||
+		    c->dec.usage.output_tokens != 2 || c->chunks != 3)
+			fail_msg("split %zu: status %d text '%s' chunks %llu", cut, c->status,
+			         c->dec.text.data, (unsigned long long)c->chunks);
+		assert_string_equal(llm_provider(&c->dec), "ollama");
+	}
+}
+
+static void test_gemini_model_from_path_and_no_terminator(void **state)
+{
+	(void)state;
+	static const char body[] =
+	    "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Chey\"}]}}]}\r\n\r\n"
+	    "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"enne\"}]},"
+	    "\"finishReason\": \"STOP\"}],\"usageMetadata\": {\"promptTokenCount\": 6,"
+	    "\"candidatesTokenCount\": 2}}\r\n\r\n";
+	char resp[4096];
+	size_t n = chunked_response(resp, sizeof(resp), "Content-Type: text/event-stream\r\n", body,
+	                            strlen(body));
+	reset();
+	post("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+	     "generativelanguage.googleapis.com", "{\"contents\":[]}", 1 * MS);
+	ssl_call(LLMOBS_DIR_READ, 9 * MS, resp, n);
+	const struct llm_call *c = only_call();
+	assert_int_equal(c->status, CALL_COMPLETED);
+	assert_string_equal(c->dec.model, "gemini-2.5-flash");
+	assert_string_equal(c->endpoint, "/v1beta/models/gemini-2.5-flash:streamGenerateContent");
+	assert_string_equal(llm_provider(&c->dec), "gcp.gemini");
+	assert_string_equal(c->dec.text.data, "Cheyenne");
+	/* without a finishReason the same stream is truncated */
+	char *cut =
+	    strstr(body, "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"enne");
+	n = chunked_response(resp, sizeof(resp), "Content-Type: text/event-stream\r\n", body,
+	                     (size_t)(cut - body));
+	reset();
+	post("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", "h", "{}", 1 * MS);
+	ssl_call(LLMOBS_DIR_READ, 9 * MS, resp, n);
+	assert_int_equal(only_call()->status, CALL_TRUNCATED);
+}
+
+/* A plain JSON answer: its first token arrives with the response headers. */
+static void test_non_streaming_ttft_is_first_byte(void **state)
+{
+	(void)state;
+	reset();
+	post("/v1/chat/completions", "h", "{\"model\":\"m\"}", 10 * MS);
+	const char *body = "{\"choices\":[{\"index\":0,\"message\":{\"content\":\"ok\"},"
+	                   "\"finish_reason\":\"stop\"}]}";
+	char resp[1024];
+	int n = snprintf(resp, sizeof(resp),
+	                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+	                 "Content-Length: %zu\r\n\r\n",
+	                 strlen(body));
+	ssl_call(LLMOBS_DIR_READ, 110 * MS, resp, (size_t)n);
+	ssl_call(LLMOBS_DIR_READ, 300 * MS, body, strlen(body));
+	const struct llm_call *c = only_call();
+	assert_int_equal(c->status, CALL_COMPLETED);
+	assert_true(call_ttft_ms(c) > 99.999 && call_ttft_ms(c) < 100.001);
+	assert_true(call_duration_ms(c, 0) > 289.999 && call_duration_ms(c, 0) < 290.001);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -451,6 +680,12 @@ int main(void)
 	    cmocka_unit_test(test_server_side_ignored),
 	    cmocka_unit_test(test_large_request_split_into_pieces),
 	    cmocka_unit_test(test_bad_records_counted),
+	    cmocka_unit_test(test_gzip_and_brotli_bodies),
+	    cmocka_unit_test(test_bad_encodings_are_errors),
+	    cmocka_unit_test(test_anthropic_stream),
+	    cmocka_unit_test(test_ollama_ndjson_every_split),
+	    cmocka_unit_test(test_gemini_model_from_path_and_no_terminator),
+	    cmocka_unit_test(test_non_streaming_ttft_is_first_byte),
 	};
 	return cmocka_run_group_tests_name("pipeline", tests, setup, NULL);
 }

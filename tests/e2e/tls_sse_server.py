@@ -48,6 +48,13 @@ DEFAULT_SCRIPT. Sources, later ones override earlier ones key by key:
   abort_after     k: after k deltas reset the TCP connection (truncated).
   model           response "model"; default: the request's model.
   headers         extra response headers {name: value}.
+  raw             {"content_type": str, "pieces": [str, ...], "delay_ms": n,
+                   "encoding": null | "gzip" | "deflate"}: answer ANY POST
+                  path with these body bytes (UTF-8), the headers and the
+                  first piece in one write, each later piece in its own
+                  write after delay_ms; with an encoding the joined body is
+                  compressed and the compressed bytes cut into as many
+                  pieces (other providers' wire formats, compression).
 
 Timing (what TTFT tests rely on): the response headers, the role chunk and
 the first content delta go out in ONE write after first_delay_ms, so the
@@ -87,6 +94,7 @@ DEFAULT_SCRIPT = {
     "abort_after": None,
     "model": None,
     "headers": {},
+    "raw": None,
 }
 
 MAX_HEAD = 64 * 1024
@@ -259,6 +267,13 @@ class Conn:
         except ValueError:
             body = None
         n = self.server.next_request_number()
+        if method == "POST" and isinstance(body, dict):
+            raw = self.server.script_for(n, body).get("raw")
+            if raw:
+                self.server.log_request({"n": n, "conn": self.conn_id, "method": method,
+                                         "path": path, "status": 200, "raw": True,
+                                         "has_auth": "authorization" in headers})
+                return self.send_raw(raw)
         known = method == "POST" and path.split("?")[0] == "/v1/chat/completions"
         if not known or not isinstance(body, dict):
             status = 404 if isinstance(body, dict) else 400
@@ -338,6 +353,31 @@ class Conn:
         if framing == "close":
             self.close_cleanly()
             return False
+        return True
+
+    def send_raw(self, raw):
+        """Given body bytes, chunked, paced like send_stream (see "raw")."""
+        pieces = [p.encode() for p in raw["pieces"]]
+        extra = {}
+        encoding = raw.get("encoding")
+        if encoding:
+            import zlib
+            whole = b"".join(pieces)
+            z = zlib.compressobj(wbits=31 if encoding == "gzip" else 15)
+            packed = z.compress(whole) + z.flush()
+            step = max(1, len(packed) // max(1, len(pieces)))
+            pieces = [packed[i:i + step] for i in range(0, len(packed), step)]
+            extra["Content-Encoding"] = encoding
+        first = self.head(200, raw["content_type"], "chunked", extra)
+        for i, payload in enumerate(pieces):
+            if i:
+                sleep_ms(raw.get("delay_ms", 0))
+            data = chunk(payload)
+            if i == 0:
+                data = first + data
+            if i == len(pieces) - 1:
+                data += b"0\r\n\r\n"
+            self.sock.sendall(data)
         return True
 
     def close_cleanly(self):

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Every provider wire format end to end with real BPF: a local TLS server
+streams Anthropic, Gemini, OpenAI Responses and Ollama NDJSON bodies (and
+compressed OpenAI SSE) to curl; the daemon must decode each exactly."""
+
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e_lib as e2e  # noqa: E402
+
+
+def curl(srv, path, body, extra=()):
+    argv = ["curl", "-sS", "--http1.1", "-N", "--cacert", srv.cafile,
+            "-H", "Content-Type: application/json", "-H", "x-api-key: " + e2e.SECRET,
+            "--data-binary", json.dumps(body), *extra,
+            "https://localhost:%d%s" % (srv.port, path)]
+    out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    assert out.returncode == 0, out.stderr.decode()
+    return out.stdout
+
+
+def one_stream(d, timeout=15):
+    def done():
+        st = d.get_json("/api/v1/streams")[1]["streams"]
+        got = [s for s in st if s["comm"] == "curl" and s["status"] != "streaming"]
+        return got[0] if got else None
+    return e2e.wait_for(done, timeout, 0.05, "a finished curl stream")
+
+
+def sse(*events):
+    return ["".join("%s%s\n\n" % ("event: %s\n" % name if name else "", "data: " + json.dumps(obj))
+                    for name, obj in [ev]) for ev in events]
+
+
+ANTHROPIC = sse(
+    ("message_start", {"type": "message_start", "message": {
+        "model": "claude-sonnet-4-5", "usage": {"input_tokens": 12, "cache_read_input_tokens": 4608,
+                                                "cache_creation_input_tokens": 0, "output_tokens": 1}}}),
+    ("ping", {"type": "ping"}),
+    ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                             "delta": {"type": "text_delta", "text": "Bon"}}),
+    ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                             "delta": {"type": "text_delta", "text": "jour ☀"}}),
+    ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                       "usage": {"output_tokens": 7}}),
+    ("message_stop", {"type": "message_stop"}))
+
+
+@e2e.test
+def anthropic_messages_stream():
+    srv = e2e.TlsServer(script={"raw": {"content_type": "text/event-stream; charset=utf-8",
+                                        "pieces": ANTHROPIC, "delay_ms": 30}})
+    d = e2e.Daemon()
+    curl(srv, "/v1/messages", {"model": "claude-sonnet-4-5", "stream": True, "max_tokens": 64})
+    s = one_stream(d)
+    assert s["provider"] == "anthropic" and s["status"] == "completed", s
+    assert s["text"] == "Bonjour ☀" and s["finish_reason"] == "end_turn", s
+    assert s["usage"]["input_tokens"] == 4620 and s["usage"]["cached_input_tokens"] == 4608, s
+    assert s["usage"]["output_tokens"] == 7 and s["model"] == "claude-sonnet-4-5", s
+    assert s["ttft_ms"] >= 25, s  # the first text delta is the third piece
+
+
+@e2e.test
+def gemini_stream_model_from_path():
+    pieces = ['data: {"candidates": [{"content": {"parts": [{"text": "Chey"}],"role": "model"}}],'
+              '"modelVersion": "gemini-2.5-flash"}\r\n\r\n',
+              'data: {"candidates": [{"content": {"parts": [{"text": "enne"}],"role": "model"},'
+              '"finishReason": "STOP"}],"usageMetadata": {"promptTokenCount": 6,'
+              '"candidatesTokenCount": 2,"thoughtsTokenCount": 5}}\r\n\r\n']
+    srv = e2e.TlsServer(script={"raw": {"content_type": "text/event-stream", "pieces": pieces}})
+    d = e2e.Daemon()
+    curl(srv, "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+         {"contents": [{"parts": [{"text": "capital of Wyoming?"}]}]})
+    s = one_stream(d)
+    assert s["provider"] == "gcp.gemini" and s["model"] == "gemini-2.5-flash", s
+    assert s["status"] == "completed" and s["text"] == "Cheyenne", s
+    assert s["usage"]["output_tokens"] == 7 and s["usage"]["reasoning_tokens"] == 5, s
+    assert s["endpoint"] == "/v1beta/models/gemini-2.5-flash:streamGenerateContent", s
+
+
+@e2e.test
+def openai_responses_stream():
+    pieces = sse((None, {"type": "response.created", "response": {"model": "gpt-4.1"}}),
+                 (None, {"type": "response.output_text.delta", "delta": "Hel"}),
+                 (None, {"type": "response.output_text.delta", "delta": "lo"}),
+                 (None, {"type": "response.completed", "response": {
+                     "model": "gpt-4.1", "status": "completed",
+                     "usage": {"input_tokens": 9, "output_tokens": 2,
+                               "input_tokens_details": {"cached_tokens": 4}}}}))
+    srv = e2e.TlsServer(script={"raw": {"content_type": "text/event-stream", "pieces": pieces}})
+    d = e2e.Daemon()
+    curl(srv, "/v1/responses", {"model": "gpt-4.1", "input": "hi", "stream": True})
+    s = one_stream(d)
+    assert s["provider"] == "openai" and s["status"] == "completed" and s["text"] == "Hello", s
+    assert s["usage"]["cached_input_tokens"] == 4 and s["model"] == "gpt-4.1", s
+
+
+@e2e.test
+def ollama_ndjson_over_tls():
+    lines = [json.dumps({"model": "llama3.2", "message": {"role": "assistant", "content": c},
+                         "done": False}) + "\n" for c in ("The", " sky", " is")]
+    lines.append(json.dumps({"model": "llama3.2", "message": {"role": "assistant", "content": ""},
+                             "done": True, "done_reason": "stop", "prompt_eval_count": 26,
+                             "eval_count": 3}) + "\n")
+    srv = e2e.TlsServer(script={"raw": {"content_type": "application/x-ndjson", "pieces": lines,
+                                        "delay_ms": 20}})
+    d = e2e.Daemon()
+    curl(srv, "/api/chat", {"model": "llama3.2", "messages": []})
+    s = one_stream(d)
+    assert s["provider"] == "ollama" and s["status"] == "completed", s
+    assert s["text"] == "The sky is" and s["usage"]["output_tokens"] == 3, s
+    assert s["chunks"] == 4 and s["inter_chunk_ms"]["max"] >= 15, s
+
+
+@e2e.test
+def compressed_bodies():
+    body = "".join(sse(*[(None, {"choices": [{"index": 0, "delta": {"content": w}}]})
+                         for w in ("com", "pressed", "!")]))
+    body += "data: [DONE]\n\n"
+    for enc in ("gzip", "deflate"):
+        srv = e2e.TlsServer(script={"raw": {"content_type": "text/event-stream",
+                                            "pieces": [body[:40], body[40:90], body[90:]],
+                                            "encoding": enc}})
+        d = e2e.Daemon()
+        curl(srv, "/v1/chat/completions", {"model": "gpt-4o", "stream": True})
+        s = one_stream(d)
+        assert s["status"] == "completed" and s["text"] == "compressed!", (enc, s)
+        d.stop()
+        srv.stop()
+
+
+@e2e.test
+def keep_alive_plain_then_streaming():
+    srv = e2e.TlsServer(script=[{"deltas": ["plain answer"]}, {"deltas": ["stre", "amed"]}])
+    d = e2e.Daemon()
+    base = "https://localhost:%d/v1/chat/completions" % srv.port
+    out = subprocess.run(
+        ["curl", "-sS", "--http1.1", "--cacert", srv.cafile, "-H", "Content-Type: application/json",
+         "--data-binary", json.dumps({"model": "m1"}), base, "--next", "--http1.1", "--cacert",
+         srv.cafile, "-H", "Content-Type: application/json", "-N", "--data-binary",
+         json.dumps({"model": "m2", "stream": True}), base],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    assert out.returncode == 0, out.stderr
+    conns = {r["conn"] for r in srv.requests()}
+    assert len(conns) == 1, "curl did not reuse the connection: %r" % srv.requests()
+    def both_done():
+        st = [x for x in d.get_json("/api/v1/streams")[1]["streams"] if x["comm"] == "curl"]
+        return st if len(st) == 2 and all(x["status"] != "streaming" for x in st) else None
+    got = e2e.wait_for(both_done, 15, 0.05, "two curl calls")
+    plain, streamed = sorted(got, key=lambda x: int(x["id"]))
+    assert plain["text"] == "plain answer" and plain["model"] == "m1", plain
+    assert plain["status"] == "completed" and plain["ttft_ms"] is not None, plain
+    assert streamed["text"] == "streamed" and streamed["model"] == "m2", streamed
+
+
+e2e.main()

@@ -93,6 +93,46 @@ struct {
 	__type(value, struct connect_args);
 } connecting SEC(".maps");
 
+/* Plaintext HTTP to local model servers: ports to follow (host order), the
+ * sockets connected to them, and the syscall in flight per thread. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LLMOBS_MAX_PLAIN_PORTS);
+	__type(key, __u16);
+	__type(value, __u8);
+} plain_ports SEC(".maps");
+
+struct plain_key {
+	__u32 tgid;
+	__s32 fd;
+};
+
+struct plain_state {
+	__u64 gen; /* connection key: LLMOBS_PLAIN_CONN | connect time */
+	__u64 pos[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct plain_key);
+	__type(value, struct plain_state);
+} plain_fds SEC(".maps");
+
+struct plain_io {
+	__u64 buf;
+	__s32 fd;
+	__u16 dir;
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct plain_io);
+} plain_inflight SEC(".maps");
+
 static __always_inline void stat_add(__u32 idx, __u64 v)
 {
 	__u64 *p = bpf_map_lookup_elem(&stats, &idx);
@@ -368,39 +408,118 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 	return 0;
 }
 
-/* Nested-syscall fd learning: a socket syscall made while the thread is
- * inside an SSL call names the connection's fd. */
-static __always_inline int learn_fd(long fd)
+/* A socket syscall: names the fd of an SSL call in flight, or, on a
+ * followed plaintext socket, starts a copy finished at syscall exit. Data
+ * moved inside an SSL call is ciphertext: never copied here. */
+static __always_inline int sock_enter(long fd, __u64 buf, __u16 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct ssl_call *call = bpf_map_lookup_elem(&active, &id);
-	if (call && call->fd < 0)
-		call->fd = fd;
+	if (call) {
+		if (call->fd < 0)
+			call->fd = fd;
+		return 0;
+	}
+	struct plain_key k = {.tgid = id >> 32, .fd = fd};
+	if (!bpf_map_lookup_elem(&plain_fds, &k))
+		return 0;
+	struct plain_io io = {.buf = buf, .fd = fd, .dir = dir};
+	bpf_map_update_elem(&plain_inflight, &id, &io, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int sock_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct plain_io *io = bpf_map_lookup_elem(&plain_inflight, &id);
+	if (!io)
+		return 0;
+	struct plain_io cur = *io;
+	bpf_map_delete_elem(&plain_inflight, &id);
+	if (ret <= 0)
+		return 0;
+	struct plain_key k = {.tgid = id >> 32, .fd = cur.fd};
+	struct plain_state *st = bpf_map_lookup_elem(&plain_fds, &k);
+	if (!st)
+		return 0;
+	__u16 dir = cur.dir ? LLMOBS_DIR_READ : LLMOBS_DIR_WRITE;
+	__u64 now = bpf_ktime_get_ns();
+	stat_add(LLMOBS_STAT_HITS, 1);
+	struct emit_ctx c = {
+	    .ssl = st->gen,
+	    .buf = cur.buf,
+	    .pos = st->pos[dir],
+	    .call_id = now,
+	    .ts = now,
+	    .total = ret > 0x7fffffff ? 0x7fffffff : ret,
+	    .fd = cur.fd,
+	    .dir = dir,
+	    .src = dir ? LLMOBS_SRC_SOCK_READ : LLMOBS_SRC_SOCK_WRITE,
+	};
+	st->pos[dir] += c.total;
+	emit_data(&c);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_read")
 int tp_enter_read(struct trace_event_raw_sys_enter *ctx)
 {
-	return learn_fd(ctx->args[0]);
+	return sock_enter(ctx->args[0], ctx->args[1], 1);
 }
 
 SEC("tracepoint/syscalls/sys_enter_write")
 int tp_enter_write(struct trace_event_raw_sys_enter *ctx)
 {
-	return learn_fd(ctx->args[0]);
+	return sock_enter(ctx->args[0], ctx->args[1], 0);
 }
 
 SEC("tracepoint/syscalls/sys_enter_recvfrom")
 int tp_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
 {
-	return learn_fd(ctx->args[0]);
+	return sock_enter(ctx->args[0], ctx->args[1], 1);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendto")
 int tp_enter_sendto(struct trace_event_raw_sys_enter *ctx)
 {
-	return learn_fd(ctx->args[0]);
+	return sock_enter(ctx->args[0], ctx->args[1], 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_read")
+int tp_exit_read(struct trace_event_raw_sys_exit *ctx)
+{
+	return sock_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_write")
+int tp_exit_write(struct trace_event_raw_sys_exit *ctx)
+{
+	return sock_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int tp_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
+{
+	return sock_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int tp_exit_sendto(struct trace_event_raw_sys_exit *ctx)
+{
+	return sock_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct plain_key k = {.tgid = id >> 32, .fd = ctx->args[0]};
+	struct plain_state *st = bpf_map_lookup_elem(&plain_fds, &k);
+	if (!st)
+		return 0;
+	emit_ctl(LLMOBS_EV_CLOSE, st->gen, 0, LLMOBS_SRC_SOCK_READ, k.fd);
+	bpf_map_delete_elem(&plain_fds, &k);
+	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_connect")
@@ -432,6 +551,15 @@ int tp_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	bpf_probe_read_user(&family, sizeof(family), (void *)addr);
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
+	/* sin_port and sin6_port sit at the same offset */
+	__u16 nport = 0;
+	bpf_probe_read_user(&nport, sizeof(nport), (void *)(addr + 2));
+	__u16 hport = (__u16)((nport >> 8) | (nport << 8));
+	if (bpf_map_lookup_elem(&plain_ports, &hport)) {
+		struct plain_key k = {.tgid = id >> 32, .fd = fd};
+		struct plain_state st = {.gen = LLMOBS_PLAIN_CONN | bpf_ktime_get_ns()};
+		bpf_map_update_elem(&plain_fds, &k, &st, BPF_ANY);
+	}
 	struct llmobs_event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
 	if (!e) {
 		stat_add(LLMOBS_STAT_RB_DROPS, 1);

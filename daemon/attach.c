@@ -160,22 +160,49 @@ int attach_libssl(struct llmobs_bpf *skel, const char **extra, struct attach_set
 	return 0;
 }
 
-void attach_tracepoints(struct llmobs_bpf *skel, struct attach_set *set)
+struct optional_prog {
+	struct bpf_program *prog;
+	const char *what;
+};
+
+/* Programs that enrich the capture; the daemon runs without any of them. */
+static size_t optional_progs(struct llmobs_bpf *skel, struct optional_prog *out)
 {
-	struct {
-		struct bpf_program *prog;
-		const char *what;
-	} tps[] = {
-	    {skel->progs.tp_enter_read, "fd learning (read)"},
-	    {skel->progs.tp_enter_write, "fd learning (write)"},
-	    {skel->progs.tp_enter_recvfrom, "fd learning (recvfrom)"},
-	    {skel->progs.tp_enter_sendto, "fd learning (sendto)"},
+	const struct optional_prog all[] = {
+	    {skel->progs.tp_enter_read, "fd learning and plaintext (read)"},
+	    {skel->progs.tp_enter_write, "fd learning and plaintext (write)"},
+	    {skel->progs.tp_enter_recvfrom, "fd learning and plaintext (recvfrom)"},
+	    {skel->progs.tp_enter_sendto, "fd learning and plaintext (sendto)"},
+	    {skel->progs.tp_exit_read, "plaintext (read)"},
+	    {skel->progs.tp_exit_write, "plaintext (write)"},
+	    {skel->progs.tp_exit_recvfrom, "plaintext (recvfrom)"},
+	    {skel->progs.tp_exit_sendto, "plaintext (sendto)"},
+	    {skel->progs.tp_enter_close, "plaintext (close)"},
 	    {skel->progs.tp_enter_connect, "peer addresses (connect)"},
 	    {skel->progs.tp_exit_connect, "peer addresses (connect)"},
 	    {skel->progs.tp_process_exit, "process exit"},
+	    {skel->progs.ssl_free_enter, "SSL_free"},
 	};
-	for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
-		if (!bpf_program__autoload(tps[i].prog))
+	memcpy(out, all, sizeof(all));
+	return sizeof(all) / sizeof(all[0]);
+}
+
+void attach_set_optional(struct llmobs_bpf *skel, bool load)
+{
+	struct optional_prog progs[16];
+	size_t n = optional_progs(skel, progs);
+	for (size_t i = 0; i < n; i++)
+		bpf_program__set_autoload(progs[i].prog, load);
+}
+
+void attach_tracepoints(struct llmobs_bpf *skel, struct attach_set *set)
+{
+	struct optional_prog tps[16];
+	size_t n = optional_progs(skel, tps);
+	for (size_t i = 0; i < n; i++) {
+		/* uprobes (SSL_free) attach per library, in attach_file() */
+		if (!bpf_program__autoload(tps[i].prog) ||
+		    tps[i].prog == skel->progs.ssl_free_enter)
 			continue;
 		struct bpf_link *l = bpf_program__attach(tps[i].prog);
 		if (!l) {
@@ -185,6 +212,19 @@ void attach_tracepoints(struct llmobs_bpf *skel, struct attach_set *set)
 		}
 		add_link(set, l);
 	}
+}
+
+int attach_plain_ports(struct llmobs_bpf *skel, const uint16_t *ports, size_t n)
+{
+	uint8_t one = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (bpf_map__update_elem(skel->maps.plain_ports, &ports[i], sizeof(ports[i]), &one,
+		                         sizeof(one), BPF_ANY)) {
+			log_error("cannot follow plaintext port %u: %s", ports[i], strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 void attach_destroy(struct attach_set *set)

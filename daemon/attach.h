@@ -3,7 +3,9 @@
 #ifndef LLMOBS_ATTACH_H
 #define LLMOBS_ATTACH_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct llmobs_bpf;
 struct bpf_link;
@@ -23,6 +25,10 @@ int tracefs_ensure(void);
 int attach_libssl(struct llmobs_bpf *skel, const char **extra, struct attach_set *set);
 /* Attaches the syscall/sched tracepoints whose programs were loaded. */
 void attach_tracepoints(struct llmobs_bpf *skel, struct attach_set *set);
+/* Turns the optional programs' loading on or off (before load). */
+void attach_set_optional(struct llmobs_bpf *skel, bool load);
+/* Plaintext HTTP is followed on sockets connected to these ports. */
+int attach_plain_ports(struct llmobs_bpf *skel, const uint16_t *ports, size_t n);
 void attach_destroy(struct attach_set *set);
 
 #endif

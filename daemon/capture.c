@@ -50,19 +50,6 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* Programs that only enrich the data: the daemon runs without them. */
-static void set_optional(struct llmobs_bpf *skel, bool load)
-{
-	bpf_program__set_autoload(skel->progs.tp_enter_read, load);
-	bpf_program__set_autoload(skel->progs.tp_enter_write, load);
-	bpf_program__set_autoload(skel->progs.tp_enter_recvfrom, load);
-	bpf_program__set_autoload(skel->progs.tp_enter_sendto, load);
-	bpf_program__set_autoload(skel->progs.tp_enter_connect, load);
-	bpf_program__set_autoload(skel->progs.tp_exit_connect, load);
-	bpf_program__set_autoload(skel->progs.tp_process_exit, load);
-	bpf_program__set_autoload(skel->progs.ssl_free_enter, load);
-}
-
 static struct llmobs_bpf *open_and_load(const struct capture_opts *o, bool optional)
 {
 	struct llmobs_bpf *skel = llmobs_bpf__open();
@@ -73,7 +60,7 @@ static struct llmobs_bpf *open_and_load(const struct capture_opts *o, bool optio
 	skel->rodata->targ_tgid = o->pid;
 	skel->rodata->self_tgid = (uint32_t)getpid();
 	bpf_map__set_max_entries(skel->maps.rb, o->ringbuf_bytes);
-	set_optional(skel, optional);
+	attach_set_optional(skel, optional);
 	int err = llmobs_bpf__load(skel);
 	if (err) {
 		log_error("loading the BPF programs failed: %s%s", strerror(-err),
@@ -97,6 +84,8 @@ struct capture *capture_start(const struct capture_opts *o)
 	if (!c->skel)
 		c->skel = open_and_load(o, false);
 	if (!c->skel)
+		goto fail;
+	if (attach_plain_ports(c->skel, o->plain_ports, o->nplain_ports) != 0)
 		goto fail;
 	if (attach_libssl(c->skel, o->libssl, &c->links) != 0)
 		goto fail;

@@ -11,10 +11,12 @@
 #include "telemetry.h"
 
 struct capture_opts {
-	uint32_t pid;           /* 0 = all */
-	uint32_t ringbuf_bytes; /* power of two, >= page size */
-	const char **libssl;    /* extra libssl paths (NULL-terminated) */
-	struct recorder *rec;   /* may be NULL */
+	uint32_t pid;                /* 0 = all */
+	uint32_t ringbuf_bytes;      /* power of two, >= page size */
+	const char **libssl;         /* extra libssl paths (NULL-terminated) */
+	struct recorder *rec;        /* may be NULL */
+	const uint16_t *plain_ports; /* plaintext HTTP followed to these ports */
+	size_t nplain_ports;
 	bool verbose;
 };
 

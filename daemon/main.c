@@ -36,7 +36,12 @@ struct options {
 	unsigned keep;
 	const char **libssl;
 	int nlibssl;
+	uint16_t plain_ports[LLMOBS_MAX_PLAIN_PORTS];
+	size_t nplain;
 };
+
+/* Local model servers: Ollama, vLLM, llama.cpp and most dev servers. */
+static const uint16_t default_plain_ports[] = {11434, 8000, 8080};
 
 static void usage(FILE *f)
 {
@@ -48,6 +53,8 @@ static void usage(FILE *f)
 	    "  -l, --listen ADDR:PORT   API address (default %s)\n"
 	    "  -p, --pid PID            capture only this process\n"
 	    "      --libssl PATH        also probe this libssl (repeatable)\n"
+	    "      --plain-port PORT    also follow plaintext HTTP to PORT (repeatable;\n"
+	    "                           11434, 8000 and 8080 are always followed)\n"
 	    "      --ringbuf-size SIZE  BPF ring buffer size, power of two (default 8M)\n"
 	    "      --record FILE        also write every capture event to FILE (gzip)\n"
 	    "      --replay FILE        feed a recording through the pipeline instead of BPF\n"
@@ -92,6 +99,7 @@ static int parse_u32(const char *s, uint32_t *out)
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum {
+		OPT_PLAIN_PORT = 255,
 		OPT_LIBSSL = 256,
 		OPT_RINGBUF,
 		OPT_RECORD,
@@ -105,6 +113,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"listen", required_argument, NULL, 'l'},
 	    {"pid", required_argument, NULL, 'p'},
 	    {"libssl", required_argument, NULL, OPT_LIBSSL},
+	    {"plain-port", required_argument, NULL, OPT_PLAIN_PORT},
 	    {"ringbuf-size", required_argument, NULL, OPT_RINGBUF},
 	    {"record", required_argument, NULL, OPT_RECORD},
 	    {"replay", required_argument, NULL, OPT_REPLAY},
@@ -117,6 +126,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {NULL, 0, NULL, 0},
 	};
 	o->listen = API_DEFAULT_LISTEN;
+	for (size_t i = 0; i < sizeof(default_plain_ports) / sizeof(default_plain_ports[0]); i++)
+		o->plain_ports[o->nplain++] = default_plain_ports[i];
 	o->ringbuf = DEFAULT_RINGBUF;
 	o->keep = DEFAULT_KEEP;
 	o->libssl = xcalloc((size_t)argc + 1, sizeof(*o->libssl));
@@ -133,6 +144,19 @@ static int parse_args(int argc, char **argv, struct options *o)
 				        optarg);
 				return 2;
 			}
+			break;
+		case OPT_PLAIN_PORT:
+			if (parse_u32(optarg, &v) || v > 65535) {
+				fprintf(stderr, "llmobsd: --plain-port: '%s' is not a port\n",
+				        optarg);
+				return 2;
+			}
+			if (o->nplain == LLMOBS_MAX_PLAIN_PORTS) {
+				fprintf(stderr, "llmobsd: at most %d plaintext ports\n",
+				        LLMOBS_MAX_PLAIN_PORTS);
+				return 2;
+			}
+			o->plain_ports[o->nplain++] = (uint16_t)v;
 			break;
 		case OPT_LIBSSL:
 			o->libssl[o->nlibssl++] = optarg;
@@ -313,6 +337,8 @@ static int run_live(const struct options *o)
 	    .ringbuf_bytes = o->ringbuf,
 	    .libssl = o->libssl,
 	    .rec = rec,
+	    .plain_ports = o->plain_ports,
+	    .nplain_ports = o->nplain,
 	};
 	/* The API comes up first so /healthz answers 503 while attaching. */
 	struct api_hooks hooks = {.ready = ready_capture, .capture_stats = stats_capture};

@@ -23,11 +23,16 @@
 /* Longest single SSL call copied (in LLMOBS_MAX_DATA pieces); the rest is
  * counted as truncated (orig_len > captured) and reported downstream. */
 #define LLMOBS_MAX_SEGMENTS 64
+/* Plaintext socket connections are keyed by a generation with this bit
+ * set, so they never collide with an SSL* in the daemon's table. */
+#define LLMOBS_PLAIN_CONN      (1ull << 63)
+#define LLMOBS_MAX_PLAIN_PORTS 64
 
 enum llmobs_event_type {
-	LLMOBS_EV_DATA = 1,       /* plaintext of one SSL call (or a piece of it) */
-	LLMOBS_EV_CONNECT = 2,    /* connect(2) on an AF_INET/AF_INET6 socket */
-	LLMOBS_EV_CLOSE = 3,      /* SSL_free: the TLS connection is gone */
+	LLMOBS_EV_DATA = 1,    /* plaintext of one SSL call (or a piece of it) */
+	LLMOBS_EV_CONNECT = 2, /* connect(2) on an AF_INET/AF_INET6 socket */
+	LLMOBS_EV_CLOSE = 3,
+	/* SSL_free, or close(2) of a plaintext socket */ /* SSL_free: the TLS connection is gone */
 	LLMOBS_EV_EXIT = 4,       /* process exit: all its connections are gone */
 	LLMOBS_EV_WRITE_FAIL = 5, /* SSL_write* returned <= 0: discard the data
 	                            copied at its entry (the app retries) */
@@ -47,6 +52,8 @@ enum llmobs_src {
 	LLMOBS_SRC_SSL_FREE = 5,
 	LLMOBS_SRC_CONNECT = 6,
 	LLMOBS_SRC_EXIT = 7,
+	LLMOBS_SRC_SOCK_WRITE = 8, /* plaintext socket: write/sendto */
+	LLMOBS_SRC_SOCK_READ = 9,  /* plaintext socket: read/recvfrom */
 };
 
 struct llmobs_event {

@@ -156,4 +156,58 @@ def keep_alive_plain_then_streaming():
     assert streamed["text"] == "streamed" and streamed["model"] == "m2", streamed
 
 
+class PlainServer(e2e.Managed):
+    def __init__(self):
+        super().__init__("plain_http_server",
+                         [sys.executable, os.path.join(e2e.E2E_DIR, "plain_http_server.py")],
+                         e2e.tmpfile("plain.log"), stdout=subprocess.PIPE)
+        line = self.proc.stdout.readline().decode()
+        assert line.startswith("PORT "), line + self.log_tail()
+        self.port = int(line.split()[1])
+
+
+@e2e.test
+def plaintext_ndjson_to_local_server():
+    srv = PlainServer()
+    d = e2e.Daemon("--plain-port", str(srv.port))
+    url = "http://127.0.0.1:%d/api/chat" % srv.port
+    # a real Python client (urllib: send/recv syscalls) and curl
+    py = subprocess.run([sys.executable, "-c",
+                         "import urllib.request,sys;r=urllib.request.urlopen(urllib.request."
+                         "Request(sys.argv[1],data=b'{\"model\":\"llama3.2\"}',headers="
+                         "{'Authorization':'Bearer %s'}));print(len(r.read()))" % e2e.SECRET, url],
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    assert py.returncode == 0, py.stderr
+    subprocess.run(["curl", "-sS", "--http1.1", "-N", url, "-d", '{"model":"llama3.2"}'],
+                   stdout=subprocess.DEVNULL, check=True, timeout=30)
+
+    def both():
+        st = [x for x in d.get_json("/api/v1/streams")[1]["streams"] if x["status"] != "streaming"]
+        return st if len(st) >= 2 else None
+    got = e2e.wait_for(both, 15, 0.05, "two plaintext streams")
+    assert {x["comm"] for x in got} >= {"curl"}, got
+    for s in got:
+        assert s["provider"] == "ollama" and s["status"] == "completed", s
+        assert s["text"] == "The sky is blue" and s["usage"]["output_tokens"] == 4, s
+        assert s["peer"] == "127.0.0.1:%d" % srv.port, s
+        assert s["inter_chunk_ms"]["max"] >= 20, s
+    status, _, body = d.get("/api/v1/streams")
+    assert e2e.SECRET.encode() not in body
+
+
+@e2e.test
+def tls_on_a_followed_port_is_counted_once():
+    srv = e2e.TlsServer(script={"deltas": ["once"]})
+    d = e2e.Daemon("--plain-port", str(srv.port))
+    [r] = e2e.run_client(srv)
+
+    def done():
+        st = d.get_json("/api/v1/streams")[1]["streams"]
+        return st if st and all(x["status"] != "streaming" for x in st) else None
+    st = e2e.wait_for(done, 15, 0.05, "the TLS stream")
+    assert len(st) == 1 and st[0]["text"] == "once" and st[0]["pid"] == r["pid"], st
+    stats = d.get_json("/api/v1/stats")[1]["pipeline"]
+    assert stats["ignored_not_http_bytes"] > 0, stats  # the handshake, seen as plain bytes
+
+
 e2e.main()

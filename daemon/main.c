@@ -16,6 +16,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "record.h"
+#include "route.h"
 #include "stream_json.h"
 #include "telemetry.h"
 
@@ -53,6 +54,7 @@ static void usage(FILE *f)
 	    "  -l, --listen ADDR:PORT   API address (default %s)\n"
 	    "  -p, --pid PID            capture only this process\n"
 	    "      --libssl PATH        also probe this libssl (repeatable)\n"
+	    "      --routes FILE        extra LLM routes for gateways and custom paths (JSON)\n"
 	    "      --plain-port PORT    also follow plaintext HTTP to PORT (repeatable;\n"
 	    "                           11434, 8000 and 8080 are always followed)\n"
 	    "      --ringbuf-size SIZE  BPF ring buffer size, power of two (default 8M)\n"
@@ -99,6 +101,7 @@ static int parse_u32(const char *s, uint32_t *out)
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum {
+		OPT_ROUTES = 254,
 		OPT_PLAIN_PORT = 255,
 		OPT_LIBSSL = 256,
 		OPT_RINGBUF,
@@ -114,6 +117,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"pid", required_argument, NULL, 'p'},
 	    {"libssl", required_argument, NULL, OPT_LIBSSL},
 	    {"plain-port", required_argument, NULL, OPT_PLAIN_PORT},
+	    {"routes", required_argument, NULL, OPT_ROUTES},
 	    {"ringbuf-size", required_argument, NULL, OPT_RINGBUF},
 	    {"record", required_argument, NULL, OPT_RECORD},
 	    {"replay", required_argument, NULL, OPT_REPLAY},
@@ -145,6 +149,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return 2;
 			}
 			break;
+		case OPT_ROUTES: {
+			char err[512];
+			if (route_load(optarg, err, sizeof(err))) {
+				fprintf(stderr, "llmobsd: --routes %s\n", err);
+				return 2;
+			}
+			break;
+		}
 		case OPT_PLAIN_PORT:
 			if (parse_u32(optarg, &v) || v > 65535) {
 				fprintf(stderr, "llmobsd: --plain-port: '%s' is not a port\n",
@@ -377,6 +389,7 @@ int main(int argc, char **argv)
 	pipeline_init(o.keep);
 	rc = o.replay ? run_replay(&o) : run_live(&o);
 	pipeline_free();
+	route_free();
 	free(o.libssl);
 	return rc;
 }

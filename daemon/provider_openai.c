@@ -66,6 +66,14 @@ static int decode_object(struct llm_decode *d, cJSON *j, const char *part)
 	}
 	int flags = DEC_NONE;
 	pj_set_str(d->response_model, sizeof(d->response_model), pj_get(j, "model"));
+	/* Self-hosted servers behind the same API show themselves by shape. */
+	if (!d->provider_override[0]) {
+		const char *fp = cJSON_GetStringValue(pj_get(j, "system_fingerprint"));
+		if (fp && !strcmp(fp, "fp_ollama"))
+			snprintf(d->provider_override, sizeof(d->provider_override), "ollama");
+		else if (cJSON_IsObject(pj_get(j, "timings")))
+			snprintf(d->provider_override, sizeof(d->provider_override), "llama.cpp");
+	}
 	const cJSON *choice = first_choice(j);
 	if (choice) {
 		const cJSON *p = pj_get(choice, part);

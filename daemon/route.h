@@ -15,5 +15,9 @@ struct route {
 };
 
 void route_match(const struct http_msg *req, struct route *r);
+/* Loads --routes FILE (JSON, see README). 0, or -1 with err naming the route
+ * and the problem; the previous routes stay in force on error. */
+int route_load(const char *file, char *err, size_t errlen);
+void route_free(void);
 
 #endif

@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "http.h"
+#include "ndjson.h"
 #include "pipeline.h"
 #include "provider.h"
 #include "route.h"
@@ -382,38 +383,16 @@ static void sse_on_other(void *ctx, const char *line, size_t n)
 }
 
 /* One NDJSON line (Ollama): an event like an SSE data payload. */
-static void ndjson_line(struct conn *c, struct llm_call *call, const char *p, size_t n)
+static void ndjson_line(void *ctx, const char *p, size_t n)
 {
-	while (n && (p[n - 1] == '\r' || p[n - 1] == ' '))
-		n--;
-	if (!n)
+	struct conn *c = ctx;
+	struct llm_call *call = dir_call(c, LLMOBS_DIR_READ);
+	if (!call)
 		return;
 	int flags = llm_decode_event(&call->dec, NULL, p, n);
 	if ((flags & DEC_ERROR) && call->dec.malformed)
 		pstats.parse_errors_json++;
 	call_on_chunk(call, c->ts, flags);
-}
-
-/* Splits body bytes into lines; a partial line waits in call->body. */
-static void ndjson_feed(struct conn *c, struct llm_call *call, const char *p, size_t n)
-{
-	while (n) {
-		const char *nl = memchr(p, '\n', n);
-		size_t take = nl ? (size_t)(nl - p) : n;
-		if (!nl) {
-			buf_append(&call->body, p, take);
-			return;
-		}
-		if (call->body.len) {
-			buf_append(&call->body, p, take);
-			ndjson_line(c, call, call->body.data, call->body.len);
-			buf_reset(&call->body);
-		} else {
-			ndjson_line(c, call, p, take);
-		}
-		p += take + 1;
-		n -= take + 1;
-	}
 }
 
 static void on_request_headers(struct conn *c, const struct http_msg *m)
@@ -506,7 +485,7 @@ static void response_bytes(void *ctx, const char *p, size_t n)
 	if (call->sse)
 		sse_feed(call->sse, p, n);
 	else if (call->is_ndjson)
-		ndjson_feed(c, call, p, n);
+		ndjson_feed(&call->body, p, n, ndjson_line, c);
 	else
 		buf_append(&call->body, p, n);
 }
@@ -556,8 +535,7 @@ static void finish_response(struct conn *c, struct llm_call *call)
 			call_add_dropped(call, st->cut_bytes);
 		llm_decode_finish(&call->dec);
 	} else if (call->is_ndjson) {
-		if (call->body.len) /* a last line without its newline */
-			ndjson_line(c, call, call->body.data, call->body.len);
+		ndjson_finish(&call->body, ndjson_line, c);
 	} else if (call->body.len || call->http_status >= 400) {
 		int flags = llm_decode_response(&call->dec, call->body.data ? call->body.data : "",
 		                                call->body.len);

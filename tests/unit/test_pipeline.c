@@ -664,6 +664,41 @@ static void test_non_streaming_ttft_is_first_byte(void **state)
 	assert_true(call_duration_ms(c, 0) > 289.999 && call_duration_ms(c, 0) < 290.001);
 }
 
+/* Pipelined: both requests go out before either response comes back. */
+static void test_pipelined_requests_pair_in_order(void **state)
+{
+	(void)state;
+	char both[8192], resp[8192];
+	reset();
+	const char *a = "{\"model\":\"first\",\"stream\":true}";
+	const char *b = "{\"model\":\"second\"}";
+	int n = snprintf(
+	    both, sizeof(both),
+	    "POST /v1/chat/completions HTTP/1.1\r\nHost: h\r\nContent-Length: %zu\r\n\r\n%s"
+	    "POST /v1/chat/completions HTTP/1.1\r\nHost: h\r\nContent-Length: %zu\r\n\r\n%s",
+	    strlen(a), a, strlen(b), b);
+	ssl_call(LLMOBS_DIR_WRITE, 1 * MS, both, (size_t)n);
+	size_t r1 = response(resp, sizeof(resp), "HTTP/1.1 200 OK");
+	const char *plain = "{\"choices\":[{\"index\":0,\"message\":{\"content\":\"second!\"},"
+	                    "\"finish_reason\":\"stop\"}]}";
+	r1 += (size_t)snprintf(resp + r1, sizeof(resp) - r1,
+	                       "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+	                       "Content-Length: %zu\r\n\r\n%s",
+	                       strlen(plain), plain);
+	ssl_call(LLMOBS_DIR_READ, 5 * MS, resp, r1);
+	struct stream_filter f = {0};
+	cJSON *j = streams_to_json(&f, clock_now());
+	cJSON *arr = cJSON_GetObjectItem(j, "streams");
+	assert_int_equal(cJSON_GetArraySize(arr), 2);
+	cJSON *second = cJSON_GetArrayItem(arr, 0), *first = cJSON_GetArrayItem(arr, 1);
+	assert_string_equal(cJSON_GetObjectItem(first, "model")->valuestring, "first");
+	assert_string_equal(cJSON_GetObjectItem(first, "text")->valuestring, "Hello, world");
+	assert_string_equal(cJSON_GetObjectItem(second, "model")->valuestring, "second");
+	assert_string_equal(cJSON_GetObjectItem(second, "text")->valuestring, "second!");
+	assert_string_equal(cJSON_GetObjectItem(second, "status")->valuestring, "completed");
+	cJSON_Delete(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -686,6 +721,7 @@ int main(void)
 	    cmocka_unit_test(test_ollama_ndjson_every_split),
 	    cmocka_unit_test(test_gemini_model_from_path_and_no_terminator),
 	    cmocka_unit_test(test_non_streaming_ttft_is_first_byte),
+	    cmocka_unit_test(test_pipelined_requests_pair_in_order),
 	};
 	return cmocka_run_group_tests_name("pipeline", tests, setup, NULL);
 }

@@ -1,6 +1,7 @@
 /* Provider-independent decoding: names, dispatch by wire API, and the JSON
  * helpers every decoder uses. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "provider_json.h"
@@ -55,6 +56,42 @@ void llm_decode_free(struct llm_decode *d)
 {
 	buf_free(&d->text);
 	buf_free(&d->other);
+	for (uint32_t i = 0; i < d->ntools; i++)
+		buf_free(&d->tools[i].args);
+	d->ntools = 0;
+}
+
+struct llm_tool_call *llm_tool(struct llm_decode *d, int key)
+{
+	for (uint32_t i = 0; i < d->ntools; i++)
+		if (d->tools[i].key == key)
+			return &d->tools[i];
+	if (d->ntools == LLM_MAX_TOOL_CALLS) {
+		d->tools_dropped++;
+		return NULL;
+	}
+	struct llm_tool_call *t = &d->tools[d->ntools++];
+	memset(t, 0, sizeof(*t));
+	t->key = key;
+	buf_init(&t->args, LLM_TOOL_ARGS_LIMIT);
+	return t;
+}
+
+void pj_tool(struct llm_decode *d, int key, const cJSON *name, const cJSON *args)
+{
+	struct llm_tool_call *t = llm_tool(d, key);
+	if (!t)
+		return;
+	if (cJSON_IsString(name) && name->valuestring[0])
+		snprintf(t->name, sizeof(t->name), "%s", name->valuestring);
+	if (cJSON_IsString(args)) {
+		buf_append(&t->args, args->valuestring, strlen(args->valuestring));
+	} else if (args && !cJSON_IsNull(args)) {
+		char *s = cJSON_PrintUnformatted(args); /* an object: Gemini, Ollama */
+		if (s)
+			buf_append(&t->args, s, strlen(s));
+		free(s);
+	}
 }
 
 int llm_decode_request(struct llm_decode *d, const char *body, size_t n)

@@ -36,7 +36,16 @@ struct llm_usage {
 	int64_t reasoning_tokens;
 };
 
-#define LLM_TEXT_LIMIT (1u << 20) /* reassembled completion text cap */
+#define LLM_TEXT_LIMIT      (1u << 20) /* reassembled completion text cap */
+#define LLM_MAX_TOOL_CALLS  16
+#define LLM_TOOL_ARGS_LIMIT (64u * 1024)
+
+/* A tool (function) call the model made; arguments as JSON text. */
+struct llm_tool_call {
+	int key; /* the provider's index for it (choice tool index, content block, ...) */
+	char name[128];
+	struct buf args;
+};
 
 struct llm_decode {
 	enum provider_id provider;
@@ -55,7 +64,10 @@ struct llm_decode {
 	uint32_t events;    /* payloads decoded */
 	uint32_t malformed; /* payloads that were not valid JSON */
 	struct buf other;   /* non-event lines of an SSE body (Gemini's bare JSON errors) */
-	bool finished_ok;   /* Gemini: a candidate carried a finishReason */
+	struct llm_tool_call tools[LLM_MAX_TOOL_CALLS];
+	uint32_t ntools;
+	uint32_t tools_dropped; /* calls beyond LLM_MAX_TOOL_CALLS */
+	bool finished_ok;       /* Gemini: a candidate carried a finishReason */
 };
 
 /* Flags returned by the decode calls. */
@@ -71,6 +83,9 @@ enum {
 /* d must be zeroed or previously initialised (its buffers are freed). */
 void llm_decode_init(struct llm_decode *d, enum provider_id p);
 void llm_decode_free(struct llm_decode *d);
+/* The tool call with this key, created on first use; NULL past the cap
+ * (counted in tools_dropped). */
+struct llm_tool_call *llm_tool(struct llm_decode *d, int key);
 /* gen_ai.provider.name of this call */
 const char *llm_provider(const struct llm_decode *d);
 

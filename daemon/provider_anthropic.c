@@ -49,12 +49,21 @@ int anthropic_decode_event(struct llm_decode *d, const char *data, size_t n)
 		const cJSON *m = pj_get(j, "message");
 		pj_set_str(d->response_model, sizeof(d->response_model), pj_get(m, "model"));
 		flags |= take_usage(d, pj_get(m, "usage"));
+	} else if (!strcmp(type, "content_block_start")) {
+		const cJSON *cb = pj_get(j, "content_block");
+		const char *bt = cJSON_GetStringValue(pj_get(cb, "type"));
+		const cJSON *idx = pj_get(j, "index");
+		if (bt && !strcmp(bt, "tool_use") && cJSON_IsNumber(idx))
+			pj_tool(d, idx->valueint, pj_get(cb, "name"), NULL);
 	} else if (!strcmp(type, "content_block_delta")) {
 		const cJSON *delta = pj_get(j, "delta");
 		const char *dt = cJSON_GetStringValue(pj_get(delta, "type"));
-		/* thinking and tool-input deltas are not the completion's text */
+		const cJSON *idx = pj_get(j, "index");
+		/* thinking deltas are not the completion's text */
 		if (dt && !strcmp(dt, "text_delta"))
 			flags |= pj_text(d, pj_get(delta, "text"));
+		else if (dt && !strcmp(dt, "input_json_delta") && cJSON_IsNumber(idx))
+			pj_tool(d, idx->valueint, NULL, pj_get(delta, "partial_json"));
 	} else if (!strcmp(type, "message_delta")) {
 		flags |= take_stop(d, pj_get(pj_get(j, "delta"), "stop_reason"));
 		flags |= take_usage(d, pj_get(j, "usage"));
@@ -86,6 +95,8 @@ int anthropic_decode_response(struct llm_decode *d, const char *body, size_t n)
 		const char *bt = cJSON_GetStringValue(pj_get(block, "type"));
 		if (bt && !strcmp(bt, "text"))
 			flags |= pj_text(d, pj_get(block, "text"));
+		else if (bt && !strcmp(bt, "tool_use"))
+			pj_tool(d, (int)d->ntools, pj_get(block, "name"), pj_get(block, "input"));
 	}
 	flags |= take_stop(d, pj_get(j, "stop_reason"));
 	flags |= take_usage(d, pj_get(j, "usage"));

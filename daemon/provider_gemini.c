@@ -43,6 +43,9 @@ static int decode_object(struct llm_decode *d, cJSON *j)
 	{
 		if (!cJSON_IsTrue(pj_get(part, "thought"))) /* thought summaries are not text */
 			flags |= pj_text(d, pj_get(part, "text"));
+		const cJSON *fc = pj_get(part, "functionCall");
+		if (cJSON_IsObject(fc)) /* whole calls, never split across events */
+			pj_tool(d, (int)d->ntools, pj_get(fc, "name"), pj_get(fc, "args"));
 	}
 	const cJSON *fin = pj_get(cand, "finishReason");
 	if (cJSON_IsString(fin)) {

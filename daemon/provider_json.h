@@ -22,6 +22,9 @@ void pj_fail(struct llm_decode *d, const char *why);
 cJSON *pj_parse(struct llm_decode *d, const char *s, size_t n);
 /* {"error": {message|type|code}} or {"error": "text"}: fails the call */
 bool pj_take_error(struct llm_decode *d, const cJSON *j);
+/* names and/or extends the tool call `key`: args is a JSON text fragment
+ * (string) or a whole JSON value (printed) */
+void pj_tool(struct llm_decode *d, int key, const cJSON *name, const cJSON *args);
 /* appends a non-empty string to the completion text: DEC_CONTENT */
 int pj_text(struct llm_decode *d, const cJSON *v);
 

@@ -12,6 +12,12 @@ static int decode_object(struct llm_decode *d, cJSON *j)
 	pj_set_str(d->response_model, sizeof(d->response_model), pj_get(j, "model"));
 	flags |= pj_text(d, pj_get(pj_get(j, "message"), "content")); /* /api/chat */
 	flags |= pj_text(d, pj_get(j, "response"));                   /* /api/generate */
+	const cJSON *tc;
+	cJSON_ArrayForEach(tc, pj_get(pj_get(j, "message"), "tool_calls"))
+	{
+		const cJSON *fn = pj_get(tc, "function");
+		pj_tool(d, (int)d->ntools, pj_get(fn, "name"), pj_get(fn, "arguments"));
+	}
 	if (cJSON_IsTrue(pj_get(j, "done"))) {
 		int64_t v;
 		if ((v = pj_tokens(pj_get(j, "prompt_eval_count"))) >= 0)

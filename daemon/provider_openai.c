@@ -79,6 +79,16 @@ static int decode_object(struct llm_decode *d, cJSON *j, const char *part)
 		const cJSON *p = pj_get(choice, part);
 		flags |= pj_text(d, pj_get(p, "content"));
 		flags |= pj_text(d, pj_get(p, "refusal"));
+		const cJSON *tc;
+		int i = 0;
+		cJSON_ArrayForEach(tc, pj_get(p, "tool_calls"))
+		{
+			const cJSON *idx = pj_get(tc, "index");
+			const cJSON *fn = pj_get(tc, "function");
+			pj_tool(d, cJSON_IsNumber(idx) ? idx->valueint : i, pj_get(fn, "name"),
+			        pj_get(fn, "arguments"));
+			i++;
+		}
 		const cJSON *f = pj_get(choice, "finish_reason");
 		if (cJSON_IsString(f)) {
 			pj_set_str(d->finish_reason, sizeof(d->finish_reason), f);

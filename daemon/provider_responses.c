@@ -61,8 +61,17 @@ int responses_decode_event(struct llm_decode *d, const char *data, size_t n)
 	const char *type = cJSON_GetStringValue(pj_get(j, "type"));
 	type = type ? type : "";
 	const cJSON *r = pj_get(j, "response");
+	const cJSON *oi = pj_get(j, "output_index");
+	int key = cJSON_IsNumber(oi) ? oi->valueint : 0;
 	if (!strcmp(type, "response.output_text.delta")) {
 		flags |= pj_text(d, pj_get(j, "delta"));
+	} else if (!strcmp(type, "response.output_item.added")) {
+		const cJSON *item = pj_get(j, "item");
+		const char *it = cJSON_GetStringValue(pj_get(item, "type"));
+		if (it && !strcmp(it, "function_call"))
+			pj_tool(d, key, pj_get(item, "name"), NULL);
+	} else if (!strcmp(type, "response.function_call_arguments.delta")) {
+		pj_tool(d, key, NULL, pj_get(j, "delta"));
 	} else if (!strcmp(type, "response.created") || !strcmp(type, "response.in_progress")) {
 		pj_set_str(d->response_model, sizeof(d->response_model), pj_get(r, "model"));
 	} else if (!strcmp(type, "response.completed")) {

@@ -70,6 +70,14 @@ cJSON *call_to_json(const struct llm_call *c, uint64_t now)
 	add_int_or_null(u, "cached_input_tokens", c->dec.usage.cached_input_tokens);
 	add_int_or_null(u, "cache_creation_input_tokens", c->dec.usage.cache_creation_input_tokens);
 	add_int_or_null(u, "reasoning_tokens", c->dec.usage.reasoning_tokens);
+	cJSON *tools = cJSON_AddArrayToObject(o, "tool_calls");
+	for (uint32_t i = 0; i < c->dec.ntools; i++) {
+		cJSON *t = cJSON_CreateObject();
+		cJSON_AddStringToObject(t, "name", c->dec.tools[i].name);
+		cJSON_AddStringToObject(t, "arguments",
+		                        c->dec.tools[i].args.data ? c->dec.tools[i].args.data : "");
+		cJSON_AddItemToArray(tools, t);
+	}
 	add_num_or_null(o, "tokens_per_second", call_tokens_per_second(c));
 	double p50, p95, max;
 	call_gap_percentiles(c, &p50, &p95, &max);

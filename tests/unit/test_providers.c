@@ -190,6 +190,70 @@ static void test_wire_conformance(void **state)
 	}
 }
 
+/* Tool calls, reassembled from their argument fragments. */
+static void test_wire_tool_calls(void **state)
+{
+	(void)state;
+	WIRE_REQUIRED_OR_SKIP();
+	static const struct {
+		const char *file;
+		enum provider_id api;
+		const char *name, *args;
+	} calls[] = {
+	    {"openai_chat_stream_tool_calls.sse", PROVIDER_OPENAI, "get_weather",
+	     "{\"city\":\"New York City\"}"},
+	    {"openai_chat_stream_tool_calls_include_usage.sse", PROVIDER_OPENAI, "GetPersonAge",
+	     "{\"personName\":\"Alice\"}"},
+	    {"anthropic_messages_stream_recorded_tool_use.sse", PROVIDER_ANTHROPIC, "get_weather",
+	     "{\"location\": \"San Francisco, CA\", \"units\": \"f\"}"},
+	    {"anthropic_messages_stream_tool_use.sse", PROVIDER_ANTHROPIC, "get_weather",
+	     "{\"location\": \"Paris\"}"},
+	    {"ollama_chat_tool_call.ndjson", PROVIDER_OLLAMA, "get_weather",
+	     "{\"city\":\"Tokyo\"}"},
+	};
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		size_t n;
+		char *s = fixture_wire(calls[i].file, &n);
+		assert_non_null(s);
+		for (size_t cut = 0; cut <= n; cut += 13) {
+			struct llm_decode d = {0};
+			decode(&d, calls[i].api, s, n, cut,
+			       strstr(calls[i].file, ".ndjson") != NULL);
+			if (d.ntools != 1 || strcmp(d.tools[0].name, calls[i].name) ||
+			    strcmp(d.tools[0].args.data ? d.tools[0].args.data : "", calls[i].args))
+				fail_msg("%s cut %zu: %u tools, first '%s' '%s'", calls[i].file,
+				         cut, d.ntools, d.ntools ? d.tools[0].name : "",
+				         d.ntools && d.tools[0].args.data ? d.tools[0].args.data
+				                                          : "");
+			llm_decode_free(&d);
+		}
+		free(s);
+	}
+	/* Gemini and Responses (own bodies) */
+	struct llm_decode d = {0};
+	llm_decode_init(&d, PROVIDER_GEMINI);
+	const char g[] = "{\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"name\":"
+	                 "\"lookup\",\"args\":{\"q\":\"x\"}}}]},\"finishReason\":\"STOP\"}]}";
+	gemini_decode_event(&d, g, sizeof(g) - 1);
+	assert_int_equal(d.ntools, 1);
+	assert_string_equal(d.tools[0].name, "lookup");
+	assert_string_equal(d.tools[0].args.data, "{\"q\":\"x\"}");
+	llm_decode_init(&d, PROVIDER_OPENAI_RESPONSES);
+	const char r1[] = "{\"type\":\"response.output_item.added\",\"output_index\":1,\"item\":"
+	                  "{\"type\":\"function_call\",\"name\":\"sum\"}}";
+	const char r2[] = "{\"type\":\"response.function_call_arguments.delta\",\"output_index\":1,"
+	                  "\"delta\":\"{\\\"a\\\":\"}";
+	const char r3[] = "{\"type\":\"response.function_call_arguments.delta\",\"output_index\":1,"
+	                  "\"delta\":\"1}\"}";
+	responses_decode_event(&d, r1, sizeof(r1) - 1);
+	responses_decode_event(&d, r2, sizeof(r2) - 1);
+	responses_decode_event(&d, r3, sizeof(r3) - 1);
+	assert_int_equal(d.ntools, 1);
+	assert_string_equal(d.tools[0].name, "sum");
+	assert_string_equal(d.tools[0].args.data, "{\"a\":1}");
+	llm_decode_free(&d);
+}
+
 /* Plain (non-streaming) bodies of each API. */
 static void test_gemini_block_reason(void **state)
 {
@@ -263,6 +327,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_wire_conformance),
 	    cmocka_unit_test(test_gemini_block_reason),
+	    cmocka_unit_test(test_wire_tool_calls),
 	    cmocka_unit_test(test_plain_bodies),
 	};
 	return cmocka_run_group_tests_name("providers", tests, NULL, NULL);

@@ -156,6 +156,26 @@ def keep_alive_plain_then_streaming():
     assert streamed["text"] == "streamed" and streamed["model"] == "m2", streamed
 
 
+@e2e.test
+def tool_call_arguments_reassembled():
+    def tc(args, name=None):
+        fn = {"arguments": args}
+        if name:
+            fn["name"] = name
+        return (None, {"choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": 0, "type": "function", "function": fn}]}}]})
+    pieces = sse(tc("", "get_weather"), tc('{"ci'), tc('ty":"Par'), tc('is"}'),
+                 (None, {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}))
+    pieces.append("data: [DONE]\n\n")
+    srv = e2e.TlsServer(script={"raw": {"content_type": "text/event-stream", "pieces": pieces,
+                                        "delay_ms": 10}})
+    d = e2e.Daemon()
+    curl(srv, "/v1/chat/completions", {"model": "gpt-4o", "stream": True, "tools": []})
+    s = one_stream(d)
+    assert s["status"] == "completed" and s["finish_reason"] == "tool_calls", s
+    assert s["tool_calls"] == [{"name": "get_weather", "arguments": '{"city":"Paris"}'}], s
+
+
 class PlainServer(e2e.Managed):
     def __init__(self):
         super().__init__("plain_http_server",

@@ -186,6 +186,29 @@ cJSON *pj_parse(struct llm_decode *d, const char *s, size_t n)
 	return j;
 }
 
+cJSON *pj_event(struct llm_decode *d, const char *s, size_t n)
+{
+	d->events++;
+	cJSON *j = pj_parse(d, s, n);
+	if (!j)
+		pj_fail(d, "malformed JSON in a stream event");
+	return j;
+}
+
+cJSON *pj_body(struct llm_decode *d, const char *s, size_t n)
+{
+	cJSON *j = pj_parse(d, s, n);
+	if (!j) {
+		pj_fail(d, n ? "malformed JSON response body" : "empty response body");
+		return NULL;
+	}
+	if (pj_take_error(d, j)) {
+		cJSON_Delete(j);
+		return NULL;
+	}
+	return j;
+}
+
 bool pj_take_error(struct llm_decode *d, const cJSON *j)
 {
 	const cJSON *e = pj_get(j, "error");

@@ -33,12 +33,9 @@ static int take_stop(struct llm_decode *d, const cJSON *v)
 
 int anthropic_decode_event(struct llm_decode *d, const char *data, size_t n)
 {
-	d->events++;
-	cJSON *j = pj_parse(d, data, n);
-	if (!j) {
-		pj_fail(d, "malformed JSON in an SSE event");
+	cJSON *j = pj_event(d, data, n);
+	if (!j)
 		return DEC_ERROR;
-	}
 	int flags = DEC_NONE;
 	const char *type = cJSON_GetStringValue(pj_get(j, "type"));
 	type = type ? type : "";
@@ -78,16 +75,10 @@ int anthropic_decode_event(struct llm_decode *d, const char *data, size_t n)
 
 int anthropic_decode_response(struct llm_decode *d, const char *body, size_t n)
 {
-	cJSON *j = pj_parse(d, body, n);
-	if (!j) {
-		pj_fail(d, n ? "malformed JSON response body" : "empty response body");
+	cJSON *j = pj_body(d, body, n);
+	if (!j)
 		return DEC_ERROR;
-	}
 	int flags = DEC_NONE;
-	if (pj_take_error(d, j)) {
-		cJSON_Delete(j);
-		return DEC_ERROR;
-	}
 	pj_set_str(d->response_model, sizeof(d->response_model), pj_get(j, "model"));
 	const cJSON *block;
 	cJSON_ArrayForEach(block, pj_get(j, "content"))

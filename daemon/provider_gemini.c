@@ -60,12 +60,9 @@ static int decode_object(struct llm_decode *d, cJSON *j)
 
 int gemini_decode_event(struct llm_decode *d, const char *data, size_t n)
 {
-	d->events++;
-	cJSON *j = pj_parse(d, data, n);
-	if (!j) {
-		pj_fail(d, "malformed JSON in an SSE event");
+	cJSON *j = pj_event(d, data, n);
+	if (!j)
 		return DEC_ERROR;
-	}
 	return decode_object(d, j);
 }
 

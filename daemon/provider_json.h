@@ -20,6 +20,12 @@ int64_t pj_tokens(const cJSON *v);
 void pj_fail(struct llm_decode *d, const char *why);
 /* parses a JSON object (counting malformed input), or NULL */
 cJSON *pj_parse(struct llm_decode *d, const char *s, size_t n);
+/* An SSE data payload or NDJSON line: counted, parsed; NULL (the call
+ * failed, counted as malformed) when it is not a JSON object. */
+cJSON *pj_event(struct llm_decode *d, const char *s, size_t n);
+/* A whole response body: NULL when malformed or an error object (the call
+ * failed with the reason or the provider's message). */
+cJSON *pj_body(struct llm_decode *d, const char *s, size_t n);
 /* {"error": {message|type|code}} or {"error": "text"}: fails the call */
 bool pj_take_error(struct llm_decode *d, const cJSON *j);
 /* names and/or extends the tool call `key`: args is a JSON text fragment

@@ -34,21 +34,16 @@ static int decode_object(struct llm_decode *d, cJSON *j)
 
 int ollama_decode_line(struct llm_decode *d, const char *line, size_t n)
 {
-	d->events++;
-	cJSON *j = pj_parse(d, line, n);
-	if (!j) {
-		pj_fail(d, "malformed JSON line in an NDJSON stream");
+	cJSON *j = pj_event(d, line, n);
+	if (!j)
 		return DEC_ERROR;
-	}
 	return decode_object(d, j);
 }
 
 int ollama_decode_response(struct llm_decode *d, const char *body, size_t n)
 {
-	cJSON *j = pj_parse(d, body, n);
-	if (!j) {
-		pj_fail(d, n ? "malformed JSON response body" : "empty response body");
+	cJSON *j = pj_body(d, body, n);
+	if (!j)
 		return DEC_ERROR;
-	}
 	return decode_object(d, j);
 }

@@ -102,26 +102,22 @@ static int decode_object(struct llm_decode *d, cJSON *j, const char *part)
 
 int openai_decode_event(struct llm_decode *d, const char *data, size_t n)
 {
-	d->events++;
 	if (is_done(data, n)) {
+		d->events++;
 		d->done = true;
 		return DEC_DONE;
 	}
-	cJSON *j = pj_parse(d, data, n);
-	if (!j) {
-		pj_fail(d, "malformed JSON in an SSE event");
+	cJSON *j = pj_event(d, data, n);
+	if (!j)
 		return DEC_ERROR;
-	}
 	return decode_object(d, j, "delta");
 }
 
 int openai_decode_response(struct llm_decode *d, const char *body, size_t n)
 {
-	cJSON *j = pj_parse(d, body, n);
-	if (!j) {
-		pj_fail(d, n ? "malformed JSON response body" : "empty response body");
+	cJSON *j = pj_body(d, body, n);
+	if (!j)
 		return DEC_ERROR;
-	}
 	d->done = true;
 	return decode_object(d, j, "message");
 }

@@ -51,12 +51,9 @@ static int take_output_text(struct llm_decode *d, const cJSON *r)
 
 int responses_decode_event(struct llm_decode *d, const char *data, size_t n)
 {
-	d->events++;
-	cJSON *j = pj_parse(d, data, n);
-	if (!j) {
-		pj_fail(d, "malformed JSON in an SSE event");
+	cJSON *j = pj_event(d, data, n);
+	if (!j)
 		return DEC_ERROR;
-	}
 	int flags = DEC_NONE;
 	const char *type = cJSON_GetStringValue(pj_get(j, "type"));
 	type = type ? type : "";
@@ -101,17 +98,10 @@ int responses_decode_event(struct llm_decode *d, const char *data, size_t n)
 
 int responses_decode_response(struct llm_decode *d, const char *body, size_t n)
 {
-	cJSON *j = pj_parse(d, body, n);
-	if (!j) {
-		pj_fail(d, n ? "malformed JSON response body" : "empty response body");
+	cJSON *j = pj_body(d, body, n);
+	if (!j)
 		return DEC_ERROR;
-	}
-	int flags = DEC_NONE;
-	if (pj_take_error(d, j)) {
-		cJSON_Delete(j);
-		return DEC_ERROR;
-	}
-	flags |= take_output_text(d, j) | take_response(d, j);
+	int flags = take_output_text(d, j) | take_response(d, j);
 	d->done = true;
 	cJSON_Delete(j);
 	return flags;

@@ -185,7 +185,7 @@ static void test_malformed_and_wrong_types(void **state)
 	assert_int_equal(openai_decode_event(&d, bad, sizeof(bad) - 1), DEC_ERROR);
 	assert_true(d.failed);
 	assert_int_equal(d.malformed, 1);
-	assert_string_equal(d.error, "malformed JSON in an SSE event");
+	assert_string_equal(d.error, "malformed JSON in a stream event");
 	/* an unreadable request body does not fail the call */
 	llm_decode_init(&d, PROVIDER_OPENAI);
 	assert_int_equal(openai_decode_request(&d, "{nope", 5), DEC_ERROR);

@@ -120,11 +120,17 @@ struct {
 } plain_fds SEC(".maps");
 
 struct plain_io {
-	__u64 buf;
+	__u64 buf; /* read/write/recvfrom/sendto: the buffer */
+	__u64 iov; /* readv/writev/recvmsg/sendmsg: the struct iovec array */
+	__u64 iovcnt;
 	__s32 fd;
 	__u16 dir;
 	__u16 pad;
 };
+
+/* iovecs copied per vectored call; the rest is counted as truncated and
+ * shows downstream as a position gap. */
+#define PLAIN_MAX_IOV 4
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -411,7 +417,7 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 /* A socket syscall: names the fd of an SSL call in flight, or, on a
  * followed plaintext socket, starts a copy finished at syscall exit. Data
  * moved inside an SSL call is ciphertext: never copied here. */
-static __always_inline int sock_enter(long fd, __u64 buf, __u16 dir)
+static __always_inline int sock_enter_io(long fd, __u64 buf, __u64 iov, __u64 iovcnt, __u16 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct ssl_call *call = bpf_map_lookup_elem(&active, &id);
@@ -423,9 +429,14 @@ static __always_inline int sock_enter(long fd, __u64 buf, __u16 dir)
 	struct plain_key k = {.tgid = id >> 32, .fd = fd};
 	if (!bpf_map_lookup_elem(&plain_fds, &k))
 		return 0;
-	struct plain_io io = {.buf = buf, .fd = fd, .dir = dir};
+	struct plain_io io = {.buf = buf, .iov = iov, .iovcnt = iovcnt, .fd = fd, .dir = dir};
 	bpf_map_update_elem(&plain_inflight, &id, &io, BPF_ANY);
 	return 0;
+}
+
+static __always_inline int sock_enter(long fd, __u64 buf, __u16 dir)
+{
+	return sock_enter_io(fd, buf, 0, 0, dir);
 }
 
 static __always_inline int sock_exit(long ret)
@@ -445,19 +456,40 @@ static __always_inline int sock_exit(long ret)
 	__u16 dir = cur.dir ? LLMOBS_DIR_READ : LLMOBS_DIR_WRITE;
 	__u64 now = bpf_ktime_get_ns();
 	stat_add(LLMOBS_STAT_HITS, 1);
+	__u32 total = ret > 0x7fffffff ? 0x7fffffff : ret;
 	struct emit_ctx c = {
 	    .ssl = st->gen,
 	    .buf = cur.buf,
 	    .pos = st->pos[dir],
 	    .call_id = now,
 	    .ts = now,
-	    .total = ret > 0x7fffffff ? 0x7fffffff : ret,
+	    .total = total,
 	    .fd = cur.fd,
 	    .dir = dir,
 	    .src = dir ? LLMOBS_SRC_SOCK_READ : LLMOBS_SRC_SOCK_WRITE,
 	};
-	st->pos[dir] += c.total;
-	emit_data(&c);
+	st->pos[dir] += total;
+	if (!cur.iov) {
+		emit_data(&c);
+		return 0;
+	}
+	/* Vectored: the bytes moved fill the iovecs in order. */
+	__u32 left = total;
+#pragma unroll
+	for (int i = 0; i < PLAIN_MAX_IOV; i++) {
+		struct iovec v = {};
+		if (!left || i >= cur.iovcnt ||
+		    bpf_probe_read_user(&v, sizeof(v), (void *)(cur.iov + i * sizeof(v))))
+			break;
+		__u32 n = v.iov_len < left ? v.iov_len : left;
+		c.buf = (__u64)v.iov_base;
+		c.total = n;
+		emit_data(&c);
+		c.pos += n;
+		left -= n;
+	}
+	if (left)
+		stat_add(LLMOBS_STAT_TRUNC_BYTES, left);
 	return 0;
 }
 
@@ -505,6 +537,62 @@ int tp_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
 
 SEC("tracepoint/syscalls/sys_exit_sendto")
 int tp_exit_sendto(struct trace_event_raw_sys_exit *ctx)
+{
+	return sock_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int tp_enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	return sock_enter_io(ctx->args[0], 0, ctx->args[1], ctx->args[2], 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_readv")
+int tp_enter_readv(struct trace_event_raw_sys_enter *ctx)
+{
+	return sock_enter_io(ctx->args[0], 0, ctx->args[1], ctx->args[2], 1);
+}
+
+static __always_inline int msg_enter(struct trace_event_raw_sys_enter *ctx, __u16 dir)
+{
+	struct user_msghdr m = {};
+	if (bpf_probe_read_user(&m, sizeof(m), (void *)ctx->args[1]))
+		return 0;
+	return sock_enter_io(ctx->args[0], 0, (__u64)m.msg_iov, m.msg_iovlen, dir);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int tp_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return msg_enter(ctx, 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int tp_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return msg_enter(ctx, 1);
+}
+
+SEC("tracepoint/syscalls/sys_exit_writev")
+int tp_exit_writev(struct trace_event_raw_sys_exit *ctx)
+{
+	return sock_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_readv")
+int tp_exit_readv(struct trace_event_raw_sys_exit *ctx)
+{
+	return sock_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int tp_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return sock_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int tp_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 {
 	return sock_exit(ctx->ret);
 }

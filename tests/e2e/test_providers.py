@@ -215,6 +215,48 @@ def plaintext_ndjson_to_local_server():
     assert e2e.SECRET.encode() not in body
 
 
+VECTORED_CLIENT = r"""
+import os, socket, sys
+port, mode = int(sys.argv[1]), sys.argv[2]
+body = b'{"model":"llama3.2"}'
+head = b"POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n" % len(body)
+s = socket.create_connection(("127.0.0.1", port))
+if mode == "msg":
+    s.sendmsg([head, body])          # sendmsg with two iovecs
+else:
+    os.writev(s.fileno(), [head[:10], head[10:], body])
+got = b""
+while not got.endswith(b"0\r\n\r\n"):
+    a, b = bytearray(7), bytearray(4096)
+    if mode == "msg":
+        n = s.recvmsg_into([a, b])[0]    # recvmsg, two iovecs
+    else:
+        n = os.readv(s.fileno(), [a, b])
+    if not n:
+        break
+    got += (bytes(a) + bytes(b))[:n]
+s.close()
+print(len(got))
+"""
+
+
+@e2e.test
+def plaintext_vectored_syscalls():
+    srv = PlainServer()
+    d = e2e.Daemon("--plain-port", str(srv.port))
+    for mode in ("msg", "vec"):
+        out = subprocess.run([sys.executable, "-c", VECTORED_CLIENT, str(srv.port), mode],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        assert out.returncode == 0, out.stderr
+
+    def both():
+        st = [x for x in d.get_json("/api/v1/streams")[1]["streams"] if x["status"] != "streaming"]
+        return st if len(st) >= 2 else None
+    for s in e2e.wait_for(both, 15, 0.05, "two vectored streams"):
+        assert s["status"] == "completed" and s["text"] == "The sky is blue", s
+        assert s["dropped_bytes"] == 0, s
+
+
 @e2e.test
 def tls_on_a_followed_port_is_counted_once():
     srv = e2e.TlsServer(script={"deltas": ["once"]})

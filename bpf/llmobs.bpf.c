@@ -119,6 +119,14 @@ struct {
 	__type(value, struct plain_state);
 } plain_fds SEC(".maps");
 
+/* Processes that own followed sockets (so exit only scans for those). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} plain_procs SEC(".maps");
+
 struct plain_io {
 	__u64 buf; /* read/write/recvfrom/sendto: the buffer */
 	__u64 iov; /* readv/writev/recvmsg/sendmsg: the struct iovec array */
@@ -646,7 +654,9 @@ int tp_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	if (bpf_map_lookup_elem(&plain_ports, &hport)) {
 		struct plain_key k = {.tgid = id >> 32, .fd = fd};
 		struct plain_state st = {.gen = LLMOBS_PLAIN_CONN | bpf_ktime_get_ns()};
+		__u8 one = 1;
 		bpf_map_update_elem(&plain_fds, &k, &st, BPF_ANY);
+		bpf_map_update_elem(&plain_procs, &k.tgid, &one, BPF_ANY);
 	}
 	struct llmobs_event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
 	if (!e) {
@@ -678,6 +688,17 @@ int tp_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
+/* The kernel closes an exiting process's fds without close(2): forget its
+ * followed sockets, or a reused pid could inherit them. */
+static long forget_plain(struct bpf_map *map, struct plain_key *k, struct plain_state *st,
+                         __u32 *tgid)
+{
+	(void)st;
+	if (k->tgid == *tgid)
+		bpf_map_delete_elem(map, k);
+	return 0;
+}
+
 SEC("tracepoint/sched/sched_process_exit")
 int tp_process_exit(struct trace_event_raw_sched_process_template *ctx)
 {
@@ -686,5 +707,9 @@ int tp_process_exit(struct trace_event_raw_sched_process_template *ctx)
 	if ((__u32)id != tgid || !traced(tgid))
 		return 0; /* only the whole process ending matters */
 	emit_ctl(LLMOBS_EV_EXIT, 0, 0, LLMOBS_SRC_EXIT, -1);
+	if (bpf_map_lookup_elem(&plain_procs, &tgid)) {
+		bpf_for_each_map_elem(&plain_fds, forget_plain, &tgid, 0);
+		bpf_map_delete_elem(&plain_procs, &tgid);
+	}
 	return 0;
 }

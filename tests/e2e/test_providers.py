@@ -257,6 +257,35 @@ def plaintext_vectored_syscalls():
         assert s["dropped_bytes"] == 0, s
 
 
+def followed_sockets_of(tgid):
+    out = subprocess.run(["bpftool", "-j", "map", "dump", "name", "plain_fds"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
+    assert out.returncode == 0, out.stderr
+    entries = json.loads(out.stdout or b"[]")
+    return [e for e in entries if (e.get("formatted") or {}).get("key", {}).get("tgid") == tgid]
+
+
+@e2e.test
+def exiting_process_leaves_no_followed_sockets():
+    srv = PlainServer()
+    d = e2e.Daemon("--plain-port", str(srv.port))
+    # reads its answer, then exits without closing: the kernel closes the fd
+    code = ("import os,socket,sys;s=socket.create_connection(('127.0.0.1',%d));"
+            "s.sendall(b'POST /api/chat HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 2"
+            "\\r\\n\\r\\n{}');d=b''\n"
+            "while not d.endswith(b'0\\r\\n\\r\\n'): d+=s.recv(65536)\n"
+            "print(os.getpid(),flush=True);os._exit(0)" % srv.port)
+    out = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, timeout=30)
+    assert out.returncode == 0, out.stderr
+    pid = int(out.stdout.split()[0])
+    s = e2e.wait_for(lambda: next((x for x in d.get_json("/api/v1/streams")[1]["streams"]
+                                   if x["pid"] == pid and x["status"] != "streaming"), None),
+                     15, 0.05, "the stream of the exiting client")
+    assert s["status"] == "completed" and s["text"] == "The sky is blue", s
+    assert followed_sockets_of(pid) == [], followed_sockets_of(pid)
+
+
 @e2e.test
 def tls_on_a_followed_port_is_counted_once():
     srv = e2e.TlsServer(script={"deltas": ["once"]})

@@ -688,6 +688,122 @@ int tp_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
+/* accept(2) on a followed port: the server side of a plaintext connection.
+ * Loopback peers are skipped: a local client is followed from its side. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} accepting SEC(".maps");
+
+static __always_inline int accept_enter(void)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!traced(id >> 32))
+		return 0;
+	__u8 one = 1;
+	bpf_map_update_elem(&accepting, &id, &one, BPF_ANY);
+	return 0;
+}
+
+/* The struct sock behind an fd of the current task. */
+static __always_inline struct sock *fd_sock(int fd)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct file **fds = BPF_CORE_READ(t, files, fdt, fd);
+	struct file *f = NULL;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return NULL;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	return sock ? BPF_CORE_READ(sock, sk) : NULL;
+}
+
+static __always_inline int accept_exit(long fd)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!bpf_map_lookup_elem(&accepting, &id))
+		return 0;
+	bpf_map_delete_elem(&accepting, &id);
+	if (fd < 0 || fd > 0xffff)
+		return 0;
+	struct sock *sk = fd_sock(fd);
+	if (!sk)
+		return 0;
+	__u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (!bpf_map_lookup_elem(&plain_ports, &port))
+		return 0;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u8 addr[16] = {};
+	if (family == AF_INET) {
+		__be32 a = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		if ((a & 0xff) == 127)
+			return 0;
+		__builtin_memcpy(addr, &a, 4);
+	} else if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&addr, sk, __sk_common.skc_v6_daddr);
+		__u32 w[4];
+		__builtin_memcpy(w, addr, 16);
+		bool v4mapped = w[0] == 0 && w[1] == 0 && w[2] == 0xffff0000;
+		if ((w[0] == 0 && w[1] == 0 && w[2] == 0 && w[3] == 0x01000000) ||
+		    (v4mapped && (w[3] & 0xff) == 127))
+			return 0;
+	} else {
+		return 0;
+	}
+	struct plain_key k = {.tgid = id >> 32, .fd = fd};
+	struct plain_state st = {.gen =
+	                             LLMOBS_PLAIN_CONN | LLMOBS_PLAIN_SERVER | bpf_ktime_get_ns()};
+	__u8 one = 1;
+	bpf_map_update_elem(&plain_fds, &k, &st, BPF_ANY);
+	bpf_map_update_elem(&plain_procs, &k.tgid, &one, BPF_ANY);
+
+	/* the peer, for the stream record */
+	struct llmobs_event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+	if (!e) {
+		stat_add(LLMOBS_STAT_RB_DROPS, 1);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = LLMOBS_EV_CONNECT;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->fd = fd;
+	e->src = LLMOBS_SRC_ACCEPT;
+	e->family = family;
+	e->port = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	__builtin_memcpy(e->addr, addr, 16);
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+	stat_add(LLMOBS_STAT_EVENTS, 1);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_accept4")
+int tp_enter_accept4(struct trace_event_raw_sys_enter *ctx)
+{
+	return accept_enter();
+}
+
+SEC("tracepoint/syscalls/sys_enter_accept")
+int tp_enter_accept(struct trace_event_raw_sys_enter *ctx)
+{
+	return accept_enter();
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int tp_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int tp_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_exit(ctx->ret);
+}
+
 /* The kernel closes an exiting process's fds without close(2): forget its
  * followed sockets, or a reused pid could inherit them. */
 static long forget_plain(struct bpf_map *map, struct plain_key *k, struct plain_state *st,

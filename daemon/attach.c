@@ -178,6 +178,10 @@ static size_t optional_progs(struct llmobs_bpf *skel, struct optional_prog *out)
 	    {skel->progs.tp_exit_recvfrom, "plaintext (recvfrom)"},
 	    {skel->progs.tp_exit_sendto, "plaintext (sendto)"},
 	    {skel->progs.tp_enter_close, "plaintext (close)"},
+	    {skel->progs.tp_enter_accept4, "plaintext server side (accept4)"},
+	    {skel->progs.tp_exit_accept4, "plaintext server side (accept4)"},
+	    {skel->progs.tp_enter_accept, "plaintext server side (accept)"},
+	    {skel->progs.tp_exit_accept, "plaintext server side (accept)"},
 	    {skel->progs.tp_enter_writev, "plaintext (writev)"},
 	    {skel->progs.tp_exit_writev, "plaintext (writev)"},
 	    {skel->progs.tp_enter_readv, "plaintext (readv)"},
@@ -197,7 +201,7 @@ static size_t optional_progs(struct llmobs_bpf *skel, struct optional_prog *out)
 
 void attach_set_optional(struct llmobs_bpf *skel, bool load)
 {
-	struct optional_prog progs[24];
+	struct optional_prog progs[32];
 	size_t n = optional_progs(skel, progs);
 	for (size_t i = 0; i < n; i++)
 		bpf_program__set_autoload(progs[i].prog, load);
@@ -205,7 +209,7 @@ void attach_set_optional(struct llmobs_bpf *skel, bool load)
 
 void attach_tracepoints(struct llmobs_bpf *skel, struct attach_set *set)
 {
-	struct optional_prog tps[24];
+	struct optional_prog tps[32];
 	size_t n = optional_progs(skel, tps);
 	for (size_t i = 0; i < n; i++) {
 		/* uprobes (SSL_free) attach per library, in attach_file() */

@@ -41,6 +41,7 @@ struct conn {
 	uint32_t tid;
 	char comm[LLMOBS_COMM_LEN];
 	enum conn_role role;
+	bool swap; /* server side of a plaintext connection */
 	uint64_t next_pos[2];
 	bool broken[2]; /* parser stopped after an error or gap; resync pending */
 	struct http_conn *http;
@@ -84,6 +85,7 @@ struct conn *conn_lookup(uint32_t tgid, uint64_t ssl, int create, const struct l
 	c = xcalloc(1, sizeof(*c));
 	c->key = k;
 	c->fd = -1;
+	c->swap = (ssl & LLMOBS_PLAIN_CONN) && (ssl & LLMOBS_PLAIN_SERVER);
 	c->tid = ev->tid;
 	memcpy(c->comm, ev->comm, sizeof(c->comm));
 	c->comm[sizeof(c->comm) - 1] = '\0';
@@ -234,7 +236,7 @@ static void flush_held(struct conn *c)
  * leading payload bytes to skip (already seen), or -1 to drop it whole. */
 static long continuity(struct conn *c, const struct llmobs_event *ev)
 {
-	int dir = ev->dir;
+	int dir = ev->dir, side = c->swap ? !dir : dir;
 	uint64_t expect = c->next_pos[dir];
 	uint64_t piece = ev->orig_len - ev->offset;
 	if (piece > LLMOBS_MAX_DATA)
@@ -245,7 +247,7 @@ static long continuity(struct conn *c, const struct llmobs_event *ev)
 	if (ev->pos > expect) {
 		pstats.gaps++;
 		c->ts = ev->ts_ns;
-		lose_bytes(c, dir, ev->pos - expect, "ring buffer drop");
+		lose_bytes(c, side, ev->pos - expect, "ring buffer drop");
 	} else if (end <= expect && piece) {
 		pstats.duplicate_bytes += ev->len;
 		return -1;
@@ -255,11 +257,11 @@ static long continuity(struct conn *c, const struct llmobs_event *ev)
 	}
 	c->next_pos[dir] = end;
 	if (ev->len < piece) /* the kernel could not read the user buffer */
-		lose_bytes(c, dir, piece - ev->len, "unreadable user memory");
+		lose_bytes(c, side, piece - ev->len, "unreadable user memory");
 	/* The last piece BPF copies; the rest of a huge call never arrives. */
 	uint64_t cap = (uint64_t)LLMOBS_MAX_DATA * LLMOBS_MAX_SEGMENTS;
 	if (ev->offset + piece == cap && ev->orig_len > cap) {
-		lose_bytes(c, dir, ev->orig_len - cap, "SSL call larger than the copy limit");
+		lose_bytes(c, side, ev->orig_len - cap, "call larger than the copy limit");
 		c->next_pos[dir] = ev->pos + piece + (ev->orig_len - cap);
 	}
 	return skip < (long)ev->len ? skip : -1;
@@ -276,6 +278,13 @@ void conn_data(struct conn *c, const struct llmobs_event *ev, const char *data)
 		return;
 	const char *p = data + skip;
 	size_t n = ev->len - (size_t)skip;
+	/* Plaintext is copied once the syscall moved it: nothing to hold. The
+	 * server side of a plaintext connection reads requests and writes
+	 * responses: its directions swap. */
+	if (c->key.ssl & LLMOBS_PLAIN_CONN) {
+		feed(c, c->swap ? !ev->dir : ev->dir, ev->ts_ns, p, n);
+		return;
+	}
 	if (ev->dir == LLMOBS_DIR_WRITE) {
 		if (!c->held_valid) {
 			c->held_valid = true;
@@ -412,6 +421,7 @@ static void on_request_headers(struct conn *c, const struct http_msg *m)
 		if (peer)
 			snprintf(call->peer, sizeof(call->peer), "%s", peer);
 		call->t_req_first = c->ts;
+		call->server_side = c->swap;
 		x->call = call;
 		pstats.calls_total++;
 	}

@@ -30,6 +30,7 @@ struct llm_call {
 	char peer[64]; /* "ip:port" when connect() was seen */
 	enum call_status status;
 	bool finished;
+	bool server_side; /* seen from the server (accepted plaintext socket) */
 	bool is_sse;
 	bool is_ndjson;
 	int http_status; /* 0 until response headers */

@@ -25,7 +25,10 @@
 #define LLMOBS_MAX_SEGMENTS 64
 /* Plaintext socket connections are keyed by a generation with this bit
  * set, so they never collide with an SSL* in the daemon's table. */
-#define LLMOBS_PLAIN_CONN      (1ull << 63)
+#define LLMOBS_PLAIN_CONN (1ull << 63)
+/* ...and this bit marks the server side: a socket accept()ed on a followed
+ * port from a non-loopback peer (requests are read, responses written). */
+#define LLMOBS_PLAIN_SERVER    (1ull << 62)
 #define LLMOBS_MAX_PLAIN_PORTS 64
 
 enum llmobs_event_type {
@@ -54,6 +57,7 @@ enum llmobs_src {
 	LLMOBS_SRC_EXIT = 7,
 	LLMOBS_SRC_SOCK_WRITE = 8, /* plaintext socket: write/sendto */
 	LLMOBS_SRC_SOCK_READ = 9,  /* plaintext socket: read/recvfrom */
+	LLMOBS_SRC_ACCEPT = 10,    /* plaintext socket accepted (server side) */
 };
 
 struct llmobs_event {

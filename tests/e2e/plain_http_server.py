@@ -48,8 +48,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--delay-ms", type=float, default=30)
     ap.add_argument("--timeout", type=float, default=120)
+    ap.add_argument("--host", default="127.0.0.1")
     args = ap.parse_args()
-    srv = Server(("127.0.0.1", 0), Handler)
+    srv = Server((args.host, 0), Handler)
     srv.delay = args.delay_ms / 1000
     print("PORT %d" % srv.server_address[1], flush=True)
     threading.Timer(args.timeout, srv.shutdown).start()

@@ -177,9 +177,10 @@ def tool_call_arguments_reassembled():
 
 
 class PlainServer(e2e.Managed):
-    def __init__(self):
+    def __init__(self, host="127.0.0.1"):
         super().__init__("plain_http_server",
-                         [sys.executable, os.path.join(e2e.E2E_DIR, "plain_http_server.py")],
+                         [sys.executable, os.path.join(e2e.E2E_DIR, "plain_http_server.py"),
+                          "--host", host],
                          e2e.tmpfile("plain.log"), stdout=subprocess.PIPE)
         line = self.proc.stdout.readline().decode()
         assert line.startswith("PORT "), line + self.log_tail()
@@ -284,6 +285,63 @@ def exiting_process_leaves_no_followed_sockets():
                      15, 0.05, "the stream of the exiting client")
     assert s["status"] == "completed" and s["text"] == "The sky is blue", s
     assert followed_sockets_of(pid) == [], followed_sockets_of(pid)
+
+
+class TestHost:
+    """A network namespace joined to this host by a veth pair: a remote client."""
+
+    def __init__(self):
+        tag = "%d" % (os.getpid() % 100000)
+        self.ns, self.veth = "llmobs-t" + tag, "llmobs-h" + tag
+        self.host_ip, self.peer_ip = "10.203.%d.1" % (os.getpid() % 250), "10.203.%d.2" % (
+            os.getpid() % 250)
+        for cmd in (["ip", "netns", "add", self.ns],
+                    ["ip", "link", "add", self.veth, "type", "veth", "peer", "name", "eth0",
+                     "netns", self.ns],
+                    ["ip", "addr", "add", self.host_ip + "/30", "dev", self.veth],
+                    ["ip", "link", "set", self.veth, "up"],
+                    ["ip", "-n", self.ns, "addr", "add", self.peer_ip + "/30", "dev", "eth0"],
+                    ["ip", "-n", self.ns, "link", "set", "eth0", "up"],
+                    ["ip", "-n", self.ns, "link", "set", "lo", "up"]):
+            out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            if out.returncode:
+                self.close()
+                raise AssertionError("%s: %s" % (" ".join(cmd), out.stdout.decode()))
+
+    def run(self, argv, **kw):
+        return subprocess.run(["ip", "netns", "exec", self.ns] + argv, **kw)
+
+    def close(self):
+        subprocess.run(["ip", "link", "del", self.veth], stderr=subprocess.DEVNULL)
+        subprocess.run(["ip", "netns", "del", self.ns], stderr=subprocess.DEVNULL)
+
+
+@e2e.test
+def plaintext_server_side_sees_remote_clients():
+    host = TestHost()
+    try:
+        srv = PlainServer(host="0.0.0.0")
+        d = e2e.Daemon("--plain-port", str(srv.port))
+        out = host.run(["curl", "-sS", "--http1.1", "-N", "-d", '{"model":"llama3.2"}',
+                        "http://%s:%d/api/chat" % (host.host_ip, srv.port)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        assert out.returncode == 0, out.stderr
+
+        def both():
+            st = [x for x in d.get_json("/api/v1/streams")[1]["streams"]
+                  if x["status"] != "streaming"]
+            return st if len(st) >= 2 else None
+        got = {x["side"]: x for x in e2e.wait_for(both, 15, 0.05, "client and server side")}
+        server, client = got["server"], got["client"]
+        assert server["pid"] == srv.proc.pid and server["comm"].startswith("python"), server
+        assert server["peer"].startswith(host.peer_ip + ":"), server
+        assert client["comm"] == "curl" and client["peer"] == "%s:%d" % (host.host_ip, srv.port)
+        for s in (server, client):
+            assert s["status"] == "completed" and s["text"] == "The sky is blue", s
+        # the server answers its first line at once: its TTFT is its own processing time
+        assert server["ttft_ms"] < client["ttft_ms"] + 1, (server["ttft_ms"], client["ttft_ms"])
+    finally:
+        host.close()
 
 
 @e2e.test

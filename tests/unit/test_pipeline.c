@@ -699,6 +699,27 @@ static void test_pipelined_requests_pair_in_order(void **state)
 	cJSON_Delete(j);
 }
 
+/* The server side of a plaintext connection reads the request and writes
+ * the response; timings are the server's. */
+static void test_plaintext_server_side(void **state)
+{
+	(void)state;
+	char resp[8192];
+	reset();
+	uint64_t conn = LLMOBS_PLAIN_CONN | LLMOBS_PLAIN_SERVER | 77;
+	const char *req = request("");
+	ssl_call_on(conn, TGID, LLMOBS_DIR_READ, 10 * MS, req, strlen(req), -1);
+	size_t n = response(resp, sizeof(resp), "HTTP/1.1 200 OK");
+	ssl_call_on(conn, TGID, LLMOBS_DIR_WRITE, 35 * MS, resp, n / 2, -1);
+	ssl_call_on(conn, TGID, LLMOBS_DIR_WRITE, 45 * MS, resp + n / 2, n - n / 2, -1);
+	const struct llm_call *c = only_call();
+	assert_true(c->server_side);
+	assert_int_equal(c->status, CALL_COMPLETED);
+	assert_string_equal(c->dec.text.data, "Hello, world");
+	assert_true(call_ttft_ms(c) > 24.999 && call_ttft_ms(c) < 25.001);
+	assert_int_equal(pstats.ignored_bytes[IGNORE_SERVER_SIDE], 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -722,6 +743,7 @@ int main(void)
 	    cmocka_unit_test(test_gemini_model_from_path_and_no_terminator),
 	    cmocka_unit_test(test_non_streaming_ttft_is_first_byte),
 	    cmocka_unit_test(test_pipelined_requests_pair_in_order),
+	    cmocka_unit_test(test_plaintext_server_side),
 	};
 	return cmocka_run_group_tests_name("pipeline", tests, setup, NULL);
 }

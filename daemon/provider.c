@@ -48,6 +48,8 @@ void llm_decode_init(struct llm_decode *d, enum provider_id p)
 	d->usage.input_tokens = d->usage.output_tokens = -1;
 	d->usage.cached_input_tokens = d->usage.reasoning_tokens = -1;
 	d->usage.cache_creation_input_tokens = -1;
+	d->server_timings.total_ms = d->server_timings.load_ms = -1;
+	d->server_timings.prompt_ms = d->server_timings.generation_ms = -1;
 	buf_init(&d->text, LLM_TEXT_LIMIT);
 	buf_init(&d->other, OTHER_LINES_LIMIT);
 }
@@ -161,6 +163,12 @@ void pj_set_str(char *dst, size_t cap, const cJSON *v)
 {
 	if (cJSON_IsString(v) && v->valuestring)
 		snprintf(dst, cap, "%s", v->valuestring);
+}
+
+void pj_ms(double *dst, const cJSON *v, double scale)
+{
+	if (cJSON_IsNumber(v) && v->valuedouble >= 0)
+		*dst = v->valuedouble * scale;
 }
 
 int64_t pj_tokens(const cJSON *v)

@@ -47,6 +47,12 @@ struct llm_tool_call {
 	struct buf args;
 };
 
+/* What the server says it spent (Ollama durations, llama.cpp timings),
+ * milliseconds; -1 = not reported. */
+struct llm_server_timings {
+	double total_ms, load_ms, prompt_ms, generation_ms;
+};
+
 struct llm_decode {
 	enum provider_id provider;
 	char provider_override[32]; /* e.g. "ollama" for its OpenAI-compatible /v1 */
@@ -64,6 +70,7 @@ struct llm_decode {
 	uint32_t events;    /* payloads decoded */
 	uint32_t malformed; /* payloads that were not valid JSON */
 	struct buf other;   /* non-event lines of an SSE body (Gemini's bare JSON errors) */
+	struct llm_server_timings server_timings;
 	struct llm_tool_call tools[LLM_MAX_TOOL_CALLS];
 	uint32_t ntools;
 	uint32_t tools_dropped; /* calls beyond LLM_MAX_TOOL_CALLS */

@@ -14,6 +14,8 @@ static inline const cJSON *pj_get(const cJSON *o, const char *k)
 }
 
 void pj_set_str(char *dst, size_t cap, const cJSON *v);
+/* *dst = v * scale when v is a non-negative number */
+void pj_ms(double *dst, const cJSON *v, double scale);
 /* a non-negative token count, or -1 */
 int64_t pj_tokens(const cJSON *v);
 /* marks the call failed; the first reason wins */

@@ -25,6 +25,11 @@ static int decode_object(struct llm_decode *d, cJSON *j)
 		if ((v = pj_tokens(pj_get(j, "eval_count"))) >= 0)
 			d->usage.output_tokens = v;
 		pj_set_str(d->finish_reason, sizeof(d->finish_reason), pj_get(j, "done_reason"));
+		/* durations are nanoseconds */
+		pj_ms(&d->server_timings.total_ms, pj_get(j, "total_duration"), 1e-6);
+		pj_ms(&d->server_timings.load_ms, pj_get(j, "load_duration"), 1e-6);
+		pj_ms(&d->server_timings.prompt_ms, pj_get(j, "prompt_eval_duration"), 1e-6);
+		pj_ms(&d->server_timings.generation_ms, pj_get(j, "eval_duration"), 1e-6);
 		d->done = true;
 		flags |= DEC_DONE | DEC_USAGE | DEC_FINISH;
 	}

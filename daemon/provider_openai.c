@@ -74,6 +74,9 @@ static int decode_object(struct llm_decode *d, cJSON *j, const char *part)
 		else if (cJSON_IsObject(pj_get(j, "timings")))
 			snprintf(d->provider_override, sizeof(d->provider_override), "llama.cpp");
 	}
+	const cJSON *timings = pj_get(j, "timings"); /* llama.cpp, milliseconds */
+	pj_ms(&d->server_timings.prompt_ms, pj_get(timings, "prompt_ms"), 1);
+	pj_ms(&d->server_timings.generation_ms, pj_get(timings, "predicted_ms"), 1);
 	const cJSON *choice = first_choice(j);
 	if (choice) {
 		const cJSON *p = pj_get(choice, part);

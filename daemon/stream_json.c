@@ -71,6 +71,16 @@ cJSON *call_to_json(const struct llm_call *c, uint64_t now)
 	add_int_or_null(u, "cached_input_tokens", c->dec.usage.cached_input_tokens);
 	add_int_or_null(u, "cache_creation_input_tokens", c->dec.usage.cache_creation_input_tokens);
 	add_int_or_null(u, "reasoning_tokens", c->dec.usage.reasoning_tokens);
+	const struct llm_server_timings *st = &c->dec.server_timings;
+	if (st->total_ms < 0 && st->load_ms < 0 && st->prompt_ms < 0 && st->generation_ms < 0) {
+		cJSON_AddNullToObject(o, "server_timings");
+	} else {
+		cJSON *t = cJSON_AddObjectToObject(o, "server_timings");
+		add_num_or_null(t, "total_ms", st->total_ms);
+		add_num_or_null(t, "load_ms", st->load_ms);
+		add_num_or_null(t, "prompt_ms", st->prompt_ms);
+		add_num_or_null(t, "generation_ms", st->generation_ms);
+	}
 	cJSON *tools = cJSON_AddArrayToObject(o, "tool_calls");
 	for (uint32_t i = 0; i < c->dec.ntools; i++) {
 		cJSON *t = cJSON_CreateObject();

@@ -104,7 +104,8 @@ def ollama_ndjson_over_tls():
                          "done": False}) + "\n" for c in ("The", " sky", " is")]
     lines.append(json.dumps({"model": "llama3.2", "message": {"role": "assistant", "content": ""},
                              "done": True, "done_reason": "stop", "prompt_eval_count": 26,
-                             "eval_count": 3}) + "\n")
+                             "eval_count": 3, "total_duration": 61500000,
+                             "eval_duration": 42000000}) + "\n")
     srv = e2e.TlsServer(script={"raw": {"content_type": "application/x-ndjson", "pieces": lines,
                                         "delay_ms": 20}})
     d = e2e.Daemon()
@@ -113,6 +114,8 @@ def ollama_ndjson_over_tls():
     assert s["provider"] == "ollama" and s["status"] == "completed", s
     assert s["text"] == "The sky is" and s["usage"]["output_tokens"] == 3, s
     assert s["chunks"] == 4 and s["inter_chunk_ms"]["max"] >= 15, s
+    assert s["server_timings"] == {"total_ms": 61.5, "load_ms": None, "prompt_ms": None,
+                                   "generation_ms": 42.0}, s
 
 
 @e2e.test

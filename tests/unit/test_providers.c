@@ -254,6 +254,31 @@ static void test_wire_tool_calls(void **state)
 	llm_decode_free(&d);
 }
 
+/* Durations the servers report about themselves. */
+static void test_wire_server_timings(void **state)
+{
+	(void)state;
+	WIRE_REQUIRED_OR_SKIP();
+	size_t n;
+	char *s = fixture_wire("ollama_chat.ndjson", &n);
+	struct llm_decode d = {0};
+	decode(&d, PROVIDER_OLLAMA, s, n, n / 3, true);
+	/* total_duration 4883583458 ns, load 1334875, prompt eval 342546000, eval 4535599000 */
+	assert_true(d.server_timings.total_ms > 4883.58 && d.server_timings.total_ms < 4883.59);
+	assert_true(d.server_timings.load_ms > 1.33 && d.server_timings.load_ms < 1.34);
+	assert_true(d.server_timings.prompt_ms > 342.54 && d.server_timings.prompt_ms < 342.55);
+	assert_true(d.server_timings.generation_ms > 4535.59 &&
+	            d.server_timings.generation_ms < 4535.6);
+	free(s);
+	s = fixture_wire("llamacpp_chat_stream.sse", &n);
+	decode(&d, PROVIDER_OPENAI, s, n, n / 2, false);
+	assert_true(d.server_timings.prompt_ms == 203.378 &&
+	            d.server_timings.generation_ms == 933.63);
+	assert_true(d.server_timings.total_ms < 0);
+	llm_decode_free(&d);
+	free(s);
+}
+
 /* Plain (non-streaming) bodies of each API. */
 static void test_gemini_block_reason(void **state)
 {
@@ -325,9 +350,8 @@ static void test_plain_bodies(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_wire_conformance),
-	    cmocka_unit_test(test_gemini_block_reason),
-	    cmocka_unit_test(test_wire_tool_calls),
+	    cmocka_unit_test(test_wire_conformance), cmocka_unit_test(test_gemini_block_reason),
+	    cmocka_unit_test(test_wire_tool_calls),  cmocka_unit_test(test_wire_server_timings),
 	    cmocka_unit_test(test_plain_bodies),
 	};
 	return cmocka_run_group_tests_name("providers", tests, NULL, NULL);

@@ -141,6 +141,7 @@ int cmd_show(int argc, char **argv)
 	    "endpoint",
 	    "host",
 	    "peer",
+	    "side",
 	    "status",
 	    "http_status",
 	    "finish_reason",

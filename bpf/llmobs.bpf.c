@@ -618,6 +618,41 @@ int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
+/* Starts following a plaintext socket of the current process. */
+static __always_inline void follow_plain(__u32 tgid, __s32 fd, __u64 side)
+{
+	struct plain_key k = {.tgid = tgid, .fd = fd};
+	struct plain_state st = {.gen = LLMOBS_PLAIN_CONN | side | bpf_ktime_get_ns()};
+	__u8 one = 1;
+	bpf_map_update_elem(&plain_fds, &k, &st, BPF_ANY);
+	bpf_map_update_elem(&plain_procs, &tgid, &one, BPF_ANY);
+}
+
+/* A CONNECT record: the peer of fd (port and address in network order). */
+static __always_inline void emit_peer(__s32 fd, __u16 src, __u16 family, __u16 nport,
+                                      const __u8 *addr)
+{
+	struct llmobs_event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+	if (!e) {
+		stat_add(LLMOBS_STAT_RB_DROPS, 1);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	__u64 id = bpf_get_current_pid_tgid();
+	e->type = LLMOBS_EV_CONNECT;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->fd = fd;
+	e->src = src;
+	e->family = family;
+	e->port = nport;
+	__builtin_memcpy(e->addr, addr, 16);
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+	stat_add(LLMOBS_STAT_EVENTS, 1);
+}
+
 SEC("tracepoint/syscalls/sys_enter_connect")
 int tp_enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
@@ -651,40 +686,14 @@ int tp_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	__u16 nport = 0;
 	bpf_probe_read_user(&nport, sizeof(nport), (void *)(addr + 2));
 	__u16 hport = (__u16)((nport >> 8) | (nport << 8));
-	if (bpf_map_lookup_elem(&plain_ports, &hport)) {
-		struct plain_key k = {.tgid = id >> 32, .fd = fd};
-		struct plain_state st = {.gen = LLMOBS_PLAIN_CONN | bpf_ktime_get_ns()};
-		__u8 one = 1;
-		bpf_map_update_elem(&plain_fds, &k, &st, BPF_ANY);
-		bpf_map_update_elem(&plain_procs, &k.tgid, &one, BPF_ANY);
-	}
-	struct llmobs_event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
-	if (!e) {
-		stat_add(LLMOBS_STAT_RB_DROPS, 1);
-		return 0;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->type = LLMOBS_EV_CONNECT;
-	e->ts_ns = bpf_ktime_get_ns();
-	e->tgid = id >> 32;
-	e->tid = (__u32)id;
-	e->fd = fd;
-	e->src = LLMOBS_SRC_CONNECT;
-	e->family = family;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	if (family == AF_INET) {
-		struct sockaddr_in sin = {};
-		bpf_probe_read_user(&sin, sizeof(sin), (void *)addr);
-		e->port = sin.sin_port;
-		__builtin_memcpy(e->addr, &sin.sin_addr, 4);
-	} else {
-		struct sockaddr_in6 sin6 = {};
-		bpf_probe_read_user(&sin6, sizeof(sin6), (void *)addr);
-		e->port = sin6.sin6_port;
-		__builtin_memcpy(e->addr, &sin6.sin6_addr, 16);
-	}
-	bpf_ringbuf_submit(e, 0);
-	stat_add(LLMOBS_STAT_EVENTS, 1);
+	if (bpf_map_lookup_elem(&plain_ports, &hport))
+		follow_plain(id >> 32, fd, 0);
+	__u8 peer[16] = {};
+	if (family == AF_INET)
+		bpf_probe_read_user(peer, 4, (void *)(addr + 4)); /* sin_addr */
+	else
+		bpf_probe_read_user(peer, 16, (void *)(addr + 8)); /* sin6_addr */
+	emit_peer(fd, LLMOBS_SRC_CONNECT, family, nport, peer);
 	return 0;
 }
 
@@ -751,32 +760,8 @@ static __always_inline int accept_exit(long fd)
 	} else {
 		return 0;
 	}
-	struct plain_key k = {.tgid = id >> 32, .fd = fd};
-	struct plain_state st = {.gen =
-	                             LLMOBS_PLAIN_CONN | LLMOBS_PLAIN_SERVER | bpf_ktime_get_ns()};
-	__u8 one = 1;
-	bpf_map_update_elem(&plain_fds, &k, &st, BPF_ANY);
-	bpf_map_update_elem(&plain_procs, &k.tgid, &one, BPF_ANY);
-
-	/* the peer, for the stream record */
-	struct llmobs_event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
-	if (!e) {
-		stat_add(LLMOBS_STAT_RB_DROPS, 1);
-		return 0;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->type = LLMOBS_EV_CONNECT;
-	e->ts_ns = bpf_ktime_get_ns();
-	e->tgid = id >> 32;
-	e->tid = (__u32)id;
-	e->fd = fd;
-	e->src = LLMOBS_SRC_ACCEPT;
-	e->family = family;
-	e->port = BPF_CORE_READ(sk, __sk_common.skc_dport);
-	__builtin_memcpy(e->addr, addr, 16);
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
-	stat_add(LLMOBS_STAT_EVENTS, 1);
+	follow_plain(id >> 32, fd, LLMOBS_PLAIN_SERVER);
+	emit_peer(fd, LLMOBS_SRC_ACCEPT, family, BPF_CORE_READ(sk, __sk_common.skc_dport), addr);
 	return 0;
 }
 

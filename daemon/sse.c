@@ -179,6 +179,10 @@ static void process_line(struct sse_parser *p, const char *raw, size_t rawlen)
 		dispatch(p);
 		return;
 	}
+	if (rawlen > p->max) { /* a field cut short would be a lie: drop the line */
+		p->st.cut_bytes += rawlen;
+		return;
+	}
 	p->pending += rawlen + 1;
 	if (raw[0] == ':') {
 		p->st.comments++;
@@ -241,7 +245,11 @@ static void end_line(struct sse_parser *p, const char *s, size_t n)
 {
 	if (p->line.len || p->line_cut) {
 		hold(p, s, n);
-		process_line(p, p->line.data ? p->line.data : "", p->line.len);
+		if (p->line_cut) { /* over-long: dropped whole, as when fed in one piece */
+			p->st.lines++;
+			p->st.cut_bytes += p->line.len;
+		} else
+			process_line(p, p->line.data ? p->line.data : "", p->line.len);
 		buf_reset(&p->line);
 		p->line_cut = false;
 	} else {

@@ -1,5 +1,6 @@
 /* Provider-independent decoding: names, dispatch by wire API, and the JSON
  * helpers every decoder uses. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,16 +233,44 @@ bool pj_take_error(struct llm_decode *d, const cJSON *j)
 			if (cJSON_IsString(v) && v->valuestring[0])
 				msg = v->valuestring;
 		}
+		/* llama.cpp and vLLM send a numeric code: better than nothing */
+		const cJSON *code = pj_get(e, "code");
+		if (!msg && cJSON_IsNumber(code)) {
+			char why[48];
+			snprintf(why, sizeof(why), "provider error code %.0f", code->valuedouble);
+			pj_fail(d, why);
+			return true;
+		}
 	}
 	pj_fail(d, msg ? msg : "provider returned an error");
 	return true;
+}
+
+/* Appends up to the text cap, cutting on a UTF-8 character boundary so the
+ * kept text stays valid; once anything was cut, later deltas are counted
+ * too rather than kept, so the text never has a hole in it. */
+static void text_append(struct buf *b, const char *s, size_t n)
+{
+	size_t room = !b->limit ? SIZE_MAX : b->len < b->limit ? b->limit - b->len : 0;
+	if (b->cut) {
+		b->cut += n;
+		return;
+	}
+	if (n > room) {
+		size_t keep = room;
+		while (keep && ((unsigned char)s[keep] & 0xC0) == 0x80) /* continuation */
+			keep--;
+		b->cut += n - keep;
+		n = keep;
+	}
+	buf_append(b, s, n);
 }
 
 int pj_text(struct llm_decode *d, const cJSON *v)
 {
 	if (!cJSON_IsString(v) || !v->valuestring[0])
 		return DEC_NONE;
-	buf_append(&d->text, v->valuestring, strlen(v->valuestring));
+	text_append(&d->text, v->valuestring, strlen(v->valuestring));
 	d->deltas++;
 	return DEC_CONTENT;
 }

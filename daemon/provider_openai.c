@@ -5,29 +5,40 @@
 
 #include "provider_json.h"
 
+/* A reported figure replaces the previous one: vLLM's continuous usage
+ * repeats running totals on every chunk, so the last one wins. */
+static bool take_tokens(int64_t *dst, const cJSON *v)
+{
+	int64_t t = pj_tokens(v);
+	if (t < 0)
+		return false;
+	*dst = t;
+	return true;
+}
+
 static int take_usage(struct llm_decode *d, const cJSON *j)
 {
 	const cJSON *u = pj_get(j, "usage");
 	if (!cJSON_IsObject(u))
-		return DEC_NONE;
-	int64_t v;
-	if ((v = pj_tokens(pj_get(u, "prompt_tokens"))) >= 0)
-		d->usage.input_tokens = v;
-	if ((v = pj_tokens(pj_get(u, "completion_tokens"))) >= 0)
-		d->usage.output_tokens = v;
-	if ((v = pj_tokens(pj_get(pj_get(u, "prompt_tokens_details"), "cached_tokens"))) >= 0)
-		d->usage.cached_input_tokens = v;
-	if ((v = pj_tokens(pj_get(pj_get(u, "completion_tokens_details"), "reasoning_tokens"))) >=
-	    0)
-		d->usage.reasoning_tokens = v;
-	return DEC_USAGE;
+		return DEC_NONE; /* absent, or "usage": null on ordinary chunks */
+	bool got = false;
+	got |= take_tokens(&d->usage.input_tokens, pj_get(u, "prompt_tokens"));
+	got |= take_tokens(&d->usage.output_tokens, pj_get(u, "completion_tokens"));
+	got |= take_tokens(&d->usage.cached_input_tokens,
+	                   pj_get(pj_get(u, "prompt_tokens_details"), "cached_tokens"));
+	got |= take_tokens(&d->usage.reasoning_tokens,
+	                   pj_get(pj_get(u, "completion_tokens_details"), "reasoning_tokens"));
+	return got ? DEC_USAGE : DEC_NONE;
 }
 
 /* Choice 0 only: n > 1 streams interleave their choices by index. */
 static const cJSON *first_choice(const cJSON *j)
 {
+	const cJSON *choices = pj_get(j, "choices");
 	const cJSON *c;
-	cJSON_ArrayForEach(c, pj_get(j, "choices"))
+	if (!cJSON_IsArray(choices))
+		return NULL;
+	cJSON_ArrayForEach(c, choices)
 	{
 		const cJSON *idx = pj_get(c, "index");
 		if (cJSON_IsObject(c) && (!idx || (cJSON_IsNumber(idx) && idx->valuedouble == 0)))
@@ -46,6 +57,25 @@ int openai_decode_request(struct llm_decode *d, const char *body, size_t n)
 	d->include_usage = cJSON_IsTrue(pj_get(pj_get(j, "stream_options"), "include_usage"));
 	cJSON_Delete(j);
 	return DEC_NONE;
+}
+
+/* Streams name each call by its "index" (fragments of one call share it);
+ * a whole message lists them in order without one. */
+static void take_tool_calls(struct llm_decode *d, const cJSON *calls)
+{
+	const cJSON *tc;
+	int i = 0;
+	if (!cJSON_IsArray(calls))
+		return;
+	cJSON_ArrayForEach(tc, calls)
+	{
+		const cJSON *idx = pj_get(tc, "index");
+		const cJSON *fn = pj_get(tc, "function");
+		if (cJSON_IsObject(tc))
+			pj_tool(d, cJSON_IsNumber(idx) ? idx->valueint : i, pj_get(fn, "name"),
+			        pj_get(fn, "arguments"));
+		i++;
+	}
 }
 
 static bool is_done(const char *s, size_t n)
@@ -82,18 +112,9 @@ static int decode_object(struct llm_decode *d, cJSON *j, const char *part)
 		const cJSON *p = pj_get(choice, part);
 		flags |= pj_text(d, pj_get(p, "content"));
 		flags |= pj_text(d, pj_get(p, "refusal"));
-		const cJSON *tc;
-		int i = 0;
-		cJSON_ArrayForEach(tc, pj_get(p, "tool_calls"))
-		{
-			const cJSON *idx = pj_get(tc, "index");
-			const cJSON *fn = pj_get(tc, "function");
-			pj_tool(d, cJSON_IsNumber(idx) ? idx->valueint : i, pj_get(fn, "name"),
-			        pj_get(fn, "arguments"));
-			i++;
-		}
+		take_tool_calls(d, pj_get(p, "tool_calls"));
 		const cJSON *f = pj_get(choice, "finish_reason");
-		if (cJSON_IsString(f)) {
+		if (cJSON_IsString(f) && f->valuestring[0]) {
 			pj_set_str(d->finish_reason, sizeof(d->finish_reason), f);
 			flags |= DEC_FINISH;
 		}

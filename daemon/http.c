@@ -29,6 +29,7 @@ struct dir_state {
 	size_t target_len;
 	size_t hdr_bytes;
 	bool failed;
+	bool in_query; /* past the '?' of the request target */
 	const char *fail_reason;
 };
 
@@ -100,6 +101,7 @@ static int on_message_begin(http_parser *p)
 	struct dir_state *s = state(p);
 	enum http_dir dir = s->dir;
 	memset(&s->msg, 0, sizeof(s->msg));
+	s->in_query = false;
 	s->msg.dir = dir;
 	s->msg.content_length = -1;
 	s->flen = 0;
@@ -113,12 +115,21 @@ static int on_message_begin(http_parser *p)
 static int on_url(http_parser *p, const char *at, size_t n)
 {
 	struct dir_state *s = state(p);
+	int rc = count_header(s, n);
+	/* The query is never kept: it can carry an API key (Gemini's ?key=). */
+	if (s->in_query)
+		return rc;
+	const char *q = memchr(at, '?', n);
+	if (q) {
+		s->in_query = true;
+		n = (size_t)(q - at);
+	}
 	size_t have = strlen(s->msg.path), room = sizeof(s->msg.path) - 1 - have;
 	size_t take = n < room ? n : room;
 	memcpy(s->msg.path + have, at, take);
 	s->msg.path[have + take] = '\0';
 	s->c->st.header_cut_bytes += n - take;
-	return count_header(s, n);
+	return rc;
 }
 
 static int on_header_field(http_parser *p, const char *at, size_t n)

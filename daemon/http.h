@@ -16,7 +16,7 @@ enum http_dir { HTTP_DIR_REQ = 0, HTTP_DIR_RESP = 1 };
 struct http_msg {
 	enum http_dir dir;
 	char method[16]; /* request */
-	char path[512];  /* request target (path + query), cut if longer */
+	char path[512];  /* request path; the query is never kept (it may hold a key) */
 	int status;      /* response */
 	char host[256];
 	char content_type[128];

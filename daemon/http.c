@@ -185,6 +185,7 @@ static int on_headers_complete(http_parser *p)
 	if (s->dir == HTTP_DIR_REQ) {
 		snprintf(m->method, sizeof(m->method), "%s", http_method_str(p->method));
 		bool head = p->method == HTTP_HEAD;
+		/* Clients do not pipeline 64 deep; past that HEAD is not tracked. */
 		if (c->head_count < 64) {
 			c->head_queue |= (uint64_t)head << c->head_count;
 			c->head_count++;
@@ -263,6 +264,20 @@ static void fail(struct http_conn *c, struct dir_state *s, const char *reason, s
 		c->cb->on_error(c->ctx, s->dir, reason);
 }
 
+/* Reports a parser error: our own reason when a callback refused the
+ * input (header bound), else http-parser's name and description. */
+static void fail_parse(struct http_conn *c, struct dir_state *s, enum http_errno e, size_t skipped)
+{
+	char reason[192];
+	if (s->fail_reason)
+		snprintf(reason, sizeof(reason), "%s", s->fail_reason);
+	else
+		snprintf(reason, sizeof(reason), "%s: %s", http_errno_name(e),
+		         http_errno_description(e));
+	s->fail_reason = NULL;
+	fail(c, s, reason, skipped);
+}
+
 void http_feed(struct http_conn *c, enum http_dir dir, const char *p, size_t n)
 {
 	struct dir_state *s = &c->d[dir];
@@ -273,24 +288,26 @@ void http_feed(struct http_conn *c, enum http_dir dir, const char *p, size_t n)
 	}
 	size_t done = http_parser_execute(&s->p, &settings, p, n);
 	enum http_errno e = HTTP_PARSER_ERRNO(&s->p);
-	if (e != HPE_OK) {
-		char reason[160];
-		snprintf(reason, sizeof(reason), "%s",
-		         s->fail_reason ? s->fail_reason : http_errno_description(e));
-		s->fail_reason = NULL;
-		fail(c, s, reason, n - done);
-	} else if (s->p.upgrade) {
+	if (e != HPE_OK)
+		fail_parse(c, s, e, n - done);
+	else if (s->p.upgrade)
 		fail(c, s, "connection upgraded to another protocol", n - done);
-	}
 }
 
-void http_eof(struct http_conn *c, enum http_dir dir)
+int http_eof(struct http_conn *c, enum http_dir dir)
 {
 	struct dir_state *s = &c->d[dir];
 	if (s->failed)
-		return;
-	/* Completes a body delimited by the connection closing. */
+		return 0;
+	/* Completes a body delimited by the connection closing. A message cut
+	 * short (mid-headers, short Content-Length or chunked body) is not
+	 * malformed input: the peer went away, and the caller decides what
+	 * that means for the call. */
 	http_parser_execute(&s->p, &settings, NULL, 0);
+	if (HTTP_PARSER_ERRNO(&s->p) == HPE_OK)
+		return 0;
+	s->failed = true;
+	return -1;
 }
 
 void http_reset_dir(struct http_conn *c, enum http_dir dir)

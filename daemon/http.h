@@ -52,8 +52,9 @@ struct http_conn;
 struct http_conn *http_conn_new(const struct http_callbacks *cb, void *ctx);
 void http_conn_free(struct http_conn *c);
 void http_feed(struct http_conn *c, enum http_dir dir, const char *p, size_t n);
-/* EOF on a direction: completes a read-until-close response body. */
-void http_eof(struct http_conn *c, enum http_dir dir);
+/* EOF on a direction: completes a read-until-close response body. Returns
+ * -1 when a message was cut short (never delivered as complete), else 0. */
+int http_eof(struct http_conn *c, enum http_dir dir);
 /* Resume parsing a direction at a message boundary after an error/gap. */
 void http_reset_dir(struct http_conn *c, enum http_dir dir);
 const struct http_stats *http_conn_stats(const struct http_conn *c);

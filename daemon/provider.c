@@ -104,37 +104,36 @@ int llm_decode_request(struct llm_decode *d, const char *body, size_t n)
 	return openai_decode_request(d, body, n);
 }
 
+typedef int (*decode_fn)(struct llm_decode *d, const char *s, size_t n);
+
+/* Per wire API: one stream event (SSE data or NDJSON line), one whole body.
+ * Unknown providers decode as OpenAI-compatible. */
+static const struct {
+	decode_fn event, response;
+} decoders[] = {
+    [PROVIDER_UNKNOWN] = {openai_decode_event, openai_decode_response},
+    [PROVIDER_OPENAI] = {openai_decode_event, openai_decode_response},
+    [PROVIDER_OPENAI_RESPONSES] = {responses_decode_event, responses_decode_response},
+    [PROVIDER_ANTHROPIC] = {anthropic_decode_event, anthropic_decode_response},
+    [PROVIDER_GEMINI] = {gemini_decode_event, gemini_decode_response},
+    [PROVIDER_OLLAMA] = {ollama_decode_line, ollama_decode_response},
+};
+
+static unsigned decoder_of(const struct llm_decode *d)
+{
+	return (unsigned)d->provider < sizeof(decoders) / sizeof(decoders[0]) ? d->provider
+	                                                                      : PROVIDER_UNKNOWN;
+}
+
 int llm_decode_event(struct llm_decode *d, const char *event_type, const char *data, size_t n)
 {
 	(void)event_type; /* every API repeats the event name inside its JSON */
-	switch (d->provider) {
-	case PROVIDER_OPENAI_RESPONSES:
-		return responses_decode_event(d, data, n);
-	case PROVIDER_ANTHROPIC:
-		return anthropic_decode_event(d, data, n);
-	case PROVIDER_GEMINI:
-		return gemini_decode_event(d, data, n);
-	case PROVIDER_OLLAMA:
-		return ollama_decode_line(d, data, n);
-	default:
-		return openai_decode_event(d, data, n);
-	}
+	return decoders[decoder_of(d)].event(d, data, n);
 }
 
 int llm_decode_response(struct llm_decode *d, const char *body, size_t n)
 {
-	switch (d->provider) {
-	case PROVIDER_OPENAI_RESPONSES:
-		return responses_decode_response(d, body, n);
-	case PROVIDER_ANTHROPIC:
-		return anthropic_decode_response(d, body, n);
-	case PROVIDER_GEMINI:
-		return gemini_decode_response(d, body, n);
-	case PROVIDER_OLLAMA:
-		return ollama_decode_response(d, body, n);
-	default:
-		return openai_decode_response(d, body, n);
-	}
+	return decoders[decoder_of(d)].response(d, body, n);
 }
 
 void llm_decode_other_line(struct llm_decode *d, const char *line, size_t n)
@@ -175,6 +174,23 @@ void pj_ms(double *dst, const cJSON *v, double scale)
 int64_t pj_tokens(const cJSON *v)
 {
 	return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (int64_t)v->valuedouble : -1;
+}
+
+bool pj_take_tokens(int64_t *dst, const cJSON *v)
+{
+	int64_t t = pj_tokens(v);
+	if (t < 0)
+		return false;
+	*dst = t;
+	return true;
+}
+
+int pj_finish(struct llm_decode *d, const cJSON *v)
+{
+	if (!cJSON_IsString(v))
+		return DEC_NONE;
+	pj_set_str(d->finish_reason, sizeof(d->finish_reason), v);
+	return DEC_FINISH;
 }
 
 void pj_fail(struct llm_decode *d, const char *why)

@@ -23,14 +23,6 @@ static int take_usage(struct llm_decode *d, const cJSON *u)
 	return DEC_USAGE;
 }
 
-static int take_stop(struct llm_decode *d, const cJSON *v)
-{
-	if (!cJSON_IsString(v))
-		return DEC_NONE;
-	pj_set_str(d->finish_reason, sizeof(d->finish_reason), v);
-	return DEC_FINISH;
-}
-
 int anthropic_decode_event(struct llm_decode *d, const char *data, size_t n)
 {
 	cJSON *j = pj_event(d, data, n);
@@ -62,7 +54,7 @@ int anthropic_decode_event(struct llm_decode *d, const char *data, size_t n)
 		else if (dt && !strcmp(dt, "input_json_delta") && cJSON_IsNumber(idx))
 			pj_tool(d, idx->valueint, NULL, pj_get(delta, "partial_json"));
 	} else if (!strcmp(type, "message_delta")) {
-		flags |= take_stop(d, pj_get(pj_get(j, "delta"), "stop_reason"));
+		flags |= pj_finish(d, pj_get(pj_get(j, "delta"), "stop_reason"));
 		flags |= take_usage(d, pj_get(j, "usage"));
 	} else if (!strcmp(type, "message_stop")) {
 		d->done = true;
@@ -89,7 +81,7 @@ int anthropic_decode_response(struct llm_decode *d, const char *body, size_t n)
 		else if (bt && !strcmp(bt, "tool_use"))
 			pj_tool(d, (int)d->ntools, pj_get(block, "name"), pj_get(block, "input"));
 	}
-	flags |= take_stop(d, pj_get(j, "stop_reason"));
+	flags |= pj_finish(d, pj_get(j, "stop_reason"));
 	flags |= take_usage(d, pj_get(j, "usage"));
 	d->done = true;
 	cJSON_Delete(j);

@@ -47,9 +47,7 @@ static int decode_object(struct llm_decode *d, cJSON *j)
 		if (cJSON_IsObject(fc)) /* whole calls, never split across events */
 			pj_tool(d, (int)d->ntools, pj_get(fc, "name"), pj_get(fc, "args"));
 	}
-	const cJSON *fin = pj_get(cand, "finishReason");
-	if (cJSON_IsString(fin)) {
-		pj_set_str(d->finish_reason, sizeof(d->finish_reason), fin);
+	if (pj_finish(d, pj_get(cand, "finishReason"))) {
 		d->finished_ok = true;
 		flags |= DEC_FINISH;
 	}

@@ -16,6 +16,10 @@ static inline const cJSON *pj_get(const cJSON *o, const char *k)
 void pj_set_str(char *dst, size_t cap, const cJSON *v);
 /* *dst = v * scale when v is a non-negative number */
 void pj_ms(double *dst, const cJSON *v, double scale);
+/* *dst = the token count in v when v reports one; true if it did */
+bool pj_take_tokens(int64_t *dst, const cJSON *v);
+/* finish_reason = v when v is a string: DEC_FINISH, else DEC_NONE */
+int pj_finish(struct llm_decode *d, const cJSON *v);
 /* a non-negative token count, or -1 */
 int64_t pj_tokens(const cJSON *v);
 /* marks the call failed; the first reason wins */

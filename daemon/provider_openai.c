@@ -5,29 +5,19 @@
 
 #include "provider_json.h"
 
-/* A reported figure replaces the previous one: vLLM's continuous usage
- * repeats running totals on every chunk, so the last one wins. */
-static bool take_tokens(int64_t *dst, const cJSON *v)
-{
-	int64_t t = pj_tokens(v);
-	if (t < 0)
-		return false;
-	*dst = t;
-	return true;
-}
-
 static int take_usage(struct llm_decode *d, const cJSON *j)
 {
 	const cJSON *u = pj_get(j, "usage");
 	if (!cJSON_IsObject(u))
 		return DEC_NONE; /* absent, or "usage": null on ordinary chunks */
+	/* vLLM's continuous usage repeats running totals: the last one wins */
 	bool got = false;
-	got |= take_tokens(&d->usage.input_tokens, pj_get(u, "prompt_tokens"));
-	got |= take_tokens(&d->usage.output_tokens, pj_get(u, "completion_tokens"));
-	got |= take_tokens(&d->usage.cached_input_tokens,
-	                   pj_get(pj_get(u, "prompt_tokens_details"), "cached_tokens"));
-	got |= take_tokens(&d->usage.reasoning_tokens,
-	                   pj_get(pj_get(u, "completion_tokens_details"), "reasoning_tokens"));
+	got |= pj_take_tokens(&d->usage.input_tokens, pj_get(u, "prompt_tokens"));
+	got |= pj_take_tokens(&d->usage.output_tokens, pj_get(u, "completion_tokens"));
+	got |= pj_take_tokens(&d->usage.cached_input_tokens,
+	                      pj_get(pj_get(u, "prompt_tokens_details"), "cached_tokens"));
+	got |= pj_take_tokens(&d->usage.reasoning_tokens,
+	                      pj_get(pj_get(u, "completion_tokens_details"), "reasoning_tokens"));
 	return got ? DEC_USAGE : DEC_NONE;
 }
 
@@ -114,10 +104,8 @@ static int decode_object(struct llm_decode *d, cJSON *j, const char *part)
 		flags |= pj_text(d, pj_get(p, "refusal"));
 		take_tool_calls(d, pj_get(p, "tool_calls"));
 		const cJSON *f = pj_get(choice, "finish_reason");
-		if (cJSON_IsString(f) && f->valuestring[0]) {
-			pj_set_str(d->finish_reason, sizeof(d->finish_reason), f);
-			flags |= DEC_FINISH;
-		}
+		if (cJSON_IsString(f) && f->valuestring[0])
+			flags |= pj_finish(d, f);
 	}
 	flags |= take_usage(d, j);
 	cJSON_Delete(j);

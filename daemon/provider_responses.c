@@ -10,25 +10,18 @@ static int take_response(struct llm_decode *d, const cJSON *r)
 	pj_set_str(d->response_model, sizeof(d->response_model), pj_get(r, "model"));
 	const cJSON *u = pj_get(r, "usage");
 	if (cJSON_IsObject(u)) {
-		int64_t v;
-		if ((v = pj_tokens(pj_get(u, "input_tokens"))) >= 0)
-			d->usage.input_tokens = v;
-		if ((v = pj_tokens(pj_get(u, "output_tokens"))) >= 0)
-			d->usage.output_tokens = v;
-		if ((v = pj_tokens(pj_get(pj_get(u, "input_tokens_details"), "cached_tokens"))) >=
-		    0)
-			d->usage.cached_input_tokens = v;
-		if ((v = pj_tokens(
-		         pj_get(pj_get(u, "output_tokens_details"), "reasoning_tokens"))) >= 0)
-			d->usage.reasoning_tokens = v;
+		pj_take_tokens(&d->usage.input_tokens, pj_get(u, "input_tokens"));
+		pj_take_tokens(&d->usage.output_tokens, pj_get(u, "output_tokens"));
+		pj_take_tokens(&d->usage.cached_input_tokens,
+		               pj_get(pj_get(u, "input_tokens_details"), "cached_tokens"));
+		pj_take_tokens(&d->usage.reasoning_tokens,
+		               pj_get(pj_get(u, "output_tokens_details"), "reasoning_tokens"));
 		flags |= DEC_USAGE;
 	}
 	const cJSON *status = pj_get(r, "status");
 	if (cJSON_IsString(status) && strcmp(status->valuestring, "in_progress") &&
-	    strcmp(status->valuestring, "queued")) {
-		pj_set_str(d->finish_reason, sizeof(d->finish_reason), status);
-		flags |= DEC_FINISH;
-	}
+	    strcmp(status->valuestring, "queued"))
+		flags |= pj_finish(d, status);
 	return flags;
 }
 

@@ -62,6 +62,7 @@ struct conn {
 #define SNIFF_MAX 16
 
 static struct conn *conns;
+static unsigned n_held; /* connections holding a write (see struct conn) */
 
 static void http_on_headers(void *ctx, const struct http_msg *m);
 static void http_on_body(void *ctx, enum http_dir dir, const char *p, size_t n);
@@ -228,6 +229,7 @@ static void flush_held(struct conn *c)
 	if (!c->held_valid)
 		return;
 	c->held_valid = false;
+	n_held--;
 	feed(c, LLMOBS_DIR_WRITE, c->held_ts, c->held.data, c->held.len);
 	buf_reset(&c->held);
 }
@@ -288,6 +290,7 @@ void conn_data(struct conn *c, const struct llmobs_event *ev, const char *data)
 	if (ev->dir == LLMOBS_DIR_WRITE) {
 		if (!c->held_valid) {
 			c->held_valid = true;
+			n_held++;
 			c->held_call = ev->call_id;
 			c->held_pos = ev->pos + (uint64_t)skip;
 			c->held_ts = ev->ts_ns;
@@ -306,12 +309,15 @@ void conn_write_failed(struct conn *c, const struct llmobs_event *ev)
 	pstats.write_retry_bytes += c->held.len;
 	c->next_pos[LLMOBS_DIR_WRITE] = c->held_pos;
 	c->held_valid = false;
+	n_held--;
 	buf_reset(&c->held);
 }
 
 void conn_flush_held(uint64_t now, uint64_t older_than_ns)
 {
 	struct conn *c, *tmp;
+	if (!n_held) /* the usual case: runs after every ring-buffer batch */
+		return;
 	HASH_ITER(hh, conns, c, tmp)
 	{
 		if (c->held_valid && now > c->held_ts && now - c->held_ts > older_than_ns)

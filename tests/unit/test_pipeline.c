@@ -720,6 +720,28 @@ static void test_plaintext_server_side(void **state)
 	assert_int_equal(pstats.ignored_bytes[IGNORE_SERVER_SIDE], 0);
 }
 
+/* A held write is flushed by the periodic tick once it is old enough, so a
+ * call shows up while it waits for its first response byte. */
+static void test_tick_flushes_held_write(void **state)
+{
+	(void)state;
+	/* event time only moves forward: start past every earlier test */
+	const uint64_t t0 = 1000000 * MS;
+	reset();
+	const char *req = request("");
+	ssl_call(LLMOBS_DIR_WRITE, t0, req, strlen(req));
+	pipeline_tick();
+	assert_int_equal(pstats.calls_total, 0); /* still held: the write may be retried */
+	/* time passes (another connection's record), then the tick */
+	ssl_call_on(SSL1 + 1, TGID, LLMOBS_DIR_READ, t0 + 500 * MS, "x", 1, -1);
+	pipeline_tick();
+	assert_int_equal(pstats.calls_total, 1);
+	assert_int_equal(only_call()->status, CALL_STREAMING);
+	/* nothing held any more: the next tick has nothing to do */
+	pipeline_tick();
+	assert_int_equal(pstats.calls_total, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -744,6 +766,7 @@ int main(void)
 	    cmocka_unit_test(test_non_streaming_ttft_is_first_byte),
 	    cmocka_unit_test(test_pipelined_requests_pair_in_order),
 	    cmocka_unit_test(test_plaintext_server_side),
+	    cmocka_unit_test(test_tick_flushes_held_write),
 	};
 	return cmocka_run_group_tests_name("pipeline", tests, setup, NULL);
 }

@@ -29,7 +29,7 @@ BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS       := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 # Files that need BPF (libbpf skeletons); everything else in daemon/ is the
 # BPF-free pipeline core that tests and --replay drive.
-DAEMON_BPF  := daemon/main.c daemon/capture.c daemon/attach.c
+DAEMON_BPF  := daemon/main.c daemon/capture.c daemon/attach.c daemon/discover.c
 CORE_SRCS   := $(filter-out $(DAEMON_BPF),$(wildcard daemon/*.c))
 CORE_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 DAEMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter $(wildcard $(DAEMON_BPF)),$(DAEMON_BPF)))

@@ -11,12 +11,23 @@
 #define AF_INET     2
 #define AF_INET6    10
 #define EINPROGRESS 115
+#define PROT_EXEC   4
 
 char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the loader before load. */
 const volatile __u32 targ_tgid = 0; /* 0: every process */
 const volatile __u32 self_tgid = 0; /* never trace the daemon itself */
+const volatile bool filter_comm = false;
+const volatile char targ_comm[LLMOBS_COMM_LEN] = {}; /* process name (group leader) */
+const volatile bool filter_cgroup = false;           /* cgroup_filter[0] and below */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} cgroup_filter SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -29,6 +40,30 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } stats SEC(".maps");
+
+/* Hits per probe (cookie = file slot * LLMOBS_PROBE_FUNCS + function). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LLMOBS_PROBE_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} probe_hits SEC(".maps");
+
+/* Executable files the daemon has looked at (enum llmobs_file_state). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct llmobs_file_key);
+	__type(value, __u8);
+} files SEC(".maps");
+
+/* mmap(PROT_EXEC) in flight per thread: the file, reported if it succeeds. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct llmobs_file_key);
+} mmapping SEC(".maps");
 
 struct record {
 	struct llmobs_event ev;
@@ -154,11 +189,42 @@ static __always_inline void stat_add(__u32 idx, __u64 v)
 		*p += v;
 }
 
+static __always_inline bool comm_matches(void)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	char comm[LLMOBS_COMM_LEN] = {};
+	BPF_CORE_READ_STR_INTO(&comm, t, group_leader, comm);
+#pragma unroll
+	for (int i = 0; i < LLMOBS_COMM_LEN; i++) {
+		if (comm[i] != targ_comm[i])
+			return false;
+		if (!comm[i])
+			break;
+	}
+	return true;
+}
+
+/* The --pid/--comm/--cgroup filters, checked before anything is copied. */
 static __always_inline bool traced(__u32 tgid)
 {
 	if (tgid == self_tgid)
 		return false;
-	return targ_tgid == 0 || tgid == targ_tgid;
+	if (targ_tgid && tgid != targ_tgid)
+		return false;
+	if (filter_cgroup && bpf_current_task_under_cgroup(&cgroup_filter, 0) != 1)
+		return false;
+	if (filter_comm && !comm_matches())
+		return false;
+	return true;
+}
+
+/* Every probe execution is counted, traced or not: it is what it costs. */
+static __always_inline void count_hit(void *ctx)
+{
+	__u32 slot = (__u32)bpf_get_attach_cookie(ctx);
+	__u64 *p = bpf_map_lookup_elem(&probe_hits, &slot);
+	if (p)
+		*p += 1;
 }
 
 static __always_inline struct conn_state *conn_get(__u64 ssl, __u32 tgid)
@@ -270,9 +336,10 @@ static __always_inline void emit_ctl(__u32 type, __u64 ssl, __u64 call_id, __u16
 	stat_add(LLMOBS_STAT_EVENTS, 1);
 }
 
-static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u32 num, __u64 len_ptr, __u16 src,
-                                     __u16 dir)
+static __always_inline int ssl_enter(void *ctx, __u64 ssl, __u64 buf, __u32 num, __u64 len_ptr,
+                                     __u16 src, __u16 dir)
 {
+	count_hit(ctx);
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 	if (!traced(tgid))
@@ -314,8 +381,17 @@ static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u32 num, __u64 len_
 	return 0;
 }
 
-static __always_inline int ssl_exit(long ret)
+/* Closing an SSL connection's socket ends it: fd -> SSL*. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct plain_key);
+	__type(value, __u64);
+} ssl_fds SEC(".maps");
+
+static __always_inline int ssl_exit(void *ctx, long ret)
 {
+	count_hit(ctx);
 	__u64 id = bpf_get_current_pid_tgid();
 	struct ssl_call *call = bpf_map_lookup_elem(&active, &id);
 	if (!call)
@@ -324,8 +400,11 @@ static __always_inline int ssl_exit(long ret)
 	struct conn_state *st = conn_get(call->ssl, tgid);
 	if (!st)
 		goto out;
-	if (call->fd >= 0)
+	if (call->fd >= 0 && st->fd != call->fd) {
+		struct plain_key fk = {.tgid = tgid, .fd = call->fd};
 		st->fd = call->fd;
+		bpf_map_update_elem(&ssl_fds, &fk, &call->ssl, BPF_ANY);
+	}
 
 	bool ex = call->src == LLMOBS_SRC_SSL_READ_EX || call->src == LLMOBS_SRC_SSL_WRITE_EX;
 	__u64 moved = 0;
@@ -369,7 +448,7 @@ out:
 SEC("uprobe")
 int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf, int num)
 {
-	return ssl_enter((__u64)ssl, (__u64)buf, num < 0 ? 0 : num, 0, LLMOBS_SRC_SSL_WRITE,
+	return ssl_enter(ctx, (__u64)ssl, (__u64)buf, num < 0 ? 0 : num, 0, LLMOBS_SRC_SSL_WRITE,
 	                 LLMOBS_DIR_WRITE);
 }
 
@@ -378,7 +457,7 @@ SEC("uprobe")
 int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num, size_t *written)
 {
 	__u32 n = num > 0x7fffffff ? 0x7fffffff : num;
-	return ssl_enter((__u64)ssl, (__u64)buf, n, (__u64)written, LLMOBS_SRC_SSL_WRITE_EX,
+	return ssl_enter(ctx, (__u64)ssl, (__u64)buf, n, (__u64)written, LLMOBS_SRC_SSL_WRITE_EX,
 	                 LLMOBS_DIR_WRITE);
 }
 
@@ -386,7 +465,7 @@ int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num, size_
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf, int num)
 {
-	return ssl_enter((__u64)ssl, (__u64)buf, num < 0 ? 0 : num, 0, LLMOBS_SRC_SSL_READ,
+	return ssl_enter(ctx, (__u64)ssl, (__u64)buf, num < 0 ? 0 : num, 0, LLMOBS_SRC_SSL_READ,
 	                 LLMOBS_DIR_READ);
 }
 
@@ -395,31 +474,49 @@ SEC("uprobe")
 int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *readbytes)
 {
 	__u32 n = num > 0x7fffffff ? 0x7fffffff : num;
-	return ssl_enter((__u64)ssl, (__u64)buf, n, (__u64)readbytes, LLMOBS_SRC_SSL_READ_EX,
+	return ssl_enter(ctx, (__u64)ssl, (__u64)buf, n, (__u64)readbytes, LLMOBS_SRC_SSL_READ_EX,
 	                 LLMOBS_DIR_READ);
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_exit_ret, long ret)
 {
-	return ssl_exit(ret);
+	return ssl_exit(ctx, ret);
+}
+
+static __always_inline int ssl_end(void *ctx, __u64 ssl, __u16 src)
+{
+	count_hit(ctx);
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	if (!traced(tgid))
+		return 0;
+	struct conn_key k = {.ssl = ssl, .tgid = tgid};
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &k);
+	if (!st)
+		return 0; /* never carried data we saw */
+	emit_ctl(LLMOBS_EV_CLOSE, ssl, 0, src, st->fd);
+	if (st->fd >= 0) {
+		struct plain_key fk = {.tgid = tgid, .fd = st->fd};
+		bpf_map_delete_elem(&ssl_fds, &fk);
+	}
+	bpf_map_delete_elem(&conns, &k);
+	return 0;
 }
 
 /* void SSL_free(SSL *ssl): the connection is gone. */
 SEC("uprobe")
 int BPF_KPROBE(ssl_free_enter, void *ssl)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32;
-	if (!traced(tgid))
-		return 0;
-	struct conn_key k = {.ssl = (__u64)ssl, .tgid = tgid};
-	struct conn_state *st = bpf_map_lookup_elem(&conns, &k);
-	if (!st)
-		return 0; /* never carried data we saw */
-	emit_ctl(LLMOBS_EV_CLOSE, (__u64)ssl, 0, LLMOBS_SRC_SSL_FREE, st->fd);
-	bpf_map_delete_elem(&conns, &k);
-	return 0;
+	return ssl_end(ctx, (__u64)ssl, LLMOBS_SRC_SSL_FREE);
+}
+
+/* int SSL_shutdown(SSL *s): the app is done with the connection (Node
+ * frees its SSL objects only on garbage collection). */
+SEC("uprobe")
+int BPF_KPROBE(ssl_shutdown_enter, void *ssl)
+{
+	return ssl_end(ctx, (__u64)ssl, LLMOBS_SRC_SSL_SHUTDOWN);
 }
 
 /* A socket syscall: names the fd of an SSL call in flight, or, on a
@@ -611,10 +708,20 @@ int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct plain_key k = {.tgid = id >> 32, .fd = ctx->args[0]};
 	struct plain_state *st = bpf_map_lookup_elem(&plain_fds, &k);
-	if (!st)
+	if (st) {
+		emit_ctl(LLMOBS_EV_CLOSE, st->gen, 0, LLMOBS_SRC_SOCK_READ, k.fd);
+		bpf_map_delete_elem(&plain_fds, &k);
 		return 0;
-	emit_ctl(LLMOBS_EV_CLOSE, st->gen, 0, LLMOBS_SRC_SOCK_READ, k.fd);
-	bpf_map_delete_elem(&plain_fds, &k);
+	}
+	__u64 *ssl = bpf_map_lookup_elem(&ssl_fds, &k);
+	if (!ssl)
+		return 0;
+	struct conn_key ck = {.ssl = *ssl, .tgid = k.tgid};
+	if (bpf_map_lookup_elem(&conns, &ck)) {
+		emit_ctl(LLMOBS_EV_CLOSE, ck.ssl, 0, LLMOBS_SRC_CLOSE, k.fd);
+		bpf_map_delete_elem(&conns, &ck);
+	}
+	bpf_map_delete_elem(&ssl_fds, &k);
 	return 0;
 }
 
@@ -812,5 +919,100 @@ int tp_process_exit(struct trace_event_raw_sched_process_template *ctx)
 		bpf_for_each_map_elem(&plain_fds, forget_plain, &tgid, 0);
 		bpf_map_delete_elem(&plain_procs, &tgid);
 	}
+	return 0;
+}
+
+/* ---- Discovery: executables and libraries as processes map them ---- */
+
+static __always_inline bool file_key_of(struct file *f, struct llmobs_file_key *k)
+{
+	if (!f)
+		return false;
+	struct inode *ino = BPF_CORE_READ(f, f_inode);
+	if (!ino)
+		return false;
+	k->ino = BPF_CORE_READ(ino, i_ino);
+	k->dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	k->pad = 0;
+	return true;
+}
+
+/* Files the daemon dismissed are never reported again; probed ones are, so
+ * the daemon knows every process that uses them. */
+static __always_inline bool file_wanted(const struct llmobs_file_key *k)
+{
+	__u8 *st = bpf_map_lookup_elem(&files, k);
+	return !st || *st != LLMOBS_FILE_IGNORED;
+}
+
+static __always_inline void emit_mapped(const struct llmobs_file_key *k, __u16 src)
+{
+	struct llmobs_event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+	if (!e) {
+		stat_add(LLMOBS_STAT_RB_DROPS, 1);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	__u64 id = bpf_get_current_pid_tgid();
+	e->type = LLMOBS_EV_MAPPED;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->conn = k->ino;
+	e->pos = k->dev;
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->fd = -1;
+	e->src = src;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+	stat_add(LLMOBS_STAT_EVENTS, 1);
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int tp_process_exec(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!traced(id >> 32))
+		return 0;
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct llmobs_file_key k;
+	if (file_key_of(BPF_CORE_READ(t, mm, exe_file), &k) && file_wanted(&k))
+		emit_mapped(&k, LLMOBS_SRC_EXEC);
+	return 0;
+}
+
+/* mmap(addr, len, prot, flags, fd, off) of a file with PROT_EXEC: how the
+ * dynamic loader brings in a library, at start or by dlopen(). */
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int tp_enter_mmap(struct trace_event_raw_sys_enter *ctx)
+{
+	long fd = ctx->args[4];
+	if (!(ctx->args[2] & PROT_EXEC) || fd < 0 || fd > 0xffff)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!traced(id >> 32))
+		return 0;
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct file **fds = BPF_CORE_READ(t, files, fdt, fd);
+	struct file *f = NULL;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]))
+		return 0;
+	struct llmobs_file_key k;
+	if (file_key_of(f, &k) && file_wanted(&k))
+		bpf_map_update_elem(&mmapping, &id, &k, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_mmap")
+int tp_exit_mmap(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct llmobs_file_key *k = bpf_map_lookup_elem(&mmapping, &id);
+	if (!k)
+		return 0;
+	struct llmobs_file_key cur = *k;
+	bpf_map_delete_elem(&mmapping, &id);
+	if (ctx->ret < 0 && ctx->ret > -4096)
+		return 0;
+	emit_mapped(&cur, LLMOBS_SRC_MMAP);
 	return 0;
 }

@@ -161,6 +161,8 @@ static enum MHD_Result h_stats(struct api *a, struct MHD_Connection *conn)
 	cJSON_AddNumberToObject(cap, "read_faults", (double)cs.read_faults);
 	cJSON_AddNumberToObject(cap, "probe_hits", (double)cs.hits);
 	cJSON_AddNumberToObject(cap, "probes_attached", cs.probes_attached);
+	cJSON_AddNumberToObject(cap, "probe_files", cs.probe_files[0] + cs.probe_files[1]);
+	cJSON_AddNumberToObject(cap, "attach_errors", (double)cs.attach_errors);
 	cJSON_AddNumberToObject(cap, "ringbuf_bytes", (double)cs.ringbuf_bytes);
 	pipeline_lock();
 	struct pipeline_stats p = pstats;
@@ -190,6 +192,14 @@ static enum MHD_Result h_stats(struct api *a, struct MHD_Connection *conn)
 	return send_json(conn, 200, j);
 }
 
+static enum MHD_Result h_probes(struct api *a, struct MHD_Connection *conn)
+{
+	cJSON *j = a->hooks.probes ? a->hooks.probes(a->hooks.ctx) : NULL;
+	if (!j)
+		return send_error(conn, 503, "no probes: replaying a recording, or still starting");
+	return send_json(conn, 200, j);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_data_size, void **req_cls)
@@ -216,7 +226,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return h_stream(a, conn, url + 16);
 	if (!strcmp(url, "/api/v1/stats"))
 		return h_stats(a, conn);
-	return send_error(conn, 404, "not found (see /api/v1/streams, /metrics, /healthz)");
+	if (!strcmp(url, "/api/v1/probes"))
+		return h_probes(a, conn);
+	return send_error(conn, 404,
+	                  "not found (see /api/v1/streams, /api/v1/probes, /metrics, /healthz)");
 }
 
 struct api *api_start(const char *listen, const struct api_hooks *hooks)

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 #include "telemetry.h"
 
 #define API_DEFAULT_LISTEN "127.0.0.1:9477"
@@ -15,6 +17,8 @@ struct api_hooks {
 	bool (*ready)(void *ctx);
 	/* capture-side counters; may be NULL (replay) */
 	void (*capture_stats)(void *ctx, struct capture_stats *out);
+	/* {"files": [...]} of /api/v1/probes; NULL hook or result: not live */
+	cJSON *(*probes)(void *ctx);
 	void *ctx;
 };
 

@@ -2,6 +2,7 @@
 
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 
 #include "llmobs.skel.h"
 #include "log.h"
@@ -38,128 +40,6 @@ static void add_link(struct attach_set *set, struct bpf_link *l)
 		bpf_link__destroy(l); /* unreachable with the limits we attach */
 }
 
-struct ssl_func {
-	const char *name;
-	struct bpf_program *entry;
-	bool ret; /* also a uretprobe */
-	bool required;
-};
-
-static bool attach_one(struct attach_set *set, struct bpf_program *prog, const char *path,
-                       const char *func, bool retprobe, bool required)
-{
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func, .retprobe = retprobe);
-	struct bpf_link *l = bpf_program__attach_uprobe_opts(prog, -1, path, 0, &opts);
-	if (!l) {
-		int err = errno;
-		set->uprobes_failed++;
-		if (required)
-			log_warn("%s: cannot attach %s to %s: %s", path,
-			         retprobe ? "uretprobe" : "uprobe", func, strerror(err));
-		else
-			log_debug("%s: no %s (%s)", path, func, strerror(err));
-		return false;
-	}
-	add_link(set, l);
-	set->uprobes_ok++;
-	return true;
-}
-
-static int attach_file(struct llmobs_bpf *skel, const char *path, struct attach_set *set)
-{
-	struct ssl_func funcs[] = {
-	    {"SSL_write", skel->progs.ssl_write_enter, true, true},
-	    {"SSL_write_ex", skel->progs.ssl_write_ex_enter, true, false},
-	    {"SSL_read", skel->progs.ssl_read_enter, true, true},
-	    {"SSL_read_ex", skel->progs.ssl_read_ex_enter, true, false},
-	    {"SSL_free", skel->progs.ssl_free_enter, false, false},
-	};
-	unsigned ok = 0;
-	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++) {
-		if (!attach_one(set, funcs[i].entry, path, funcs[i].name, false, funcs[i].required))
-			continue;
-		ok++;
-		/* The return probe is what copies reads and learns the fd; without
-		 * it the entry probe would leave stale state, so detach both. */
-		if (funcs[i].ret &&
-		    !attach_one(set, skel->progs.ssl_exit_ret, path, funcs[i].name, true, true)) {
-			bpf_link__destroy(set->links[--set->nlinks]);
-			set->uprobes_ok--;
-			ok--;
-		}
-	}
-	if (ok) {
-		set->libs++;
-		log_info("attached %u SSL probes to %s", ok, path);
-	}
-	return ok ? 0 : -1;
-}
-
-/* Library directories of Debian/Ubuntu, Fedora/RHEL, Alpine and /usr/local. */
-static const char *const lib_dirs[] = {
-    "/usr/lib/x86_64-linux-gnu",
-    "/lib/x86_64-linux-gnu",
-    "/usr/lib/aarch64-linux-gnu",
-    "/lib/aarch64-linux-gnu",
-    "/usr/lib64",
-    "/lib64",
-    "/usr/lib",
-    "/lib",
-    "/usr/local/lib",
-    "/usr/local/lib64",
-    "/usr/local/ssl/lib",
-    NULL,
-};
-static const char *const lib_names[] = {"libssl.so.3", "libssl.so.1.1", NULL};
-
-struct seen {
-	dev_t dev;
-	ino_t ino;
-};
-
-static bool seen_before(struct seen *seen, unsigned *n, unsigned max, const struct stat *st)
-{
-	for (unsigned i = 0; i < *n; i++)
-		if (seen[i].dev == st->st_dev && seen[i].ino == st->st_ino)
-			return true;
-	if (*n < max)
-		seen[(*n)++] = (struct seen){st->st_dev, st->st_ino};
-	return false;
-}
-
-int attach_libssl(struct llmobs_bpf *skel, const char **extra, struct attach_set *set)
-{
-	struct seen seen[64];
-	unsigned nseen = 0;
-	char path[PATH_MAX], real[PATH_MAX];
-	struct stat st;
-
-	for (int i = 0; extra && extra[i]; i++) {
-		if (!realpath(extra[i], real) || stat(real, &st) != 0) {
-			log_error("--libssl %s: %s", extra[i], strerror(errno));
-			continue;
-		}
-		if (!seen_before(seen, &nseen, 64, &st))
-			attach_file(skel, real, set);
-	}
-	/* One attach per distinct file: /lib and /usr/lib are often the same. */
-	for (int d = 0; lib_dirs[d]; d++) {
-		for (int n = 0; lib_names[n]; n++) {
-			snprintf(path, sizeof(path), "%s/%s", lib_dirs[d], lib_names[n]);
-			if (!realpath(path, real) || stat(real, &st) != 0)
-				continue;
-			if (!seen_before(seen, &nseen, 64, &st))
-				attach_file(skel, real, set);
-		}
-	}
-	if (!set->libs) {
-		log_error("no libssl found to attach to (looked for libssl.so.3 and libssl.so.1.1 "
-		          "in the system library directories; use --libssl PATH)");
-		return -1;
-	}
-	return 0;
-}
-
 struct optional_prog {
 	struct bpf_program *prog;
 	const char *what;
@@ -177,7 +57,6 @@ static size_t optional_progs(struct llmobs_bpf *skel, struct optional_prog *out)
 	    {skel->progs.tp_exit_write, "plaintext (write)"},
 	    {skel->progs.tp_exit_recvfrom, "plaintext (recvfrom)"},
 	    {skel->progs.tp_exit_sendto, "plaintext (sendto)"},
-	    {skel->progs.tp_enter_close, "plaintext (close)"},
 	    {skel->progs.tp_enter_accept4, "plaintext server side (accept4)"},
 	    {skel->progs.tp_exit_accept4, "plaintext server side (accept4)"},
 	    {skel->progs.tp_enter_accept, "plaintext server side (accept)"},
@@ -193,7 +72,12 @@ static size_t optional_progs(struct llmobs_bpf *skel, struct optional_prog *out)
 	    {skel->progs.tp_enter_connect, "peer addresses (connect)"},
 	    {skel->progs.tp_exit_connect, "peer addresses (connect)"},
 	    {skel->progs.tp_process_exit, "process exit"},
+	    {skel->progs.tp_process_exec, "discovery of new processes (exec)"},
+	    {skel->progs.tp_enter_mmap, "discovery of loaded libraries (mmap)"},
+	    {skel->progs.tp_exit_mmap, "discovery of loaded libraries (mmap)"},
+	    {skel->progs.tp_enter_close, "connection end on close(2)"},
 	    {skel->progs.ssl_free_enter, "SSL_free"},
+	    {skel->progs.ssl_shutdown_enter, "SSL_shutdown"},
 	};
 	memcpy(out, all, sizeof(all));
 	return sizeof(all) / sizeof(all[0]);
@@ -212,16 +96,19 @@ void attach_tracepoints(struct llmobs_bpf *skel, struct attach_set *set)
 	struct optional_prog tps[32];
 	size_t n = optional_progs(skel, tps);
 	for (size_t i = 0; i < n; i++) {
-		/* uprobes (SSL_free) attach per library, in attach_file() */
+		/* uprobes attach per file (discover.c) */
 		if (!bpf_program__autoload(tps[i].prog) ||
-		    tps[i].prog == skel->progs.ssl_free_enter)
+		    bpf_program__type(tps[i].prog) != BPF_PROG_TYPE_TRACEPOINT)
 			continue;
 		struct bpf_link *l = bpf_program__attach(tps[i].prog);
 		if (!l) {
 			log_warn("tracepoint for %s unavailable (%s): running without it",
 			         tps[i].what, strerror(errno));
+			set->tracepoints_failed++;
 			continue;
 		}
+		if (tps[i].prog == skel->progs.tp_process_exec)
+			set->exec_watch = true;
 		add_link(set, l);
 	}
 }
@@ -235,6 +122,25 @@ int attach_plain_ports(struct llmobs_bpf *skel, const uint16_t *ports, size_t n)
 			log_error("cannot follow plaintext port %u: %s", ports[i], strerror(errno));
 			return -1;
 		}
+	}
+	return 0;
+}
+
+int attach_cgroup_filter(struct llmobs_bpf *skel, const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		log_error("--cgroup %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	uint32_t zero = 0, v = (uint32_t)fd;
+	int err = bpf_map__update_elem(skel->maps.cgroup_filter, &zero, sizeof(zero), &v,
+	                               sizeof(v), BPF_ANY);
+	int saved = errno;
+	close(fd); /* the map holds its own reference */
+	if (err) {
+		log_error("--cgroup %s: not a cgroup v2 directory? (%s)", dir, strerror(saved));
+		return -1;
 	}
 	return 0;
 }

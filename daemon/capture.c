@@ -14,6 +14,7 @@
 #include "attach.h"
 #include "buf.h"
 #include "clock.h"
+#include "discover.h"
 #include "llmobs.skel.h"
 #include "log.h"
 #include "pipeline.h"
@@ -27,11 +28,11 @@ struct capture {
 	uint64_t record_errors;
 };
 
-static atomic_uint uprobes_attached;
+static atomic_bool running;
 
-unsigned capture_uprobes_attached(void)
+bool capture_running(void)
 {
-	return atomic_load(&uprobes_attached);
+	return atomic_load(&running);
 }
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -44,8 +45,14 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct capture *c = ctx;
+	const struct llmobs_event *ev = data;
 	if (c->rec && record_write(c->rec, data, size) < 0 && !c->record_errors++)
 		log_error("writing the recording failed; recording stopped");
+	/* Discovery happens here, outside the BPF-free pipeline. */
+	if (size >= sizeof(*ev) && ev->type == LLMOBS_EV_MAPPED)
+		discover_mapped(ev);
+	else if (size >= sizeof(*ev) && ev->type == LLMOBS_EV_EXIT)
+		discover_exit(ev->tgid);
 	pipeline_event(data, size);
 	return 0;
 }
@@ -59,6 +66,11 @@ static struct llmobs_bpf *open_and_load(const struct capture_opts *o, bool optio
 	}
 	skel->rodata->targ_tgid = o->pid;
 	skel->rodata->self_tgid = (uint32_t)getpid();
+	if (o->comm) {
+		skel->rodata->filter_comm = true;
+		strncpy((char *)skel->rodata->targ_comm, o->comm, sizeof(skel->rodata->targ_comm) - 1);
+	}
+	skel->rodata->filter_cgroup = o->cgroup_dir != NULL;
 	bpf_map__set_max_entries(skel->maps.rb, o->ringbuf_bytes);
 	attach_set_optional(skel, optional);
 	int err = llmobs_bpf__load(skel);
@@ -87,18 +99,33 @@ struct capture *capture_start(const struct capture_opts *o)
 		goto fail;
 	if (attach_plain_ports(c->skel, o->plain_ports, o->nplain_ports) != 0)
 		goto fail;
-	if (attach_libssl(c->skel, o->libssl, &c->links) != 0)
+	if (o->cgroup_dir && attach_cgroup_filter(c->skel, o->cgroup_dir) != 0)
 		goto fail;
+	/* Tracepoints first: a process that starts while we scan is reported. */
 	attach_tracepoints(c->skel, &c->links);
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.rb), on_record, c, NULL);
 	if (!c->rb) {
 		log_error("cannot set up the ring buffer consumer: %s", strerror(errno));
 		goto fail;
 	}
-	atomic_store(&uprobes_attached, c->links.uprobes_ok);
-	log_info("capturing: %u probes on %u libssl file(s), ring buffer %u KiB%s",
-	         c->links.uprobes_ok, c->links.libs, o->ringbuf_bytes >> 10,
-	         o->pid ? " (one pid)" : "");
+	struct discover_filter df = {o->pid, o->comm, o->cgroup_path};
+	discover_init(c->skel, &df);
+	unsigned pinned = discover_pinned(o->libssl);
+	discover_scan_all();
+	struct discover_stats ds;
+	discover_stats(&ds);
+	if (!ds.uprobes && !c->links.exec_watch) {
+		log_error("no file with OpenSSL to probe, and new processes cannot be watched "
+		          "(sched_process_exec): nothing to capture");
+		goto fail;
+	}
+	if (!ds.uprobes)
+		log_warn("no process uses OpenSSL yet; probes attach as processes load it");
+	atomic_store(&running, true);
+	log_info("capturing: %u probes on %u file(s) (%u pinned), ring buffer %u KiB%s%s",
+	         ds.uprobes, ds.files_library + ds.files_executable, pinned,
+	         o->ringbuf_bytes >> 10, c->links.exec_watch ? ", watching new processes" : "",
+	         o->pid || o->comm || o->cgroup_dir ? " (filtered)" : "");
 	return c;
 fail:
 	capture_stop(c);
@@ -119,6 +146,7 @@ int capture_run(struct capture *c, volatile sig_atomic_t *stop)
 		int got = ring_buffer__consume(c->rb);
 		pipeline_tick();
 		pipeline_unlock();
+		discover_tick();
 		if (got < 0 && got != -EINTR) {
 			log_error("ring buffer consume failed: %s", strerror(-got));
 			return -1;
@@ -145,18 +173,23 @@ void capture_stats(struct capture *c, struct capture_stats *out)
 	out->rb_drop_bytes = sums[LLMOBS_STAT_RB_DROP_BYTES];
 	out->trunc_bytes = sums[LLMOBS_STAT_TRUNC_BYTES];
 	out->read_faults = sums[LLMOBS_STAT_READ_FAULTS];
-	out->hits = sums[LLMOBS_STAT_HITS];
 	out->ringbuf_bytes = c->ringbuf_bytes;
-	out->probes_attached = c->links.uprobes_ok;
-	out->probes_failed = c->links.uprobes_failed;
+	struct discover_stats ds;
+	discover_stats(&ds);
+	out->hits = ds.hits;
+	out->probes_attached = ds.uprobes;
+	out->probe_files[0] = ds.files_library;
+	out->probe_files[1] = ds.files_executable;
+	out->attach_errors = ds.attach_errors;
 }
 
 void capture_stop(struct capture *c)
 {
 	if (!c)
 		return;
-	atomic_store(&uprobes_attached, 0);
+	atomic_store(&running, false);
 	ring_buffer__free(c->rb);
+	discover_free();
 	attach_destroy(&c->links);
 	llmobs_bpf__destroy(c->skel);
 	free(c);

@@ -12,6 +12,9 @@
 
 struct capture_opts {
 	uint32_t pid;                /* 0 = all */
+	const char *comm;            /* process name, or NULL */
+	const char *cgroup_dir;      /* cgroup v2 directory (absolute), or NULL */
+	const char *cgroup_path;     /* the same, relative to the cgroup2 mount */
 	uint32_t ringbuf_bytes;      /* power of two, >= page size */
 	const char **libssl;         /* extra libssl paths (NULL-terminated) */
 	struct recorder *rec;        /* may be NULL */
@@ -29,7 +32,7 @@ int capture_run(struct capture *c, volatile sig_atomic_t *stop);
 void capture_stats(struct capture *c, struct capture_stats *out);
 void capture_stop(struct capture *c);
 
-/* Probe attach state (for /healthz and logs); safe from any thread. */
-unsigned capture_uprobes_attached(void);
+/* True once probes and discovery are up (for /healthz); any thread. */
+bool capture_running(void);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "body.h"
 #include "buf.h"
+#include "cgroup.h"
 #include "clock.h"
 #include "http.h"
 #include "ndjson.h"
@@ -363,6 +364,7 @@ void conn_close_process(uint32_t tgid, uint64_t ts)
 			conn_close(c, ts, "process exited before the response completed");
 	}
 	peer_forget_process(tgid);
+	cgroup_forget(tgid);
 }
 
 void conn_free_all(void)
@@ -426,6 +428,12 @@ static void on_request_headers(struct conn *c, const struct http_msg *m)
 		const char *peer = peer_lookup(c->key.tgid, c->fd);
 		if (peer)
 			snprintf(call->peer, sizeof(call->peer), "%s", peer);
+		const struct cgroup_attr *cg = cgroup_of(c->key.tgid);
+		if (cg) {
+			snprintf(call->cgroup, sizeof(call->cgroup), "%s", cg->path);
+			snprintf(call->container_id, sizeof(call->container_id), "%s",
+			         cg->container_id);
+		}
 		call->t_req_first = c->ts;
 		call->server_side = c->swap;
 		x->call = call;

@@ -6,11 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api.h"
 #include "buf.h"
 #include "capture.h"
+#include "cgroup.h"
+#include "discover.h"
 #include "clock.h"
 #include "conn.h"
 #include "log.h"
@@ -29,6 +32,9 @@ static volatile sig_atomic_t stop;
 struct options {
 	const char *listen;
 	uint32_t pid;
+	const char *comm;
+	char cgroup_dir[4096];  /* absolute, under the cgroup2 mount */
+	char cgroup_path[4096]; /* the same, relative to the mount ("/a/b") */
 	uint32_t ringbuf;
 	const char *record;
 	const char *replay;
@@ -50,10 +56,15 @@ static void usage(FILE *f)
 	    f,
 	    "Usage: llmobsd [OPTIONS]\n"
 	    "Observe LLM API calls made over OpenSSL on this host (eBPF uprobes) and serve\n"
-	    "per-stream metrics over HTTP. Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN).\n\n"
+	    "per-stream metrics over HTTP. Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN).\n"
+	    "Every libssl and every executable with OpenSSL built in (node) that a process\n"
+	    "maps is found and probed, including processes started later and containers.\n\n"
 	    "  -l, --listen ADDR:PORT   API address (default %s)\n"
 	    "  -p, --pid PID            capture only this process\n"
-	    "      --libssl PATH        also probe this libssl (repeatable)\n"
+	    "      --comm NAME          capture only processes with this name (/proc/PID/comm)\n"
+	    "      --cgroup PATH        capture only processes in this cgroup v2 and below\n"
+	    "                           (a path under the cgroup2 mount, or relative to it)\n"
+	    "      --libssl PATH        also probe this file up front (repeatable)\n"
 	    "      --routes FILE        extra LLM routes for gateways and custom paths (JSON)\n"
 	    "      --plain-port PORT    also follow plaintext HTTP to PORT (repeatable;\n"
 	    "                           11434, 8000 and 8080 are always followed)\n"
@@ -66,7 +77,8 @@ static void usage(FILE *f)
 	    "  -v, --verbose            debug logging (libbpf too)\n"
 	    "  -h, --help               this help\n"
 	    "      --version            print the version\n\n"
-	    "Endpoints: /healthz /metrics /api/v1/streams /api/v1/streams/{id} /api/v1/stats\n",
+	    "Endpoints: /healthz /metrics /api/v1/streams /api/v1/streams/{id} /api/v1/stats\n"
+	    "           /api/v1/probes\n",
 	    API_DEFAULT_LISTEN, DEFAULT_KEEP);
 }
 
@@ -98,6 +110,56 @@ static int parse_u32(const char *s, uint32_t *out)
 	return 0;
 }
 
+/* The cgroup2 mount point (hybrid hosts mount it at .../unified). */
+static bool cgroup2_mount(char *out, size_t n)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return false;
+	char line[4096];
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS... - FSTYPE SOURCE SUPER */
+		char mnt[4096];
+		const char *sep = strstr(line, " - ");
+		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1) {
+			snprintf(out, n, "%s", mnt);
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static int resolve_cgroup(const char *arg, struct options *o)
+{
+	char mnt[4096];
+	if (!cgroup2_mount(mnt, sizeof(mnt))) {
+		fprintf(stderr, "llmobsd: --cgroup: no cgroup2 file system is mounted\n");
+		return -1;
+	}
+	size_t ml = strlen(mnt);
+	const char *rel = arg;
+	if (!strncmp(arg, mnt, ml) && (arg[ml] == '/' || !arg[ml]))
+		rel = arg + ml;
+	while (*rel == '/')
+		rel++;
+	snprintf(o->cgroup_dir, sizeof(o->cgroup_dir), "%.1024s/%.2048s", mnt, rel);
+	snprintf(o->cgroup_path, sizeof(o->cgroup_path), "/%.2048s", rel);
+	size_t rl = strlen(o->cgroup_path);
+	while (rl > 1 && o->cgroup_path[rl - 1] == '/')
+		o->cgroup_path[--rl] = '\0';
+	struct stat st;
+	if (stat(o->cgroup_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "llmobsd: --cgroup %s: %s is not a cgroup v2 directory\n", arg,
+		        o->cgroup_dir);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum {
@@ -110,11 +172,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 		OPT_JSON,
 		OPT_SERVE,
 		OPT_KEEP,
-		OPT_VERSION
+		OPT_VERSION,
+		OPT_COMM,
+		OPT_CGROUP,
 	};
 	static const struct option longopts[] = {
 	    {"listen", required_argument, NULL, 'l'},
 	    {"pid", required_argument, NULL, 'p'},
+	    {"comm", required_argument, NULL, OPT_COMM},
+	    {"cgroup", required_argument, NULL, OPT_CGROUP},
 	    {"libssl", required_argument, NULL, OPT_LIBSSL},
 	    {"plain-port", required_argument, NULL, OPT_PLAIN_PORT},
 	    {"routes", required_argument, NULL, OPT_ROUTES},
@@ -148,6 +214,20 @@ static int parse_args(int argc, char **argv, struct options *o)
 				        optarg);
 				return 2;
 			}
+			break;
+		case OPT_COMM:
+			if (!optarg[0] || strlen(optarg) >= LLMOBS_COMM_LEN) {
+				fprintf(stderr,
+				        "llmobsd: --comm: '%s' must be 1 to %d characters (the kernel "
+				        "keeps %d)\n",
+				        optarg, LLMOBS_COMM_LEN - 1, LLMOBS_COMM_LEN - 1);
+				return 2;
+			}
+			o->comm = optarg;
+			break;
+		case OPT_CGROUP:
+			if (resolve_cgroup(optarg, o))
+				return 2;
 			break;
 		case OPT_ROUTES: {
 			char err[512];
@@ -264,7 +344,13 @@ static bool ready_always(void *ctx)
 static bool ready_capture(void *ctx)
 {
 	(void)ctx;
-	return capture_uprobes_attached() > 0;
+	return capture_running();
+}
+
+static cJSON *probes_capture(void *ctx)
+{
+	(void)ctx;
+	return capture_running() ? discover_json() : NULL;
 }
 
 /* Set once capture is up; the API threads read it. */
@@ -346,6 +432,9 @@ static int run_live(const struct options *o)
 	}
 	struct capture_opts copts = {
 	    .pid = o->pid,
+	    .comm = o->comm,
+	    .cgroup_dir = o->cgroup_dir[0] ? o->cgroup_dir : NULL,
+	    .cgroup_path = o->cgroup_dir[0] ? o->cgroup_path : NULL,
 	    .ringbuf_bytes = o->ringbuf,
 	    .libssl = o->libssl,
 	    .rec = rec,
@@ -353,7 +442,9 @@ static int run_live(const struct options *o)
 	    .nplain_ports = o->nplain,
 	};
 	/* The API comes up first so /healthz answers 503 while attaching. */
-	struct api_hooks hooks = {.ready = ready_capture, .capture_stats = stats_capture};
+	struct api_hooks hooks = {
+	    .ready = ready_capture, .capture_stats = stats_capture, .probes = probes_capture};
+	cgroup_lookup_enable(true);
 	api = api_start(o->listen, &hooks);
 	if (!api)
 		goto out;

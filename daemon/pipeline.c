@@ -37,9 +37,23 @@ void pipeline_unlock(void)
 	pthread_mutex_unlock(&lock);
 }
 
+static const char *close_reason(uint16_t src)
+{
+	switch (src) {
+	case LLMOBS_SRC_SSL_SHUTDOWN:
+		return "SSL_shutdown before the response completed";
+	case LLMOBS_SRC_SSL_FREE:
+		return "SSL_free before the response completed";
+	case LLMOBS_SRC_CLOSE:
+		return "socket closed before the response completed";
+	default:
+		return "connection closed before the response completed";
+	}
+}
+
 void pipeline_event(const struct llmobs_event *ev, size_t size)
 {
-	if (size < sizeof(*ev) || ev->len > size - sizeof(*ev) || ev->type >= 8 ||
+	if (size < sizeof(*ev) || ev->len > size - sizeof(*ev) || ev->type >= LLMOBS_EV__MAX ||
 	    ev->dir > LLMOBS_DIR_READ) {
 		pstats.bad_events++;
 		return;
@@ -62,8 +76,10 @@ void pipeline_event(const struct llmobs_event *ev, size_t size)
 	case LLMOBS_EV_CLOSE:
 		c = conn_lookup(ev->tgid, ev->conn, 0, ev);
 		if (c)
-			conn_close(c, ev->ts_ns, "connection closed before the response completed");
+			conn_close(c, ev->ts_ns, close_reason(ev->src));
 		break;
+	case LLMOBS_EV_MAPPED:
+		break; /* discovery (capture side) */
 	case LLMOBS_EV_EXIT:
 		conn_close_process(ev->tgid, ev->ts_ns);
 		break;

@@ -28,6 +28,8 @@ struct llm_call {
 	char endpoint[256];
 	char host[256];
 	char peer[64]; /* "ip:port" when connect() was seen */
+	char cgroup[256];       /* "" when unknown (replay) */
+	char container_id[65];  /* "" when not in a container */
 	enum call_status status;
 	bool finished;
 	bool server_side; /* seen from the server (accepted plaintext socket) */

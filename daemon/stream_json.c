@@ -47,6 +47,8 @@ cJSON *call_to_json(const struct llm_call *c, uint64_t now)
 	add_str_or_null(o, "endpoint", c->endpoint);
 	add_str_or_null(o, "host", c->host);
 	add_str_or_null(o, "peer", c->peer);
+	add_str_or_null(o, "cgroup", c->cgroup);
+	add_str_or_null(o, "container_id", c->container_id);
 	cJSON_AddStringToObject(o, "side", c->server_side ? "server" : "client");
 	cJSON_AddStringToObject(o, "status", call_status_name(c->status));
 	add_int_or_null(o, "http_status", c->http_status ? c->http_status : -1);

@@ -16,7 +16,9 @@ void telemetry_dropped_bytes(const struct llm_call *c, uint64_t n);
 struct capture_stats {
 	uint64_t events, rb_drops, rb_drop_bytes, trunc_bytes, read_faults, hits;
 	uint64_t ringbuf_bytes; /* ring size */
-	unsigned probes_attached, probes_failed;
+	unsigned probes_attached;  /* uprobes + uretprobes */
+	unsigned probe_files[2];   /* probed files: libraries, executables */
+	uint64_t attach_errors;
 };
 /* Copies pipeline and capture counters into the registry; call under the
  * pipeline lock right before rendering. */

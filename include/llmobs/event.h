@@ -34,11 +34,17 @@
 enum llmobs_event_type {
 	LLMOBS_EV_DATA = 1,    /* plaintext of one SSL call (or a piece of it) */
 	LLMOBS_EV_CONNECT = 2, /* connect(2) on an AF_INET/AF_INET6 socket */
+	/* the connection is gone: SSL_free, SSL_shutdown, or close(2) of its
+	 * socket (src says which) */
 	LLMOBS_EV_CLOSE = 3,
-	/* SSL_free, or close(2) of a plaintext socket */ /* SSL_free: the TLS connection is gone */
 	LLMOBS_EV_EXIT = 4,       /* process exit: all its connections are gone */
 	LLMOBS_EV_WRITE_FAIL = 5, /* SSL_write* returned <= 0: discard the data
 	                            copied at its entry (the app retries) */
+	/* a process exec'd (src EXEC) or mapped a file executable (src MMAP)
+	 * that the daemon has not dismissed: conn = inode number, pos = device
+	 * (kernel encoding: major << 20 | minor). Discovery, not pipeline. */
+	LLMOBS_EV_MAPPED = 6,
+	LLMOBS_EV__MAX = 8,
 };
 
 enum llmobs_dir {
@@ -58,6 +64,28 @@ enum llmobs_src {
 	LLMOBS_SRC_SOCK_WRITE = 8, /* plaintext socket: write/sendto */
 	LLMOBS_SRC_SOCK_READ = 9,  /* plaintext socket: read/recvfrom */
 	LLMOBS_SRC_ACCEPT = 10,    /* plaintext socket accepted (server side) */
+	LLMOBS_SRC_SSL_SHUTDOWN = 11,
+	LLMOBS_SRC_CLOSE = 12, /* close(2) of the socket an SSL connection used */
+	LLMOBS_SRC_EXEC = 13,
+	LLMOBS_SRC_MMAP = 14,
+};
+
+/* Probe hit counters ("probe_hits" per-CPU array): each uprobe carries a
+ * BPF cookie = file slot * LLMOBS_PROBE_FUNCS + function. */
+#define LLMOBS_PROBE_FUNCS     8
+#define LLMOBS_MAX_PROBE_FILES 256
+#define LLMOBS_PROBE_SLOTS     (LLMOBS_PROBE_FUNCS * LLMOBS_MAX_PROBE_FILES)
+
+/* State of an executable file in the "files" map (set by the daemon). */
+enum llmobs_file_state {
+	LLMOBS_FILE_IGNORED = 1, /* no SSL functions: never report it again */
+	LLMOBS_FILE_PROBED = 2,  /* probed: report new users (exec/mmap) */
+};
+
+struct llmobs_file_key {
+	__u64 ino;
+	__u32 dev; /* kernel encoding */
+	__u32 pad;
 };
 
 struct llmobs_event {

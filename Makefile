@@ -22,7 +22,7 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libmicrohttpd-dev libcjson-dev libhttp-parser-dev libcmocka-dev libncurses-dev \
 	libcurl4-openssl-dev libbrotli-dev uthash-dev curl openssl python3 ca-certificates \
-	prometheus tmux
+	prometheus tmux nodejs
 
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
 BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -47,6 +47,9 @@ deps:
 		echo "installing:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "deps: all Debian packages present"; fi
+	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+	@# The e2e Node client: the official OpenAI SDK, pinned by the lockfile.
+	@[ -d tests/e2e/node/node_modules/openai ] || (cd tests/e2e/node && npm ci --no-audit --no-fund --loglevel=error)
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h

@@ -478,10 +478,12 @@ int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *read
 	                 LLMOBS_DIR_READ);
 }
 
+/* Every probed function returns int: only eax is defined (node's -1 comes
+ * back as 0x00000000ffffffff in rax). */
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_exit_ret, long ret)
 {
-	return ssl_exit(ctx, ret);
+	return ssl_exit(ctx, (int)ret);
 }
 
 static __always_inline int ssl_end(void *ctx, __u64 ssl, __u16 src)

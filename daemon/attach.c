@@ -134,8 +134,8 @@ int attach_cgroup_filter(struct llmobs_bpf *skel, const char *dir)
 		return -1;
 	}
 	uint32_t zero = 0, v = (uint32_t)fd;
-	int err = bpf_map__update_elem(skel->maps.cgroup_filter, &zero, sizeof(zero), &v,
-	                               sizeof(v), BPF_ANY);
+	int err = bpf_map__update_elem(skel->maps.cgroup_filter, &zero, sizeof(zero), &v, sizeof(v),
+	                               BPF_ANY);
 	int saved = errno;
 	close(fd); /* the map holds its own reference */
 	if (err) {

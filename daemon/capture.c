@@ -68,7 +68,8 @@ static struct llmobs_bpf *open_and_load(const struct capture_opts *o, bool optio
 	skel->rodata->self_tgid = (uint32_t)getpid();
 	if (o->comm) {
 		skel->rodata->filter_comm = true;
-		strncpy((char *)skel->rodata->targ_comm, o->comm, sizeof(skel->rodata->targ_comm) - 1);
+		strncpy((char *)skel->rodata->targ_comm, o->comm,
+		        sizeof(skel->rodata->targ_comm) - 1);
 	}
 	skel->rodata->filter_cgroup = o->cgroup_dir != NULL;
 	bpf_map__set_max_entries(skel->maps.rb, o->ringbuf_bytes);
@@ -123,8 +124,8 @@ struct capture *capture_start(const struct capture_opts *o)
 		log_warn("no process uses OpenSSL yet; probes attach as processes load it");
 	atomic_store(&running, true);
 	log_info("capturing: %u probes on %u file(s) (%u pinned), ring buffer %u KiB%s%s",
-	         ds.uprobes, ds.files_library + ds.files_executable, pinned,
-	         o->ringbuf_bytes >> 10, c->links.exec_watch ? ", watching new processes" : "",
+	         ds.uprobes, ds.files_library + ds.files_executable, pinned, o->ringbuf_bytes >> 10,
+	         c->links.exec_watch ? ", watching new processes" : "",
 	         o->pid || o->comm || o->cgroup_dir ? " (filtered)" : "");
 	return c;
 fail:

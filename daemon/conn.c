@@ -193,6 +193,13 @@ static void feed(struct conn *c, int dir, uint64_t ts, const char *p, size_t n)
 {
 	c->ts = ts;
 	if (c->role == ROLE_UNKNOWN) {
+		/* Joined mid-exchange (probes attached while the connection was
+		 * in use): reads that do not start a message say nothing about
+		 * the connection. Skip them until a write or a message start. */
+		if (dir == LLMOBS_DIR_READ && !c->sniffed.len && sniff(p, n) == SNIFF_NO) {
+			pstats.ignored_bytes[IGNORE_RESYNC] += n;
+			return;
+		}
 		/* A first write as short as "P" cannot be classified yet: keep
 		 * the bytes until it can (any later byte decides). */
 		buf_append(&c->sniffed, p, n);

@@ -32,15 +32,15 @@
 #include "log.h"
 
 enum func { F_WRITE, F_WRITE_EX, F_READ, F_READ_EX, F_FREE, F_SHUTDOWN, F__N };
-static const char *const func_names[F__N] = {"SSL_write", "SSL_write_ex", "SSL_read",
-                                             "SSL_read_ex", "SSL_free", "SSL_shutdown"};
+static const char *const func_names[F__N] = {"SSL_write",   "SSL_write_ex", "SSL_read",
+                                             "SSL_read_ex", "SSL_free",     "SSL_shutdown"};
 /* Cookie of a return probe: function + this (LLMOBS_PROBE_FUNCS = 16). */
-#define RET_SLOT 8
+#define RET_SLOT   8
 #define MAX_PROBES (2 * F__N)
 /* A file whose last user exited is detached only after a /proc check
  * confirms it (forked children map it without any exec or mmap). */
-#define RECHECK_NS (1000ull * 1000 * 1000)
-#define REFRESH_NS (30ull * 1000 * 1000 * 1000)
+#define RECHECK_NS    (1000ull * 1000 * 1000)
+#define REFRESH_NS    (30ull * 1000 * 1000 * 1000)
 #define MAX_DISMISSED 65536
 
 struct file_key {
@@ -83,8 +83,9 @@ static struct dismissed *dismissed;
 static unsigned ndismissed;
 static uint8_t slots_used[LLMOBS_MAX_PROBE_FILES];
 static uint64_t attach_errors;
-static uint64_t hits_retired; /* of detached files: counters never go down */
+static uint64_t hits_retired;             /* of detached files: counters never go down */
 static uint64_t last_refresh, recheck_at; /* CLOCK_MONOTONIC ns; 0 = none */
+static uint64_t mapped_at;                /* the exec/mmap being handled (for the log) */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static uint64_t mono_ns(void)
@@ -265,7 +266,9 @@ static struct target *probe_file(const struct file_key *k, const char *open_path
 {
 	uint64_t off[F__N];
 	struct elf_info info;
+	uint64_t t0 = mono_ns();
 	int n = elf_func_offsets(open_path, func_names, F__N, off, &info);
+	uint64_t t1 = mono_ns();
 	bool can_read = off[F_READ] || off[F_READ_EX], can_write = off[F_WRITE] || off[F_WRITE_EX];
 	if (n <= 0 || !can_read || !can_write) {
 		if (pinned)
@@ -303,8 +306,14 @@ static struct target *probe_file(const struct file_key *k, const char *open_path
 			attach_probe(t, open_path, f, off[f], false);
 	HASH_ADD(hh, targets, key, sizeof(t->key), t);
 	bpf_mark(k, LLMOBS_FILE_PROBED);
-	char who[64] = "";
-	if (pid)
+	char who[96] = "";
+	log_debug("%s: symbols %.2f ms, attach %.2f ms, handling began %.2f ms after the mapping",
+	          t->path, (double)(t1 - t0) / 1e6, (double)(mono_ns() - t1) / 1e6,
+	          mapped_at ? (double)(t0 - mapped_at) / 1e6 : -1.0);
+	if (pid && mapped_at)
+		snprintf(who, sizeof(who), ", first used by pid %u, %.1f ms after it mapped it",
+		         pid, (double)(mono_ns() - mapped_at) / 1e6);
+	else if (pid)
 		snprintf(who, sizeof(who), ", first used by pid %u", pid);
 	log_info("attached %u probes to %s (%s, OpenSSL %s%s)", t->nprobes, t->path,
 	         info.executable ? "executable" : "library",
@@ -462,10 +471,18 @@ void discover_scan_all(void)
 
 /* Library directories of Debian/Ubuntu, Fedora/RHEL, Alpine and /usr/local. */
 static const char *const lib_dirs[] = {
-    "/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
-    "/lib/aarch64-linux-gnu",    "/usr/lib64",            "/lib64",
-    "/usr/lib",                  "/lib",                  "/usr/local/lib",
-    "/usr/local/lib64",          "/usr/local/ssl/lib",    NULL,
+    "/usr/lib/x86_64-linux-gnu",
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/lib/aarch64-linux-gnu",
+    "/usr/lib64",
+    "/lib64",
+    "/usr/lib",
+    "/lib",
+    "/usr/local/lib",
+    "/usr/local/lib64",
+    "/usr/local/ssl/lib",
+    NULL,
 };
 static const char *const lib_names[] = {"libssl.so.3", "libssl.so.1.1", NULL};
 
@@ -519,7 +536,10 @@ void discover_mapped(const struct llmobs_event *ev)
 	}
 	struct dismissed *d;
 	HASH_FIND(hh, dismissed, &k, sizeof(k), d);
-	if (!d && scan_pid(ev->tgid)) {
+	mapped_at = ev->ts_ns;
+	bool alive = !d && scan_pid(ev->tgid);
+	mapped_at = 0;
+	if (alive) {
 		HASH_FIND(hh, targets, &k, sizeof(k), t);
 		HASH_FIND(hh, dismissed, &k, sizeof(k), d);
 	}

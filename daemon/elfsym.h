@@ -7,9 +7,9 @@
 #include <stdint.h>
 
 struct elf_info {
-	bool executable;      /* has PT_INTERP (a program, not a library) */
-	bool openssl3;        /* exports SSL_get1_peer_certificate (3.x only) */
-	char soname[64];      /* DT_SONAME, "" when none */
+	bool executable; /* has PT_INTERP (a program, not a library) */
+	bool openssl3;   /* exports SSL_get1_peer_certificate (3.x only) */
+	char soname[64]; /* DT_SONAME, "" when none */
 };
 
 /* Looks up each of names[0..n) among the defined function symbols of path

@@ -217,10 +217,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_COMM:
 			if (!optarg[0] || strlen(optarg) >= LLMOBS_COMM_LEN) {
-				fprintf(stderr,
-				        "llmobsd: --comm: '%s' must be 1 to %d characters (the kernel "
-				        "keeps %d)\n",
-				        optarg, LLMOBS_COMM_LEN - 1, LLMOBS_COMM_LEN - 1);
+				fprintf(
+				    stderr,
+				    "llmobsd: --comm: '%s' must be 1 to %d characters (the kernel "
+				    "keeps %d)\n",
+				    optarg, LLMOBS_COMM_LEN - 1, LLMOBS_COMM_LEN - 1);
 				return 2;
 			}
 			o->comm = optarg;

@@ -27,9 +27,9 @@ struct llm_call {
 	char comm[16];
 	char endpoint[256];
 	char host[256];
-	char peer[64]; /* "ip:port" when connect() was seen */
-	char cgroup[256];       /* "" when unknown (replay) */
-	char container_id[65];  /* "" when not in a container */
+	char peer[64];         /* "ip:port" when connect() was seen */
+	char cgroup[256];      /* "" when unknown (replay) */
+	char container_id[65]; /* "" when not in a container */
 	enum call_status status;
 	bool finished;
 	bool server_side; /* seen from the server (accepted plaintext socket) */

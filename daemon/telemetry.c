@@ -11,7 +11,8 @@
 static struct metric *m_duration, *m_tokens, *m_ttft, *m_tpot;
 static struct metric *m_active, *m_calls, *m_bytes, *m_chunks, *m_stream_dropped;
 static struct metric *m_cap_events, *m_cap_drops, *m_cap_drop_bytes, *m_cap_trunc, *m_cap_faults;
-static struct metric *m_hits, *m_probes, *m_probe_files, *m_attach_errors, *m_ringbuf, *m_lost, *m_ignored, *m_parse_errors;
+static struct metric *m_hits, *m_probes, *m_probe_files, *m_attach_errors, *m_ringbuf, *m_lost,
+    *m_ignored, *m_parse_errors;
 static struct metric *m_conns, *m_write_retry, *m_data_bytes;
 static uint64_t last[32]; /* totals at the previous sync, see counter_to() */
 
@@ -84,8 +85,9 @@ void telemetry_init(void)
 	m_hits = metric_counter("llmobs_probe_hits_total",
 	                        "SSL uprobe/uretprobe executions, traced processes or not.", NULL);
 	static const char *const L_KIND[] = {"kind", NULL};
-	m_probe_files = metric_gauge("llmobs_probe_attached",
-	                             "Files carrying OpenSSL with probes attached, by kind.", L_KIND);
+	m_probe_files =
+	    metric_gauge("llmobs_probe_attached",
+	                 "Files carrying OpenSSL with probes attached, by kind.", L_KIND);
 	m_attach_errors = metric_counter("llmobs_probe_attach_errors_total",
 	                                 "Uprobes that failed to attach.", NULL);
 	m_probes = metric_gauge("llmobs_probes_attached", "uprobes and uretprobes attached.", NULL);

@@ -10,12 +10,18 @@ CLI
                [--model M] [--stream | --no-stream] [--include-usage]
                [--requests N] [--keep-alive] [--interval S]
                [--wait-before-start S] [--script JSON] [--prompt TEXT]
-               [--api-key KEY] [--path P] [--timeout S]
+               [--api-key KEY] [--path P] [--timeout S] [--comm NAME]
+               [--end-after K --end-how shutdown|close [--linger S]]
 
   --keep-alive sends all requests on one connection (reconnecting only if
   the server closes it); without it every request gets its own connection.
   --script is placed in the request's metadata.e2e_script (see
   tls_sse_server.py).
+  --comm renames the process (prctl PR_SET_NAME) before connecting.
+  --end-after K stops reading after K content deltas and ends the TLS
+  connection while the process lives on for --linger seconds: "shutdown"
+  calls SSL_shutdown (ssl unwrap()); "close" closes the socket fd with
+  close(2) but keeps the SSL object (no SSL_free) until exit.
 
 Output: one JSON line per request, in order:
   text           reassembled content (non-streaming: message.content)
@@ -53,6 +59,17 @@ MAX_HEAD = 64 * 1024
 
 class Truncated(Exception):
     """The connection ended before the body did."""
+
+
+class EndedByClient(Exception):
+    """--end-after reached."""
+
+
+def set_comm(name):
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(15, name.encode()[:15], 0, 0, 0) != 0:  # PR_SET_NAME
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NAME)")
 
 
 def now_ns():
@@ -295,7 +312,7 @@ def connect(args, ctx):
         raise
 
 
-def exchange(sock, reader, request, result):
+def exchange(sock, reader, request, result, end_after=0):
     """One request/response; returns whether the connection can be reused."""
     result.sport = sock.getsockname()[1]
     result.t_start = now_ns()
@@ -312,6 +329,8 @@ def exchange(sock, reader, request, result):
         if is_sse:
             for data in sse.feed(piece):
                 result.on_event(data)
+                if end_after and result.chunks >= end_after:
+                    raise EndedByClient()
         else:
             body += piece
     result.t_end = now_ns()
@@ -321,6 +340,18 @@ def exchange(sock, reader, request, result):
     framed = "chunked" in headers.get("transfer-encoding", "") or \
         "content-length" in headers
     return framed and headers.get("connection", "").lower() != "close"
+
+
+def end_connection(sock, how):
+    if how == "shutdown":
+        sock.settimeout(1)
+        try:
+            sock.unwrap()  # SSL_shutdown; the peer may still be sending
+        except (OSError, ValueError):
+            pass
+    else:
+        os.close(sock.fileno())  # close(2) only: the SSLSocket keeps its SSL*
+        end_connection.keep = sock
 
 
 def run(args):
@@ -337,7 +368,13 @@ def run(args):
             if sock is None:
                 sock = connect(args, ctx)
                 reader = Reader(sock)
-            reusable = exchange(sock, reader, request, result)
+            reusable = exchange(sock, reader, request, result, args.end_after)
+        except EndedByClient:
+            result.transport_error = "ended by the client (%s)" % args.end_how
+            print(json.dumps(result.as_dict()), flush=True)
+            end_connection(sock, args.end_how)
+            time.sleep(args.linger)
+            os._exit(0)  # no cleanup: the SSL object must outlive the linger
         except (OSError, ValueError, Truncated) as e:
             result.t_end = now_ns()
             result.transport_error = "%s: %s" % (type(e).__name__, e)
@@ -370,7 +407,13 @@ def main():
     ap.add_argument("--api-key", default=DEFAULT_API_KEY)
     ap.add_argument("--path", default="/v1/chat/completions")
     ap.add_argument("--timeout", type=float, default=30, help="socket timeout, seconds")
+    ap.add_argument("--comm", help="process name to take (prctl)")
+    ap.add_argument("--end-after", type=int, default=0)
+    ap.add_argument("--end-how", choices=["shutdown", "close"], default="shutdown")
+    ap.add_argument("--linger", type=float, default=0)
     args = ap.parse_args()
+    if args.comm:
+        set_comm(args.comm)
     if args.wait_before_start:
         time.sleep(args.wait_before_start)
     sys.exit(run(args))

@@ -154,12 +154,12 @@ def _spawn(argv, **kw):
 class Managed:
     """A child process stopped at the end of the test that started it."""
 
-    def __init__(self, name, argv, log_path, stdout=None):
+    def __init__(self, name, argv, log_path, stdout=None, env=None):
         self.name = name
         self.log_path = log_path
         self.log = open(log_path, "ab")
         self.proc = _spawn(argv, stdout=stdout or self.log, stderr=self.log,
-                           stdin=subprocess.DEVNULL)
+                           stdin=subprocess.DEVNULL, env=env)
         _live.append(self)
 
     def alive(self):
@@ -262,6 +262,25 @@ class TlsServer(Managed):
             return [json.loads(line) for line in f if line.strip()]
 
 
+# ---- the daemon's API ----------------------------------------------------
+
+def streams(d, **filters):
+    """GET /api/v1/streams with filters; the list (asserts 200)."""
+    q = "&".join("%s=%s" % kv for kv in filters.items())
+    status, body = d.get_json("/api/v1/streams" + ("?" + q if q else ""))
+    assert status == 200, (status, body)
+    return body["streams"]
+
+
+def finished_streams(d, pid, n=1, timeout=15):
+    """Waits until pid has n finished streams; returns them oldest first."""
+    def done():
+        got = [s for s in streams(d, pid=pid) if s["status"] != "streaming"]
+        return got if len(got) >= n else None
+    got = wait_for(done, timeout, 0.05, "%d finished stream(s) of pid %d" % (n, pid))
+    return list(reversed(got))
+
+
 # ---- clients -----------------------------------------------------------
 
 def client_argv(port, cafile, python=None, **opts):
@@ -299,13 +318,15 @@ def run_client(server, timeout=60, **opts):
 
 
 class Client(Managed):
-    """client_py.py running in the background (e.g. with wait_before_start)."""
+    """client_py.py running in the background (e.g. with wait_before_start).
+    env: its environment; prefix: argv words run before it (a wrapper that
+    execs the rest)."""
 
-    def __init__(self, server, **opts):
-        argv = client_argv(server.port, server.cafile, **opts)
+    def __init__(self, server, env=None, prefix=(), **opts):
+        argv = list(prefix) + client_argv(server.port, server.cafile, **opts)
         self.out_path = tmpfile("client.out")
         self.out = open(self.out_path, "wb")
-        super().__init__("client_py", argv, tmpfile("client.log"), stdout=self.out)
+        super().__init__("client_py", argv, tmpfile("client.log"), stdout=self.out, env=env)
 
     def results(self, timeout=60):
         self.proc.wait(timeout)

@@ -16,20 +16,8 @@ CLI = os.path.join(e2e.REPO, "build", "llmobs-cli")
 TTFT_TOLERANCE_MS = 5.0
 
 
-def streams(d, **filters):
-    q = "&".join("%s=%s" % kv for kv in filters.items())
-    status, body = d.get_json("/api/v1/streams" + ("?" + q if q else ""))
-    assert status == 200, (status, body)
-    return body["streams"]
-
-
-def finished_streams(d, pid, n=1, timeout=15):
-    """Waits until pid has n finished streams; returns them oldest first."""
-    def done():
-        got = [s for s in streams(d, pid=pid) if s["status"] != "streaming"]
-        return got if len(got) >= n else None
-    got = e2e.wait_for(done, timeout, 0.05, "%d finished stream(s) of pid %d" % (n, pid))
-    return list(reversed(got))
+streams = e2e.streams
+finished_streams = e2e.finished_streams
 
 
 def check_against_client(s, r, script):

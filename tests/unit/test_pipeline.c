@@ -298,6 +298,80 @@ static void test_close_mid_stream_aborts(void **state)
 	assert_int_equal(pstats.conns_active, 0);
 }
 
+/* Each way a connection can end names itself in the stream's error. */
+static void test_close_reasons(void **state)
+{
+	(void)state;
+	static const struct {
+		uint16_t src;
+		const char *why;
+	} ends[] = {
+	    {LLMOBS_SRC_SSL_SHUTDOWN, "SSL_shutdown"},
+	    {LLMOBS_SRC_CLOSE, "socket closed"},
+	    {LLMOBS_SRC_SSL_FREE, "SSL_free"},
+	};
+	char resp[8192];
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		reset();
+		const char *req = request("");
+		ssl_call(LLMOBS_DIR_WRITE, 1 * MS, req, strlen(req));
+		size_t n = response(resp, sizeof(resp), "HTTP/1.1 200 OK");
+		ssl_call(LLMOBS_DIR_READ, 5 * MS, resp, n / 2);
+		struct llmobs_event ev = {.type = LLMOBS_EV_CLOSE,
+		                          .ts_ns = 9 * MS,
+		                          .conn = SSL1,
+		                          .tgid = TGID,
+		                          .src = ends[i].src,
+		                          .fd = -1};
+		pipeline_event(&ev, sizeof(ev));
+		const struct llm_call *c = only_call();
+		assert_int_equal(c->status, CALL_ABORTED);
+		assert_non_null(strstr(c->error, ends[i].why));
+	}
+	/* discovery records pass through the pipeline untouched, not as bad */
+	struct llmobs_event m = {.type = LLMOBS_EV_MAPPED,
+	                         .ts_ns = 10 * MS,
+	                         .tgid = TGID,
+	                         .conn = 1234,
+	                         .pos = 0xfe00000};
+	pipeline_event(&m, sizeof(m));
+	assert_int_equal(pstats.bad_events, 0);
+	assert_int_equal(pstats.events[LLMOBS_EV_MAPPED], 1);
+}
+
+/* Probes attached while a connection was mid-exchange (a library loaded
+ * just before its first call): the response of the missed request is
+ * counted as unmatched, and the next exchange on the connection is a call. */
+static void test_connection_seen_mid_exchange(void **state)
+{
+	(void)state;
+	char resp[8192];
+	reset();
+	size_t n = response(resp, sizeof(resp), "HTTP/1.1 200 OK");
+	ssl_call(LLMOBS_DIR_READ, 1 * MS, resp, n); /* its request was never seen */
+	assert_int_equal(pstats.calls_total, 0);
+	const char *req = request("");
+	ssl_call(LLMOBS_DIR_WRITE, 2 * MS, req, strlen(req));
+	ssl_call(LLMOBS_DIR_READ, 3 * MS, resp, n);
+	const struct llm_call *c = only_call();
+	assert_int_equal(c->status, CALL_COMPLETED);
+	assert_string_equal(c->dec.text.data, "Hello, world");
+	assert_true(pstats.ignored_bytes[IGNORE_UNMATCHED] > 0);
+
+	/* joined inside a response body: those reads are skipped, the
+	 * connection is not written off as "not HTTP" */
+	reset();
+	pos[0] = 1000, pos[1] = 5000;
+	ssl_call(LLMOBS_DIR_READ, 1 * MS, resp + n / 2, n - n / 2);
+	assert_int_equal(pstats.ignored_bytes[IGNORE_RESYNC], n - n / 2);
+	ssl_call(LLMOBS_DIR_WRITE, 2 * MS, req, strlen(req));
+	ssl_call(LLMOBS_DIR_READ, 3 * MS, resp, n);
+	c = only_call();
+	assert_int_equal(c->status, CALL_COMPLETED);
+	assert_string_equal(c->dec.text.data, "Hello, world");
+	assert_int_equal(pstats.ignored_bytes[IGNORE_NOT_HTTP], 0);
+}
+
 static void test_exit_mid_stream_aborts(void **state)
 {
 	(void)state;
@@ -767,6 +841,8 @@ int main(void)
 	    cmocka_unit_test(test_pipelined_requests_pair_in_order),
 	    cmocka_unit_test(test_plaintext_server_side),
 	    cmocka_unit_test(test_tick_flushes_held_write),
+	    cmocka_unit_test(test_close_reasons),
+	    cmocka_unit_test(test_connection_seen_mid_exchange),
 	};
 	return cmocka_run_group_tests_name("pipeline", tests, setup, NULL);
 }

@@ -1,0 +1,106 @@
+/* `probes`: which files carry the SSL probes, who uses them, hit counts. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void print_file(const cJSON *f, bool verbose)
+{
+	double hits = 0, procs = 0;
+	json_num(f, "hits", &hits);
+	json_num(f, "processes", &procs);
+	printf("%-10s %-7s %-10s %10.0f %6.0f  %s\n", json_str(f, "kind", "?"),
+	       json_str(f, "openssl", "?"), json_str(f, "origin", "?"), hits, procs,
+	       json_str(f, "path", "?"));
+	const cJSON *pids = cJSON_GetObjectItemCaseSensitive(f, "pids");
+	if (verbose && cJSON_GetArraySize(pids) > 0) {
+		printf("%45s pids:", "");
+		const cJSON *p;
+		int n = 0;
+		cJSON_ArrayForEach(p, pids)
+		{
+			if (n++ == 16) {
+				printf(" …");
+				break;
+			}
+			printf(" %.0f", p->valuedouble);
+		}
+		putchar('\n');
+	}
+	if (!verbose)
+		return;
+	const cJSON *pr;
+	cJSON_ArrayForEach(pr, cJSON_GetObjectItemCaseSensitive(f, "probes"))
+	{
+		double h = 0;
+		json_num(pr, "hits", &h);
+		printf("%45s %-9s %-13s %-10s %10.0f\n", "", json_str(pr, "type", "?"),
+		       json_str(pr, "function", "?"), json_str(pr, "offset", "?"), h);
+	}
+}
+
+int cmd_probes(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	bool json = false, verbose = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			printf("Usage: llmobs-cli probes [--json] [-v|--verbose]\n"
+			       "Files with SSL probes attached (libssl copies, executables with\n"
+			       "OpenSSL built in), the processes using them and probe hit counts.\n"
+			       "-v adds each probe (function, offset, hits) and the pids.\n");
+			return EXIT_OK;
+		default:
+			fprintf(stderr, "llmobs-cli probes: unknown option\n"
+			                "Try 'llmobs-cli probes --help'.\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "llmobs-cli probes: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	int rc;
+	cJSON *j = cli_get_json("/api/v1/probes", &rc);
+	if (!j)
+		return rc;
+	if (json) {
+		char *s = cJSON_Print(j);
+		puts(s);
+		free(s);
+		cJSON_Delete(j);
+		return EXIT_OK;
+	}
+	const cJSON *files = cJSON_GetObjectItemCaseSensitive(j, "files");
+	printf("%-10s %-7s %-10s %10s %6s  %s\n", "KIND", "OPENSSL", "ORIGIN", "HITS", "PROCS",
+	       "PATH");
+	const cJSON *f;
+	cJSON_ArrayForEach(f, files)
+	{
+		print_file(f, verbose);
+	}
+	double dismissed = 0, errors = 0;
+	json_num(j, "files_dismissed", &dismissed);
+	json_num(j, "attach_errors", &errors);
+	printf("%d file(s) probed; %.0f executable file(s) without OpenSSL seen; %.0f attach "
+	       "error(s)\n",
+	       cJSON_GetArraySize(files), dismissed, errors);
+	cJSON_Delete(j);
+	return EXIT_OK;
+}

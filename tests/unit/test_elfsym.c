@@ -1,0 +1,121 @@
+/* ELF symbol → uprobe file offset, checked against where the loader really
+ * put each function (/proc/self/maps), for a shared library's .dynsym and
+ * for an executable's .symtab (the static-OpenSSL case). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "elfsym.h"
+
+/* Stands in for an OpenSSL built into the executable: in .symtab only. */
+__attribute__((noinline, used)) int SSL_write(void *s, const void *b, int n)
+{
+	(void)s;
+	(void)b;
+	return n + 1;
+}
+
+/* File offset of a loaded code address, from this process's mappings. */
+static uint64_t file_offset_of(const void *addr, char *path, size_t n)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	assert_non_null(f);
+	char line[4096];
+	uint64_t off = 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long start, end, moff;
+		char p[4096] = "";
+		if (sscanf(line, "%llx-%llx %*s %llx %*s %*s %4095s", &start, &end, &moff, p) < 3)
+			continue;
+		if ((uintptr_t)addr >= start && (uintptr_t)addr < end) {
+			off = (uintptr_t)addr - start + moff;
+			snprintf(path, n, "%s", p);
+			break;
+		}
+	}
+	fclose(f);
+	return off;
+}
+
+static void test_shared_library_dynsym(void **state)
+{
+	(void)state;
+	void *h = dlopen("libssl.so.3", RTLD_NOW);
+	if (!h)
+		skip(); /* no OpenSSL 3 on this machine */
+	const char *names[] = {"SSL_read", "SSL_write_ex", "SSL_no_such_function"};
+	char path[4096];
+	uint64_t want_read = file_offset_of(dlsym(h, "SSL_read"), path, sizeof(path));
+	uint64_t want_write_ex = file_offset_of(dlsym(h, "SSL_write_ex"), path, sizeof(path));
+	uint64_t off[3];
+	struct elf_info info;
+	assert_int_equal(elf_func_offsets(path, names, 3, off, &info), 2);
+	assert_int_equal(off[0], want_read);
+	assert_int_equal(off[1], want_write_ex);
+	assert_int_equal(off[2], 0);
+	assert_false(info.executable);
+	assert_true(info.openssl3);
+	assert_string_equal(info.soname, "libssl.so.3");
+	dlclose(h);
+}
+
+static void test_executable_symtab(void **state)
+{
+	(void)state;
+	const char *names[] = {"SSL_write", "SSL_read"};
+	char path[4096];
+	int (*volatile fn)(void *, const void *, int) = SSL_write;
+	uint64_t want = file_offset_of((const void *)fn, path, sizeof(path));
+	uint64_t off[2];
+	struct elf_info info;
+	assert_int_equal(elf_func_offsets("/proc/self/exe", names, 2, off, &info), 1);
+	assert_int_equal(off[0], want);
+	assert_int_equal(off[1], 0);
+	assert_true(info.executable);
+	assert_false(info.openssl3);
+	assert_string_equal(info.soname, "");
+	assert_int_equal(SSL_write(NULL, NULL, 1), 2);
+}
+
+static void test_not_elf(void **state)
+{
+	(void)state;
+	char tmpl[] = "/tmp/llmobs-elfsym-XXXXXX";
+	int fd = mkstemp(tmpl);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "#!/bin/sh\necho hi\n", 18), 18);
+	close(fd);
+	const char *names[] = {"SSL_read"};
+	uint64_t off[1];
+	assert_int_equal(elf_func_offsets(tmpl, names, 1, off, NULL), -1);
+	assert_int_equal(elf_func_offsets("/nonexistent/file", names, 1, off, NULL), -1);
+	/* truncated ELF: the header only */
+	fd = open(tmpl, O_WRONLY | O_TRUNC);
+	assert_int_equal(write(fd,
+	                       "\x7f"
+	                       "ELF\x02\x01\x01",
+	                       7),
+	                 7);
+	close(fd);
+	assert_int_equal(elf_func_offsets(tmpl, names, 1, off, NULL), -1);
+	unlink(tmpl);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_shared_library_dynsym),
+	    cmocka_unit_test(test_executable_symtab),
+	    cmocka_unit_test(test_not_elf),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

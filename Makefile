@@ -21,7 +21,7 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 # Debian packages the build, the daemon and the tests need.
 DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libmicrohttpd-dev libcjson-dev libhttp-parser-dev libcmocka-dev libncurses-dev \
-	libcurl4-openssl-dev libbrotli-dev uthash-dev curl openssl python3 ca-certificates \
+	libcurl4-openssl-dev libbrotli-dev libssl-dev uthash-dev curl openssl python3 ca-certificates \
 	prometheus tmux nodejs
 
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
@@ -36,6 +36,7 @@ DAEMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter $(wildcard $(DAEMON_BPF)
 CLI_OBJS    := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cli/*.c))
 ASAN_CORE   := $(patsubst %.c,$(BUILD)/asan/%.o,$(CORE_SRCS))
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+BENCH_BINS  := $(BUILD)/bench/tls_reader $(BUILD)/bench/count_probes
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 .PHONY: all deps vmlinux run test unit e2e bench fuzz format clean
@@ -83,6 +84,20 @@ $(BUILD)/asan/libcore.a: $(ASAN_CORE)
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/asan/libcore.a $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/unit -O1 -g $(SAN) $(WARN) -o $@ $< $(BUILD)/asan/libcore.a $(LIBS) -lbrotlienc -lcmocka
+
+# Benchmarks (not part of `make test`): tests/bench/run.sh prints name=value.
+bench: all $(BENCH_BINS)
+	tests/bench/run.sh
+
+$(BUILD)/bench/tls_reader: tests/bench/tls_reader.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< -lssl -lcrypto
+
+$(BUILD)/bench/count_probes: tests/bench/count_probes.c $(BUILD)/obj/daemon/elfsym.o \
+		$(BUILD)/obj/daemon/placement.o $(BUILD)/obj/daemon/insn.o $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(BUILD)/obj/daemon/elfsym.o \
+		$(BUILD)/obj/daemon/placement.o $(BUILD)/obj/daemon/insn.o $(LIBS)
 
 $(BUILD) $(BUILD)/bpf:
 	mkdir -p $@

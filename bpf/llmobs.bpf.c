@@ -87,7 +87,14 @@ struct ssl_call {
 	__s32 fd; /* learned from a syscall made inside the call */
 	__u16 src;
 	__u16 dir;
+	__u32 depth; /* probed functions nested inside this call */
+	__u32 pad;
 };
+
+/* An SSL function probed inside another one's call (SSL_read probed at its
+ * symbol calling an internal function probed for SSL_read_ex) is the same
+ * call: the outer one owns it. Entries older than this are stale. */
+#define NESTED_WINDOW_NS 1000000
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -346,11 +353,17 @@ static __always_inline int ssl_enter(void *ctx, __u64 ssl, __u64 buf, __u32 num,
 		return 0;
 	stat_add(LLMOBS_STAT_HITS, 1);
 
+	__u64 now = bpf_ktime_get_ns();
+	struct ssl_call *outer = bpf_map_lookup_elem(&active, &id);
+	if (outer && outer->ssl == ssl && outer->dir == dir && now - outer->ts < NESTED_WINDOW_NS) {
+		outer->depth++;
+		return 0;
+	}
 	struct ssl_call call = {
 	    .ssl = ssl,
 	    .buf = buf,
 	    .len_ptr = len_ptr,
-	    .ts = bpf_ktime_get_ns(),
+	    .ts = now,
 	    .num = num,
 	    .fd = -1,
 	    .src = src,
@@ -396,6 +409,10 @@ static __always_inline int ssl_exit(void *ctx, long ret)
 	struct ssl_call *call = bpf_map_lookup_elem(&active, &id);
 	if (!call)
 		return 0;
+	if (call->depth) { /* a nested probed function returned */
+		call->depth--;
+		return 0;
+	}
 	__u32 tgid = id >> 32;
 	struct conn_state *st = conn_get(call->ssl, tgid);
 	if (!st)
@@ -409,7 +426,8 @@ static __always_inline int ssl_exit(void *ctx, long ret)
 	bool ex = call->src == LLMOBS_SRC_SSL_READ_EX || call->src == LLMOBS_SRC_SSL_WRITE_EX;
 	__u64 moved = 0;
 	if (ex) {
-		if (ret == 1 && call->len_ptr)
+		/* 1 from SSL_*_ex; internal functions probed for them return > 0 */
+		if (ret > 0 && call->len_ptr)
 			bpf_probe_read_user(&moved, sizeof(moved), (void *)call->len_ptr);
 	} else if (ret > 0) {
 		moved = ret;

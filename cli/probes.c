@@ -31,6 +31,14 @@ static void print_file(const cJSON *f, bool verbose)
 	}
 	if (!verbose)
 		return;
+	const cJSON *fn;
+	cJSON_ArrayForEach(fn, cJSON_GetObjectItemCaseSensitive(f, "functions"))
+	{
+		const char *at = json_str(fn, "probe_offset", NULL);
+		printf("%45s %-13s %-8s %-10s %-14s %s\n", "", json_str(fn, "function", "?"),
+		       json_str(fn, "placement", "?"), at ? at : "-",
+		       json_str(fn, "hit_cost", "no probe"), json_str(fn, "first_instruction", ""));
+	}
 	const cJSON *pr;
 	cJSON_ArrayForEach(pr, cJSON_GetObjectItemCaseSensitive(f, "probes"))
 	{

@@ -109,7 +109,7 @@ struct capture *capture_start(const struct capture_opts *o)
 		log_error("cannot set up the ring buffer consumer: %s", strerror(errno));
 		goto fail;
 	}
-	struct discover_filter df = {o->pid, o->comm, o->cgroup_path};
+	struct discover_filter df = {o->pid, o->comm, o->cgroup_path, o->probe_symbols};
 	discover_init(c->skel, &df);
 	unsigned pinned = discover_pinned(o->libssl);
 	discover_scan_all();

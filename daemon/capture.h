@@ -15,6 +15,7 @@ struct capture_opts {
 	const char *comm;            /* process name, or NULL */
 	const char *cgroup_dir;      /* cgroup v2 directory (absolute), or NULL */
 	const char *cgroup_path;     /* the same, relative to the cgroup2 mount */
+	bool probe_symbols;          /* --probe-at symbol: no cheaper placement */
 	uint32_t ringbuf_bytes;      /* power of two, >= page size */
 	const char **libssl;         /* extra libssl paths (NULL-terminated) */
 	struct recorder *rec;        /* may be NULL */

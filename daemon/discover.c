@@ -28,12 +28,11 @@
 #include "buf.h"
 #include "cgroup.h"
 #include "elfsym.h"
+#include "placement.h"
 #include "llmobs.skel.h"
 #include "log.h"
 
-enum func { F_WRITE, F_WRITE_EX, F_READ, F_READ_EX, F_FREE, F_SHUTDOWN, F__N };
-static const char *const func_names[F__N] = {"SSL_write",   "SSL_write_ex", "SSL_read",
-                                             "SSL_read_ex", "SSL_free",     "SSL_shutdown"};
+#define func_names ssl_func_names
 /* Cookie of a return probe: function + this (LLMOBS_PROBE_FUNCS = 16). */
 #define RET_SLOT   8
 #define MAX_PROBES (2 * F__N)
@@ -49,7 +48,7 @@ struct file_key {
 };
 
 struct probe {
-	enum func func;
+	enum ssl_func func;
 	bool ret;
 	uint64_t offset;
 	uint32_t cookie;
@@ -66,6 +65,7 @@ struct target {
 	time_t attached_at;
 	struct probe probes[MAX_PROBES];
 	unsigned nprobes;
+	struct placement place[F__N];
 	uint32_t *users;
 	unsigned nusers, cap;
 	UT_hash_handle hh;
@@ -78,6 +78,7 @@ struct dismissed {
 
 static struct llmobs_bpf *skel;
 static struct discover_filter filter;
+static bool redirect = true; /* placement.h; --probe-at symbol turns it off */
 static struct target *targets;
 static struct dismissed *dismissed;
 static unsigned ndismissed;
@@ -104,6 +105,7 @@ void discover_init(struct llmobs_bpf *s, const struct discover_filter *f)
 {
 	skel = s;
 	filter = *f;
+	redirect = !f->probe_symbols;
 }
 
 /* ---- the BPF "files" map: what to report again ---- */
@@ -186,7 +188,7 @@ static uint64_t read_hits(uint32_t cookie)
 	return sum;
 }
 
-static struct bpf_program *prog_for(enum func f, bool ret)
+static struct bpf_program *prog_for(enum ssl_func f, bool ret)
 {
 	if (ret)
 		return skel->progs.ssl_exit_ret;
@@ -208,7 +210,7 @@ static struct bpf_program *prog_for(enum func f, bool ret)
 	}
 }
 
-static bool attach_probe(struct target *t, const char *open_path, enum func f, uint64_t off,
+static bool attach_probe(struct target *t, const char *open_path, enum ssl_func f, uint64_t off,
                          bool ret)
 {
 	struct bpf_program *prog = prog_for(f, ret);
@@ -239,7 +241,7 @@ static void detach_probes(struct target *t)
 /* Entry and return probe of a read/write function: both or neither (the
  * return probe copies reads and learns the fd; alone, the entry probe would
  * leave stale per-thread state). */
-static bool attach_pair(struct target *t, const char *open_path, enum func f, uint64_t off)
+static bool attach_pair(struct target *t, const char *open_path, enum ssl_func f, uint64_t off)
 {
 	if (!attach_probe(t, open_path, f, off, false))
 		return false;
@@ -291,19 +293,28 @@ static struct target *probe_file(const struct file_key *k, const char *open_path
 	t->first_pid = pid;
 	t->attached_at = time(NULL);
 	snprintf(t->path, sizeof(t->path), "%s", shown_path);
-	unsigned io = 0;
-	for (enum func f = F_WRITE; f <= F_READ_EX; f++)
-		if (off[f] && attach_pair(t, open_path, f, off[f]))
+	place_probes(open_path, &info, off, redirect, t->place);
+	unsigned io = 0, emulated = 0, probed = 0;
+	for (enum ssl_func f = F_WRITE; f < F__N; f++) {
+		const struct placement *pl = &t->place[f];
+		if (pl->kind != PLACE_PUBLIC && pl->kind != PLACE_CALLEE)
+			continue;
+		bool ok = f <= F_READ_EX ? attach_pair(t, open_path, f, pl->at)
+		                         : attach_probe(t, open_path, f, pl->at, false);
+		if (ok && f <= F_READ_EX)
 			io++;
+		probed += ok;
+		emulated += ok && pl->emulated;
+		log_debug("%s: %s at 0x%llx (%s, %s): %s", shown_path, func_names[f],
+		          (unsigned long long)pl->at, pl->insn,
+		          pl->emulated ? "emulated" : "single-stepped", pl->why);
+	}
 	if (!io) {
 		detach_probes(t);
 		slots_used[slot] = 0;
 		free(t);
 		return NULL;
 	}
-	for (enum func f = F_FREE; f < F__N; f++)
-		if (off[f])
-			attach_probe(t, open_path, f, off[f], false);
 	HASH_ADD(hh, targets, key, sizeof(t->key), t);
 	bpf_mark(k, LLMOBS_FILE_PROBED);
 	char who[96] = "";
@@ -315,9 +326,11 @@ static struct target *probe_file(const struct file_key *k, const char *open_path
 		         pid, (double)(mono_ns() - mapped_at) / 1e6);
 	else if (pid)
 		snprintf(who, sizeof(who), ", first used by pid %u", pid);
-	log_info("attached %u probes to %s (%s, OpenSSL %s%s)", t->nprobes, t->path,
-	         info.executable ? "executable" : "library",
-	         info.openssl3 ? "3.x" : (off[F_READ_EX] ? "1.1.1" : "1.1 or older"), who);
+	log_info("attached %u probes to %s (%s, OpenSSL %s; %u of %u functions on emulated "
+	         "instructions%s)",
+	         t->nprobes, t->path, info.executable ? "executable" : "library",
+	         info.openssl3 ? "3.x" : (off[F_READ_EX] ? "1.1.1" : "1.1 or older"), emulated,
+	         probed, who);
 	return t;
 }
 
@@ -648,6 +661,29 @@ static cJSON *target_json(const struct target *t)
 		cJSON_AddItemToArray(probes, po);
 	}
 	cJSON_AddNumberToObject(o, "hits", (double)total);
+	cJSON *fns = cJSON_AddArrayToObject(o, "functions");
+	for (int f = 0; f < F__N; f++) {
+		const struct placement *pl = &t->place[f];
+		if (pl->kind == PLACE_NONE)
+			continue;
+		cJSON *fo = cJSON_CreateObject();
+		cJSON_AddStringToObject(fo, "function", func_names[f]);
+		snprintf(tmp, sizeof(tmp), "0x%llx", (unsigned long long)pl->symbol);
+		cJSON_AddStringToObject(fo, "symbol_offset", tmp);
+		cJSON_AddStringToObject(fo, "placement", place_kind_name(pl->kind));
+		if (pl->kind == PLACE_COVERED) {
+			cJSON_AddNullToObject(fo, "probe_offset");
+			cJSON_AddStringToObject(fo, "covered_by", func_names[pl->covered_by]);
+		} else {
+			snprintf(tmp, sizeof(tmp), "0x%llx", (unsigned long long)pl->at);
+			cJSON_AddStringToObject(fo, "probe_offset", tmp);
+			cJSON_AddStringToObject(fo, "hit_cost",
+			                        pl->emulated ? "emulated" : "single-stepped");
+		}
+		cJSON_AddStringToObject(fo, "first_instruction", pl->insn);
+		cJSON_AddStringToObject(fo, "why", pl->why);
+		cJSON_AddItemToArray(fns, fo);
+	}
 	return o;
 }
 

@@ -18,6 +18,7 @@ struct discover_filter {
 	uint32_t pid;            /* 0 = any */
 	const char *comm;        /* process name, or NULL */
 	const char *cgroup_path; /* cgroup v2 path (relative to the mount), or NULL */
+	bool probe_symbols;      /* probe the public symbols only (no placement) */
 };
 
 struct discover_stats {

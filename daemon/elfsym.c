@@ -34,8 +34,14 @@ static void read_info(Elf *e, struct elf_info *info)
 	if (elf_getphdrnum(e, &nph) == 0) {
 		for (size_t i = 0; i < nph; i++) {
 			GElf_Phdr ph;
-			if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_INTERP)
+			if (!gelf_getphdr(e, (int)i, &ph))
+				continue;
+			if (ph.p_type == PT_INTERP)
 				info->executable = true;
+			if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X) && info->ntext < 4) {
+				info->text_start[info->ntext] = ph.p_offset;
+				info->text_end[info->ntext++] = ph.p_offset + ph.p_filesz;
+			}
 		}
 	}
 	Elf_Scn *scn = NULL;

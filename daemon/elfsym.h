@@ -10,6 +10,9 @@ struct elf_info {
 	bool executable; /* has PT_INTERP (a program, not a library) */
 	bool openssl3;   /* exports SSL_get1_peer_certificate (3.x only) */
 	char soname[64]; /* DT_SONAME, "" when none */
+	/* file offsets of the executable PT_LOAD segments (up to 4) */
+	uint64_t text_start[4], text_end[4];
+	unsigned ntext;
 };
 
 /* Looks up each of names[0..n) among the defined function symbols of path

@@ -33,6 +33,7 @@ struct options {
 	const char *listen;
 	uint32_t pid;
 	const char *comm;
+	bool probe_symbols;
 	char cgroup_dir[4096];  /* absolute, under the cgroup2 mount */
 	char cgroup_path[4096]; /* the same, relative to the mount ("/a/b") */
 	uint32_t ringbuf;
@@ -65,6 +66,8 @@ static void usage(FILE *f)
 	    "      --cgroup PATH        capture only processes in this cgroup v2 and below\n"
 	    "                           (a path under the cgroup2 mount, or relative to it)\n"
 	    "      --libssl PATH        also probe this file up front (repeatable)\n"
+	    "      --probe-at WHERE     auto (default): move probes to cheaper instructions\n"
+	    "                           where the code allows; symbol: public symbols only\n"
 	    "      --routes FILE        extra LLM routes for gateways and custom paths (JSON)\n"
 	    "      --plain-port PORT    also follow plaintext HTTP to PORT (repeatable;\n"
 	    "                           11434, 8000 and 8080 are always followed)\n"
@@ -175,12 +178,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 		OPT_VERSION,
 		OPT_COMM,
 		OPT_CGROUP,
+		OPT_PROBE_AT,
 	};
 	static const struct option longopts[] = {
 	    {"listen", required_argument, NULL, 'l'},
 	    {"pid", required_argument, NULL, 'p'},
 	    {"comm", required_argument, NULL, OPT_COMM},
 	    {"cgroup", required_argument, NULL, OPT_CGROUP},
+	    {"probe-at", required_argument, NULL, OPT_PROBE_AT},
 	    {"libssl", required_argument, NULL, OPT_LIBSSL},
 	    {"plain-port", required_argument, NULL, OPT_PLAIN_PORT},
 	    {"routes", required_argument, NULL, OPT_ROUTES},
@@ -225,6 +230,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return 2;
 			}
 			o->comm = optarg;
+			break;
+		case OPT_PROBE_AT:
+			if (strcmp(optarg, "auto") && strcmp(optarg, "symbol")) {
+				fprintf(stderr,
+				        "llmobsd: --probe-at: 'auto' or 'symbol', not '%s'\n",
+				        optarg);
+				return 2;
+			}
+			o->probe_symbols = !strcmp(optarg, "symbol");
 			break;
 		case OPT_CGROUP:
 			if (resolve_cgroup(optarg, o))
@@ -434,6 +448,7 @@ static int run_live(const struct options *o)
 	struct capture_opts copts = {
 	    .pid = o->pid,
 	    .comm = o->comm,
+	    .probe_symbols = o->probe_symbols,
 	    .cgroup_dir = o->cgroup_dir[0] ? o->cgroup_dir : NULL,
 	    .cgroup_path = o->cgroup_dir[0] ? o->cgroup_path : NULL,
 	    .ringbuf_bytes = o->ringbuf,

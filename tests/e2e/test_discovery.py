@@ -7,6 +7,7 @@ and close(2), and costs nothing to programs that never use TLS."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -127,9 +128,8 @@ def node_openai_sdk_is_captured_from_the_node_binary():
     # the last node process is gone: its probes go (unless another node runs)
     if not mapped_by(node):
         e2e.wait_for(lambda: probed_file(d, node) is None, 10, 0.2, "node detached")
-        assert "detached" in e2e.wait_for(
-            lambda: "detached 10 probes from %s" % node in d.log_tail(200) and d.log_tail(200),
-            5, 0.1, "the detach logged")
+        e2e.wait_for(lambda: re.search(r"detached \d+ probes from %s " % re.escape(node),
+                                       d.log_tail(200)), 5, 0.1, "the detach logged")
 
 
 # ---- libssl copies the system directories do not have --------------------
@@ -170,7 +170,8 @@ def client_started_after_the_daemon_loading_a_private_libssl():
     got = finished_streams(d, r_pid(results), 2)
     for s, r in zip(got, results):
         check_stream(s, r)
-    assert "attached 10 probes to %s" % lib in d.log_tail(100), d.log_tail(100)
+    assert re.search(r"attached \d+ probes to %s " % re.escape(lib), d.log_tail(100)), \
+        d.log_tail(100)
 
 
 @e2e.test

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# make bench: performance figures, one "name=value" line each.
+#
+# Probe cost (issues: cheaper probes, benchmarks): a TLS client reads a fast
+# SSE stream with one SSL_read_ex per record (tests/bench/tls_reader.c) and
+# reports its CPU time per SSL call, with
+#   none     no probes
+#   symbol   bare counting uprobe+uretprobe on SSL_read/_ex, SSL_write/_ex
+#   auto     the same counting probes where llmobsd places them
+#   llmobsd  the daemon itself (default placement)
+# Rounds interleave the conditions so drift hits them alike; each figure is
+# the median over the rounds. Floors and overheads are costs above "none":
+#   probe_floor_ratio    = (auto - none) / (symbol - none)     goal <= 0.5
+#   probe_overhead_ratio = (llmobsd - none) / (auto - none)    goal <= 1.10
+#
+# Environment: BUILD (build), ROUNDS (5), RECORDS (20000), LIBSSL (the
+# libssl tls_reader loads).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+ROUNDS=${ROUNDS:-5}
+RECORDS=${RECORDS:-20000}
+LIBSSL=${LIBSSL:-$(ldd "$BUILD/bench/tls_reader" | awk '/libssl\.so/ {print $3; exit}')}
+LIBSSL=$(readlink -f "$LIBSSL")
+tmp=$(mktemp -d /tmp/llmobs-bench.XXXXXX)
+bg=""
+cleanup() {
+	[ -n "$bg" ] && kill "$bg" 2>/dev/null && wait "$bg" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+[ "$(id -u)" = 0 ] || { echo "bench: needs root (BPF)" >&2; exit 1; }
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+	-subj /CN=localhost -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
+
+reader() {
+	"$BUILD/bench/tls_reader" "$tmp/cert.pem" "$tmp/key.pem" "$RECORDS" |
+		sed -n 's/.*cpu_us_per_call=//p'
+}
+
+with_counter() { # placement
+	"$BUILD/bench/count_probes" "$1" "$LIBSSL" >"$tmp/count.out" 2>"$tmp/count.err" &
+	bg=$!
+	for _ in $(seq 100); do grep -q ready "$tmp/count.out" 2>/dev/null && break; sleep 0.05; done
+	grep -q ready "$tmp/count.out" || { cat "$tmp/count.err" >&2; exit 1; }
+	reader
+	kill "$bg"; wait "$bg" 2>/dev/null || true; bg=""
+}
+
+with_daemon() {
+	local port=$((20000 + RANDOM % 20000))
+	"$BUILD/llmobsd" --listen "127.0.0.1:$port" --libssl "$LIBSSL" 2>"$tmp/daemon.log" &
+	bg=$!
+	for _ in $(seq 200); do
+		curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+		sleep 0.05
+	done
+	reader
+	kill "$bg"; wait "$bg" 2>/dev/null || true; bg=""
+}
+
+median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+
+: >"$tmp/none"; : >"$tmp/symbol"; : >"$tmp/auto"; : >"$tmp/llmobsd"
+for _ in $(seq "$ROUNDS"); do
+	reader >>"$tmp/none"
+	with_counter symbol >>"$tmp/symbol"
+	with_counter auto >>"$tmp/auto"
+	with_daemon >>"$tmp/llmobsd"
+done
+none=$(median <"$tmp/none")
+symbol=$(median <"$tmp/symbol")
+auto=$(median <"$tmp/auto")
+daemon=$(median <"$tmp/llmobsd")
+awk -v n="$none" -v s="$symbol" -v a="$auto" -v d="$daemon" -v lib="$LIBSSL" \
+	-v r="$ROUNDS" -v k="$RECORDS" 'BEGIN {
+	printf "probe_bench_libssl=%s\nprobe_bench_rounds=%d\nprobe_bench_records=%d\n", lib, r, k
+	printf "probe_cost_none_us=%.3f\n", n
+	printf "probe_cost_symbol_us=%.3f\nprobe_cost_auto_us=%.3f\nprobe_cost_llmobsd_us=%.3f\n", s, a, d
+	printf "probe_floor_symbol_us=%.3f\nprobe_floor_auto_us=%.3f\n", s - n, a - n
+	printf "probe_floor_ratio=%.3f\n", (a - n) / (s - n)
+	printf "probe_overhead_us=%.3f\n", d - n
+	printf "probe_overhead_ratio=%.3f\n", (d - n) / (a - n)
+}'

@@ -164,6 +164,8 @@ static enum MHD_Result h_stats(struct api *a, struct MHD_Connection *conn)
 	cJSON_AddNumberToObject(cap, "probe_files", cs.probe_files[0] + cs.probe_files[1]);
 	cJSON_AddNumberToObject(cap, "attach_errors", (double)cs.attach_errors);
 	cJSON_AddNumberToObject(cap, "ringbuf_bytes", (double)cs.ringbuf_bytes);
+	cJSON_AddNumberToObject(cap, "ringbuf_used_bytes", (double)cs.ringbuf_used);
+	cJSON_AddNumberToObject(cap, "ringbuf_used_max_bytes", (double)cs.ringbuf_used_max);
 	pipeline_lock();
 	struct pipeline_stats p = pstats;
 	unsigned active = stream_active_count();

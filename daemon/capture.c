@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "attach.h"
@@ -26,6 +27,10 @@ struct capture {
 	struct recorder *rec;
 	uint32_t ringbuf_bytes;
 	uint64_t record_errors;
+	/* The ring's consumer and producer positions (read-only mappings of
+	 * the map's first two pages), for the fill level. */
+	const volatile unsigned long *cons_pos, *prod_pos;
+	_Atomic uint64_t fill_now, fill_max; /* bytes, sampled before each drain */
 };
 
 static atomic_bool running;
@@ -84,6 +89,34 @@ static struct llmobs_bpf *open_and_load(const struct capture_opts *o, bool optio
 	return skel;
 }
 
+static void map_positions(struct capture *c)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int fd = bpf_map__fd(c->skel->maps.rb);
+	void *cons = mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, fd, 0);
+	void *prod = mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, fd, page);
+	if (cons == MAP_FAILED || prod == MAP_FAILED) {
+		log_warn("ring buffer fill level unavailable: %s", strerror(errno));
+		if (cons != MAP_FAILED)
+			munmap(cons, (size_t)page);
+		if (prod != MAP_FAILED)
+			munmap(prod, (size_t)page);
+		return;
+	}
+	c->cons_pos = cons;
+	c->prod_pos = prod;
+}
+
+/* Bytes written by BPF and not yet consumed. */
+static uint64_t ring_fill(struct capture *c)
+{
+	if (!c->prod_pos)
+		return 0;
+	unsigned long p = __atomic_load_n(c->prod_pos, __ATOMIC_ACQUIRE);
+	unsigned long q = __atomic_load_n(c->cons_pos, __ATOMIC_ACQUIRE);
+	return p > q ? p - q : 0;
+}
+
 struct capture *capture_start(const struct capture_opts *o)
 {
 	libbpf_set_print(libbpf_log);
@@ -109,6 +142,7 @@ struct capture *capture_start(const struct capture_opts *o)
 		log_error("cannot set up the ring buffer consumer: %s", strerror(errno));
 		goto fail;
 	}
+	map_positions(c);
 	struct discover_filter df = {o->pid, o->comm, o->cgroup_path, o->probe_symbols};
 	discover_init(c->skel, &df);
 	unsigned pinned = discover_pinned(o->libssl);
@@ -143,6 +177,10 @@ int capture_run(struct capture *c, volatile sig_atomic_t *stop)
 			log_error("poll on the ring buffer failed: %s", strerror(errno));
 			return -1;
 		}
+		uint64_t fill = ring_fill(c);
+		atomic_store(&c->fill_now, fill);
+		if (fill > atomic_load(&c->fill_max))
+			atomic_store(&c->fill_max, fill);
 		pipeline_lock();
 		int got = ring_buffer__consume(c->rb);
 		pipeline_tick();
@@ -175,6 +213,8 @@ void capture_stats(struct capture *c, struct capture_stats *out)
 	out->trunc_bytes = sums[LLMOBS_STAT_TRUNC_BYTES];
 	out->read_faults = sums[LLMOBS_STAT_READ_FAULTS];
 	out->ringbuf_bytes = c->ringbuf_bytes;
+	out->ringbuf_used = ring_fill(c);
+	out->ringbuf_used_max = atomic_load(&c->fill_max);
 	struct discover_stats ds;
 	discover_stats(&ds);
 	out->hits = ds.hits;
@@ -189,6 +229,11 @@ void capture_stop(struct capture *c)
 	if (!c)
 		return;
 	atomic_store(&running, false);
+	long page = sysconf(_SC_PAGESIZE);
+	if (c->cons_pos) {
+		munmap((void *)c->cons_pos, (size_t)page);
+		munmap((void *)c->prod_pos, (size_t)page);
+	}
 	ring_buffer__free(c->rb);
 	discover_free();
 	attach_destroy(&c->links);

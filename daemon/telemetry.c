@@ -11,8 +11,8 @@
 static struct metric *m_duration, *m_tokens, *m_ttft, *m_tpot;
 static struct metric *m_active, *m_calls, *m_bytes, *m_chunks, *m_stream_dropped;
 static struct metric *m_cap_events, *m_cap_drops, *m_cap_drop_bytes, *m_cap_trunc, *m_cap_faults;
-static struct metric *m_hits, *m_probes, *m_probe_files, *m_attach_errors, *m_ringbuf, *m_lost,
-    *m_ignored, *m_parse_errors;
+static struct metric *m_hits, *m_probes, *m_probe_files, *m_attach_errors, *m_ringbuf, *m_ring_used,
+    *m_ring_max, *m_lost, *m_ignored, *m_parse_errors;
 static struct metric *m_conns, *m_write_retry, *m_data_bytes;
 static uint64_t last[32]; /* totals at the previous sync, see counter_to() */
 
@@ -92,6 +92,10 @@ void telemetry_init(void)
 	                                 "Uprobes that failed to attach.", NULL);
 	m_probes = metric_gauge("llmobs_probes_attached", "uprobes and uretprobes attached.", NULL);
 	m_ringbuf = metric_gauge("llmobs_ringbuf_size_bytes", "BPF ring buffer size.", NULL);
+	m_ring_used = metric_gauge("llmobs_ringbuf_used_bytes",
+	                           "Ring buffer bytes written by BPF, not yet consumed.", NULL);
+	m_ring_max = metric_gauge("llmobs_ringbuf_used_max_bytes",
+	                          "Most ring buffer bytes seen waiting before a drain.", NULL);
 }
 
 static const char *model_of(const struct llm_call *c)
@@ -194,4 +198,6 @@ void telemetry_sync(const struct capture_stats *cs)
 	metric_set(m_probe_files, lexe, cs->probe_files[1]);
 	counter_to(m_attach_errors, NULL, &last[i++], cs->attach_errors);
 	metric_set(m_ringbuf, NULL, (double)cs->ringbuf_bytes);
+	metric_set(m_ring_used, NULL, (double)cs->ringbuf_used);
+	metric_set(m_ring_max, NULL, (double)cs->ringbuf_used_max);
 }

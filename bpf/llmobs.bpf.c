@@ -9,6 +9,7 @@
 #include "llmobs/event.h"
 
 #define AF_INET     2
+#define IPPROTO_TCP 6
 #define AF_INET6    10
 #define EINPROGRESS 115
 #define PROT_EXEC   4
@@ -87,7 +88,10 @@ struct ssl_call {
 	__s32 fd; /* learned from a syscall made inside the call */
 	__u16 src;
 	__u16 dir;
-	__u32 depth; /* probed functions nested inside this call */
+	__u32 depth;  /* probed functions nested inside this call */
+	__u32 unread; /* reads: bytes waiting in the socket at entry */
+	__u64 oldest; /* reads: when the oldest of them arrived (0: none) */
+	__u32 bp_valid;
 	__u32 pad;
 };
 
@@ -111,9 +115,26 @@ struct conn_key {
 
 struct conn_state {
 	__u64 pos[2]; /* bytes seen per direction */
+	__u64 sk;     /* struct sock * of fd, for backpressure (0: unknown) */
 	__s32 fd;
 	__u32 pad;
 };
+
+/* Backpressure per socket of an SSL connection: arrivals (sk_data_ready),
+ * receive-queue-full drops and zero-window segments. */
+struct bp_sock {
+	__u64 oldest; /* arrival of the oldest unread data (0: drained) */
+	__u64 last;   /* the latest arrival */
+	__u32 rcvq_full;
+	__u32 zero_window;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct bp_sock);
+} bp_socks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -255,6 +276,8 @@ struct emit_ctx {
 	__s32 fd;
 	__u16 dir;
 	__u16 src;
+	__u32 unread, lag_us, rcvq_full, zero_window;
+	__u16 bp_valid;
 };
 
 /* One bpf_loop step: copy piece `i` of the call into the ring buffer. */
@@ -295,8 +318,16 @@ static long emit_piece(__u32 i, void *arg)
 	r->ev.dir = c->dir;
 	r->ev.src = c->src;
 	bpf_get_current_comm(r->ev.comm, sizeof(r->ev.comm));
+	__builtin_memset(r->ev.addr, 0, sizeof(r->ev.addr));
 	r->ev.family = 0;
 	r->ev.port = 0;
+	if (c->bp_valid && i == 0) { /* the socket's state, once per read */
+		r->ev.unread = c->unread;
+		r->ev.lag_us = c->lag_us;
+		r->ev.rcvq_full = c->rcvq_full;
+		r->ev.zero_window = c->zero_window;
+		r->ev.bp_valid = 1;
+	}
 
 	if (bpf_ringbuf_output(&rb, r, sizeof(r->ev) + n, 0)) {
 		stat_add(LLMOBS_STAT_RB_DROPS, 1);
@@ -343,6 +374,39 @@ static __always_inline void emit_ctl(__u32 type, __u64 ssl, __u64 call_id, __u16
 	stat_add(LLMOBS_STAT_EVENTS, 1);
 }
 
+/* The struct sock behind an fd of the current task. */
+static __always_inline struct sock *fd_sock(int fd)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct file **fds = BPF_CORE_READ(t, files, fdt, fd);
+	struct file *f = NULL;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return NULL;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	return sock ? BPF_CORE_READ(sock, sk) : NULL;
+}
+
+static __always_inline __u32 tcp_unread(__u64 sk)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	return BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq);
+}
+
+/* At a read's entry: what waits in the socket and since when. */
+static __always_inline void sample_socket(__u64 ssl, __u32 tgid, struct ssl_call *call)
+{
+	struct conn_key k = {.ssl = ssl, .tgid = tgid};
+	struct conn_state *st = bpf_map_lookup_elem(&conns, &k);
+	if (!st || !st->sk)
+		return;
+	struct bp_sock *b = bpf_map_lookup_elem(&bp_socks, &st->sk);
+	if (!b)
+		return;
+	call->unread = tcp_unread(st->sk);
+	call->oldest = call->unread ? b->oldest : 0;
+	call->bp_valid = 1;
+}
+
 static __always_inline int ssl_enter(void *ctx, __u64 ssl, __u64 buf, __u32 num, __u64 len_ptr,
                                      __u16 src, __u16 dir)
 {
@@ -369,6 +433,8 @@ static __always_inline int ssl_enter(void *ctx, __u64 ssl, __u64 buf, __u32 num,
 	    .src = src,
 	    .dir = dir,
 	};
+	if (dir == LLMOBS_DIR_READ)
+		sample_socket(ssl, tgid, &call);
 	if (dir == LLMOBS_DIR_WRITE && num > 0) {
 		/* Writes are copied at entry: the data is all there. Position
 		 * advances now; a failed write (retried by the app) emits
@@ -402,6 +468,32 @@ struct {
 	__type(value, __u64);
 } ssl_fds SEC(".maps");
 
+#define WRITE_BLOCKED_NS 1000000
+
+static __always_inline void emit_write_done(struct ssl_call *call, __s32 fd)
+{
+	struct llmobs_event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+	if (!e) {
+		stat_add(LLMOBS_STAT_RB_DROPS, 1);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 now = bpf_ktime_get_ns();
+	e->type = LLMOBS_EV_WRITE_DONE;
+	e->ts_ns = now;
+	e->conn = call->ssl;
+	e->call_id = call->ts;
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->fd = fd;
+	e->src = call->src;
+	e->lag_us = (now - call->ts) / 1000;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+	stat_add(LLMOBS_STAT_EVENTS, 1);
+}
+
 static __always_inline int ssl_exit(void *ctx, long ret)
 {
 	count_hit(ctx);
@@ -421,6 +513,14 @@ static __always_inline int ssl_exit(void *ctx, long ret)
 		struct plain_key fk = {.tgid = tgid, .fd = call->fd};
 		st->fd = call->fd;
 		bpf_map_update_elem(&ssl_fds, &fk, &call->ssl, BPF_ANY);
+		struct sock *sk = fd_sock(call->fd);
+		__u16 fam = sk ? BPF_CORE_READ(sk, __sk_common.skc_family) : 0;
+		if ((fam == AF_INET || fam == AF_INET6) &&
+		    BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP) {
+			struct bp_sock fresh = {};
+			st->sk = (__u64)sk;
+			bpf_map_update_elem(&bp_socks, &st->sk, &fresh, BPF_ANY);
+		}
 	}
 
 	bool ex = call->src == LLMOBS_SRC_SSL_READ_EX || call->src == LLMOBS_SRC_SSL_WRITE_EX;
@@ -437,6 +537,8 @@ static __always_inline int ssl_exit(void *ctx, long ret)
 		if (moved == 0 && call->num > 0) {
 			st->pos[LLMOBS_DIR_WRITE] -= call->num;
 			emit_ctl(LLMOBS_EV_WRITE_FAIL, call->ssl, call->ts, call->src, st->fd);
+		} else if (bpf_ktime_get_ns() - call->ts >= WRITE_BLOCKED_NS) {
+			emit_write_done(call, st->fd);
 		}
 		goto out;
 	}
@@ -444,17 +546,31 @@ static __always_inline int ssl_exit(void *ctx, long ret)
 		goto out;
 	if (moved > call->num) /* never trust a length beyond the buffer */
 		moved = call->num;
+	__u64 now = bpf_ktime_get_ns();
 	struct emit_ctx c = {
 	    .ssl = call->ssl,
 	    .buf = call->buf,
 	    .pos = st->pos[LLMOBS_DIR_READ],
 	    .call_id = call->ts,
-	    .ts = bpf_ktime_get_ns(),
+	    .ts = now,
 	    .total = moved,
 	    .fd = st->fd,
 	    .dir = LLMOBS_DIR_READ,
 	    .src = call->src,
 	};
+	if (call->bp_valid && st->sk) {
+		struct bp_sock *b = bpf_map_lookup_elem(&bp_socks, &st->sk);
+		if (b) {
+			c.bp_valid = 1;
+			c.unread = call->unread;
+			c.lag_us =
+			    call->oldest && now > call->oldest ? (now - call->oldest) / 1000 : 0;
+			c.rcvq_full = b->rcvq_full;
+			c.zero_window = b->zero_window;
+			/* what is left arrived by the latest arrival at the latest */
+			b->oldest = tcp_unread(st->sk) ? b->last : 0;
+		}
+	}
 	st->pos[LLMOBS_DIR_READ] += moved;
 	emit_data(&c);
 out:
@@ -843,18 +959,6 @@ static __always_inline int accept_enter(void)
 	return 0;
 }
 
-/* The struct sock behind an fd of the current task. */
-static __always_inline struct sock *fd_sock(int fd)
-{
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	struct file **fds = BPF_CORE_READ(t, files, fdt, fd);
-	struct file *f = NULL;
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
-		return NULL;
-	struct socket *sock = BPF_CORE_READ(f, private_data);
-	return sock ? BPF_CORE_READ(sock, sk) : NULL;
-}
-
 static __always_inline int accept_exit(long fd)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -1034,5 +1138,45 @@ int tp_exit_mmap(struct trace_event_raw_sys_exit *ctx)
 	if (ctx->ret < 0 && ctx->ret > -4096)
 		return 0;
 	emit_mapped(&cur, LLMOBS_SRC_MMAP);
+	return 0;
+}
+
+/* ---- Backpressure: the sockets of SSL connections (bp_socks) ---- */
+
+SEC("tracepoint/sock/sk_data_ready")
+int tp_sk_data_ready(struct trace_event_raw_sk_data_ready *ctx)
+{
+	__u64 sk = (__u64)ctx->skaddr;
+	struct bp_sock *b = bpf_map_lookup_elem(&bp_socks, &sk);
+	if (!b)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	if (!b->oldest)
+		b->oldest = now;
+	b->last = now;
+	return 0;
+}
+
+/* Every received segment; rcv_wnd 0 means we told the peer to stop. */
+SEC("tracepoint/tcp/tcp_probe")
+int tp_tcp_probe(struct trace_event_raw_tcp_probe *ctx)
+{
+	if (ctx->rcv_wnd)
+		return 0;
+	__u64 sk = (__u64)ctx->skaddr;
+	struct bp_sock *b = bpf_map_lookup_elem(&bp_socks, &sk);
+	if (b)
+		b->zero_window++;
+	return 0;
+}
+
+/* The classic tracepoint has no socket: the raw one's first argument is. */
+SEC("raw_tp/sock_rcvqueue_full")
+int raw_rcvqueue_full(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u64 sk = ctx->args[0];
+	struct bp_sock *b = bpf_map_lookup_elem(&bp_socks, &sk);
+	if (b)
+		b->rcvq_full++;
 	return 0;
 }

@@ -76,6 +76,9 @@ static size_t optional_progs(struct llmobs_bpf *skel, struct optional_prog *out)
 	    {skel->progs.tp_enter_mmap, "discovery of loaded libraries (mmap)"},
 	    {skel->progs.tp_exit_mmap, "discovery of loaded libraries (mmap)"},
 	    {skel->progs.tp_enter_close, "connection end on close(2)"},
+	    {skel->progs.tp_sk_data_ready, "backpressure (arrivals)"},
+	    {skel->progs.tp_tcp_probe, "backpressure (zero window)"},
+	    {skel->progs.raw_rcvqueue_full, "backpressure (receive queue full)"},
 	    {skel->progs.ssl_free_enter, "SSL_free"},
 	    {skel->progs.ssl_shutdown_enter, "SSL_shutdown"},
 	};
@@ -85,7 +88,7 @@ static size_t optional_progs(struct llmobs_bpf *skel, struct optional_prog *out)
 
 void attach_set_optional(struct llmobs_bpf *skel, bool load)
 {
-	struct optional_prog progs[32];
+	struct optional_prog progs[48];
 	size_t n = optional_progs(skel, progs);
 	for (size_t i = 0; i < n; i++)
 		bpf_program__set_autoload(progs[i].prog, load);
@@ -93,12 +96,13 @@ void attach_set_optional(struct llmobs_bpf *skel, bool load)
 
 void attach_tracepoints(struct llmobs_bpf *skel, struct attach_set *set)
 {
-	struct optional_prog tps[32];
+	struct optional_prog tps[48];
 	size_t n = optional_progs(skel, tps);
 	for (size_t i = 0; i < n; i++) {
 		/* uprobes attach per file (discover.c) */
 		if (!bpf_program__autoload(tps[i].prog) ||
-		    bpf_program__type(tps[i].prog) != BPF_PROG_TYPE_TRACEPOINT)
+		    (bpf_program__type(tps[i].prog) != BPF_PROG_TYPE_TRACEPOINT &&
+		     bpf_program__type(tps[i].prog) != BPF_PROG_TYPE_RAW_TRACEPOINT))
 			continue;
 		struct bpf_link *l = bpf_program__attach(tps[i].prog);
 		if (!l) {

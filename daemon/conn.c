@@ -9,6 +9,7 @@
 #include <uthash.h>
 
 #include "body.h"
+#include "backpressure.h"
 #include "buf.h"
 #include "cgroup.h"
 #include "clock.h"
@@ -306,7 +307,23 @@ void conn_data(struct conn *c, const struct llmobs_event *ev, const char *data)
 		buf_append(&c->held, p, n);
 		return;
 	}
+	/* the socket as this read found it belongs to the response being read
+	 * (or about to be) */
+	struct exchange *x = c->resp ? c->resp : c->fifo;
+	if (ev->bp_valid && ev->offset == 0 && x && x->call && !x->call->finished)
+		bp_add_read(&x->call->bp, ev);
 	feed(c, ev->dir, ev->ts_ns, p, n);
+}
+
+void conn_write_done(struct conn *c, const struct llmobs_event *ev)
+{
+	/* the write succeeded: what it held can be parsed now */
+	if (c->held_valid && c->held_call == ev->call_id)
+		flush_held(c);
+	/* the request being written, or the last one written */
+	struct exchange *x = c->req ? c->req : c->fifo_tail;
+	if (x && x->call)
+		bp_add_write_blocked(&x->call->bp, ev->lag_us);
 }
 
 void conn_write_failed(struct conn *c, const struct llmobs_event *ev)

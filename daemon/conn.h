@@ -11,6 +11,8 @@ struct conn;
 
 struct conn *conn_lookup(uint32_t tgid, uint64_t key, int create, const struct llmobs_event *ev);
 void conn_data(struct conn *c, const struct llmobs_event *ev, const char *data);
+/* A write that blocked >= 1 ms (LLMOBS_EV_WRITE_DONE). */
+void conn_write_done(struct conn *c, const struct llmobs_event *ev);
 void conn_write_failed(struct conn *c, const struct llmobs_event *ev);
 /* The connection is gone (SSL_free or process exit): flush and free. */
 void conn_close(struct conn *c, uint64_t ts, const char *why);

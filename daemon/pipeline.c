@@ -78,6 +78,11 @@ void pipeline_event(const struct llmobs_event *ev, size_t size)
 		if (c)
 			conn_close(c, ev->ts_ns, close_reason(ev->src));
 		break;
+	case LLMOBS_EV_WRITE_DONE:
+		c = conn_lookup(ev->tgid, ev->conn, 0, ev);
+		if (c)
+			conn_write_done(c, ev);
+		break;
 	case LLMOBS_EV_MAPPED:
 		break; /* discovery (capture side) */
 	case LLMOBS_EV_EXIT:

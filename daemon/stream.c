@@ -42,6 +42,7 @@ static void call_free(struct llm_call *c)
 		sse_free(c->sse);
 	body_decoder_free(c->encoding);
 	free(c->gaps_us);
+	bp_free(&c->bp);
 	free(c);
 }
 

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backpressure.h"
 #include "provider.h"
 
 enum call_status {
@@ -52,6 +53,8 @@ struct llm_call {
 	uint64_t bytes;         /* response body bytes (de-chunked) */
 	uint64_t req_bytes;     /* request body bytes */
 	uint64_t dropped_bytes; /* bytes of this call lost in capture/parsing */
+
+	struct backpressure bp;
 
 	uint32_t *gaps_us; /* inter-chunk gaps */
 	uint32_t ngaps, gaps_cap;

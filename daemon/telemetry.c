@@ -11,6 +11,7 @@
 static struct metric *m_duration, *m_tokens, *m_ttft, *m_tpot;
 static struct metric *m_active, *m_calls, *m_bytes, *m_chunks, *m_stream_dropped;
 static struct metric *m_cap_events, *m_cap_drops, *m_cap_drop_bytes, *m_cap_trunc, *m_cap_faults;
+static struct metric *m_bp_unread, *m_bp_lag, *m_bp_zwin, *m_bp_rcvq, *m_bp_wblock;
 static struct metric *m_hits, *m_probes, *m_probe_files, *m_attach_errors, *m_ringbuf, *m_ring_used,
     *m_ring_max, *m_lost, *m_ignored, *m_parse_errors;
 static struct metric *m_conns, *m_write_retry, *m_data_bytes;
@@ -45,6 +46,24 @@ void telemetry_init(void)
 	m_tpot = metric_histogram("gen_ai_server_time_per_output_token_seconds",
 	                          "Time per output token after the first one.", L_OP,
 	                          METRIC_BUCKETS_TPOT, METRIC_NBUCKETS_TPOT);
+	static const double unread_bounds[] = {0,     1024,   4096,    16384,
+	                                       65536, 262144, 1048576, 4194304};
+	static const double lag_bounds[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10};
+	m_bp_unread = metric_histogram(
+	    "llmobs_backpressure_unread_bytes",
+	    "Per LLM call: the most bytes waiting in the socket when the app read.", L_PM,
+	    unread_bounds, sizeof(unread_bounds) / sizeof(unread_bounds[0]));
+	m_bp_lag =
+	    metric_histogram("llmobs_backpressure_read_lag_seconds",
+	                     "Per LLM call: p95 of arrival to the SSL read that consumed it.", L_PM,
+	                     lag_bounds, sizeof(lag_bounds) / sizeof(lag_bounds[0]));
+	m_bp_zwin = metric_counter("llmobs_backpressure_zero_window_total",
+	                           "Segments that found the receive window closed.", L_PM);
+	m_bp_rcvq = metric_counter("llmobs_backpressure_rcvq_full_total",
+	                           "Segments dropped on a full receive queue.", L_PM);
+	m_bp_wblock =
+	    metric_counter("llmobs_backpressure_write_blocked_seconds_total",
+	                   "Time SSL writes of LLM calls spent blocked (>= 1 ms each).", L_PM);
 	m_active = metric_gauge("llmobs_streams_active", "LLM calls in flight.", NULL);
 	m_calls =
 	    metric_counter("llmobs_calls_total", "LLM calls finished, by final status.", L_CALLS);
@@ -143,6 +162,17 @@ void telemetry_call_finished(const struct llm_call *c)
 		const char *l[] = {prov, model, op, "output"};
 		metric_observe(m_tokens, l, (double)c->dec.usage.output_tokens);
 	}
+	const struct backpressure *b = &c->bp;
+	if (b->n) {
+		metric_observe(m_bp_unread, lpm, b->max_unread);
+		metric_observe(m_bp_lag, lpm, bp_lag_p95_ms(b) / 1e3);
+	}
+	if (b->seen) {
+		metric_add(m_bp_zwin, lpm, b->zero_window);
+		metric_add(m_bp_rcvq, lpm, b->rcvq_full);
+	}
+	if (b->writes_blocked)
+		metric_add(m_bp_wblock, lpm, (double)b->write_blocked_us / 1e6);
 }
 
 void telemetry_dropped_bytes(const struct llm_call *c, uint64_t n)

@@ -44,6 +44,9 @@ enum llmobs_event_type {
 	 * that the daemon has not dismissed: conn = inode number, pos = device
 	 * (kernel encoding: major << 20 | minor). Discovery, not pipeline. */
 	LLMOBS_EV_MAPPED = 6,
+	/* an SSL write that took >= 1 ms (the app blocked on a full socket):
+	 * call_id of the write, lag_us = its duration */
+	LLMOBS_EV_WRITE_DONE = 7,
 	LLMOBS_EV__MAX = 8,
 };
 
@@ -103,10 +106,23 @@ struct llmobs_event {
 	__u16 dir;      /* enum llmobs_dir */
 	__u16 src;      /* enum llmobs_src */
 	char comm[LLMOBS_COMM_LEN];
-	/* CONNECT: peer address (network byte order) */
-	__u16 family; /* AF_INET or AF_INET6 */
-	__u16 port;
-	__u8 addr[16];
+	union {
+		struct {              /* CONNECT: peer address (network byte order) */
+			__u16 family; /* AF_INET or AF_INET6 */
+			__u16 port;
+			__u8 addr[16];
+		};
+		struct {                   /* DATA, dir READ: the socket when the read began
+			                    * (bp_valid = 0: unknown, e.g. memory BIOs) */
+			__u32 unread;      /* bytes received, not yet read by the app */
+			__u32 lag_us;      /* since the oldest of them arrived */
+			__u32 rcvq_full;   /* receive-queue-full drops on this socket, so far */
+			__u32 zero_window; /* segments that found our window at 0, so far */
+			__u16 bp_valid;
+			__u16 bp_pad;
+		};
+		/* WRITE_DONE: how long the SSL_write blocked, in lag_us */
+	};
 	__u32 _pad;
 	/* payload (len bytes) follows */
 };

@@ -12,6 +12,7 @@ CLI
                [--wait-before-start S] [--script JSON] [--prompt TEXT]
                [--api-key KEY] [--path P] [--timeout S] [--comm NAME]
                [--end-after K --end-how shutdown|close [--linger S]]
+               [--read-delay S]
 
   --keep-alive sends all requests on one connection (reconnecting only if
   the server closes it); without it every request gets its own connection.
@@ -83,11 +84,15 @@ def ms_between(start_ns, end_ns):
 class Reader:
     """Buffered reads from one socket; remembers bytes past a response."""
 
+    read_delay = 0.0  # --read-delay: a deliberately slow reader
+
     def __init__(self, sock):
         self.sock = sock
         self.buf = b""
 
     def fill(self):
+        if self.read_delay:
+            time.sleep(self.read_delay)
         data = self.sock.recv(65536)
         if not data:
             raise Truncated("connection closed before the end of the response")
@@ -303,7 +308,15 @@ def build_request(args):
 
 
 def connect(args, ctx):
-    raw = socket.create_connection((args.host, args.port), timeout=args.timeout)
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if args.rcvbuf:  # before connect: it sets the window scale
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, args.rcvbuf)
+    raw.settimeout(args.timeout)
+    try:
+        raw.connect((args.host, args.port))
+    except BaseException:
+        raw.close()
+        raise
     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         return ctx.wrap_socket(raw, server_hostname=args.sni or args.host)
@@ -404,6 +417,8 @@ def main():
     ap.add_argument("--wait-before-start", type=float, default=0)
     ap.add_argument("--script", help="JSON object sent as metadata.e2e_script")
     ap.add_argument("--prompt", default="Say hello.")
+    ap.add_argument("--prompt-bytes", type=int, default=0,
+                    help="use a prompt of this many bytes (a large request)")
     ap.add_argument("--api-key", default=DEFAULT_API_KEY)
     ap.add_argument("--path", default="/v1/chat/completions")
     ap.add_argument("--timeout", type=float, default=30, help="socket timeout, seconds")
@@ -411,9 +426,15 @@ def main():
     ap.add_argument("--end-after", type=int, default=0)
     ap.add_argument("--end-how", choices=["shutdown", "close"], default="shutdown")
     ap.add_argument("--linger", type=float, default=0)
+    ap.add_argument("--rcvbuf", type=int, default=0, help="SO_RCVBUF of the socket")
+    ap.add_argument("--read-delay", type=float, default=0,
+                    help="seconds to sleep before each socket read (a slow reader)")
     args = ap.parse_args()
     if args.comm:
         set_comm(args.comm)
+    Reader.read_delay = args.read_delay
+    if args.prompt_bytes:
+        args.prompt = "p" * args.prompt_bytes
     if args.wait_before_start:
         time.sleep(args.wait_before_start)
     sys.exit(run(args))

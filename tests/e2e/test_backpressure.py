@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Backpressure measured in the kernel, with real BPF: a deliberately slow
+reader leaves bytes waiting in its socket and reads them late, a large
+request blocks in SSL_write; the stream's "backpressure" object and
+/metrics show it, and a fast reader's figures stay small."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e_lib as e2e  # noqa: E402
+
+DELTAS = ["word%03d " % i + "y" * 200 for i in range(40)]
+
+
+@e2e.test
+def a_slow_reader_shows_unread_bytes_and_read_lag():
+    srv = e2e.TlsServer(script={"deltas": DELTAS, "delay_ms": 0})
+    d = e2e.Daemon()
+    # 50 ms before each socket read: the whole response waits in the socket
+    [slow] = e2e.run_client(srv, read_delay=0.05)
+    [s] = e2e.finished_streams(d, slow["pid"])
+    assert s["status"] == "completed" and s["text"] == "".join(DELTAS), s
+    bp = s["backpressure"]
+    assert bp and bp["reads_sampled"] >= 10, bp
+    assert bp["max_unread_bytes"] >= 2000, bp
+    assert bp["unread_bytes_p95"] <= bp["max_unread_bytes"], bp
+    # ~40 reads 50 ms apart: the last bytes waited well over a second
+    assert bp["read_lag_ms_max"] >= 1000, bp
+    assert bp["read_lag_ms_p50"] <= bp["read_lag_ms_p95"] <= bp["read_lag_ms_max"], bp
+    assert bp["zero_window_events"] >= 0 and bp["rcvq_full_events"] >= 0, bp
+    # the same response read at full speed
+    [fast] = e2e.run_client(srv)
+    [f] = e2e.finished_streams(d, fast["pid"])
+    assert f["backpressure"]["read_lag_ms_p95"] < bp["read_lag_ms_p50"], (f["backpressure"], bp)
+    _, _, text = d.get("/metrics")
+    text = text.decode()
+    for name in ("llmobs_backpressure_read_lag_seconds_count",
+                 "llmobs_backpressure_unread_bytes_count"):
+        line = next(l for l in text.splitlines() if l.startswith(name + "{"))
+        assert float(line.split()[-1]) >= 2, line
+
+
+@e2e.test
+def a_large_request_shows_time_blocked_in_ssl_write():
+    srv = e2e.TlsServer(script={"deltas": ["ok"]})
+    d = e2e.Daemon()
+    [r] = e2e.run_client(srv, prompt_bytes=3000000)
+    [s] = e2e.finished_streams(d, r["pid"])
+    assert s["status"] == "completed", s
+    assert s["backpressure"]["write_blocked_ms"] > 0, s["backpressure"]
+
+
+e2e.main()

@@ -6,9 +6,11 @@
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "buf.h"
+#include "events.h"
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
@@ -19,6 +21,8 @@ struct api {
 	struct MHD_Daemon *d;
 	struct api_hooks hooks;
 };
+
+static atomic_bool stopping; /* ends live event streams on shutdown */
 
 int api_parse_listen(const char *s, char *host, size_t hostlen, unsigned *port)
 {
@@ -202,6 +206,102 @@ static enum MHD_Result h_probes(struct api *a, struct MHD_Connection *conn)
 	return send_json(conn, 200, j);
 }
 
+/* ---- GET /api/v1/events: Server-Sent Events ---- */
+
+#define EVENTS_KEEPALIVE_S 15
+
+struct follow {
+	struct events_follower f;
+	char *pending;
+	size_t off, len;
+	char types[512]; /* ",a,b," or "" for all */
+	int idle_s;
+};
+
+static bool wanted(const struct follow *fw, const char *ev)
+{
+	if (!fw->types[0])
+		return true;
+	const char *t = strstr(ev, "\nevent: ");
+	if (!t)
+		return true; /* comments and unexpected shapes pass */
+	t += 8;
+	size_t n = strcspn(t, "\n");
+	char key[80];
+	if (n + 3 > sizeof(key))
+		return false;
+	snprintf(key, sizeof(key), ",%.*s,", (int)n, t);
+	return strstr(fw->types, key) != NULL;
+}
+
+static ssize_t events_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct follow *fw = cls;
+	(void)pos;
+	while (!fw->pending) {
+		if (atomic_load(&stopping))
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		char *e = events_next(&fw->f, 1000);
+		if (!e) {
+			if (++fw->idle_s < EVENTS_KEEPALIVE_S)
+				continue;
+			e = xstrdup(": keep-alive\n\n");
+		}
+		fw->idle_s = 0;
+		if (!wanted(fw, e)) {
+			free(e);
+			continue;
+		}
+		fw->pending = e;
+		fw->len = strlen(e);
+		fw->off = 0;
+	}
+	size_t n = fw->len - fw->off < max ? fw->len - fw->off : max;
+	memcpy(buf, fw->pending + fw->off, n);
+	fw->off += n;
+	if (fw->off == fw->len) {
+		free(fw->pending);
+		fw->pending = NULL;
+	}
+	return (ssize_t)n;
+}
+
+static void events_done(void *cls)
+{
+	struct follow *fw = cls;
+	events_unfollow(&fw->f);
+	free(fw->pending);
+	free(fw);
+}
+
+static enum MHD_Result h_events(struct MHD_Connection *conn)
+{
+	struct follow *fw = xcalloc(1, sizeof(*fw));
+	const char *types = arg(conn, "types");
+	if (types && *types) {
+		if (strlen(types) > sizeof(fw->types) - 3) {
+			free(fw);
+			return send_error(conn, 400, "types: too long");
+		}
+		snprintf(fw->types, sizeof(fw->types), ",%s,", types);
+	}
+	events_follow(&fw->f);
+	/* a comment first: the client sees the headers at once */
+	fw->pending = xstrdup(": llmobs live events\n\n");
+	fw->len = strlen(fw->pending);
+	struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
+	                                                           events_reader, fw, events_done);
+	if (!r) {
+		events_done(fw);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "text/event-stream");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	enum MHD_Result ret = MHD_queue_response(conn, 200, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_data_size, void **req_cls)
@@ -230,6 +330,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return h_stats(a, conn);
 	if (!strcmp(url, "/api/v1/probes"))
 		return h_probes(a, conn);
+	if (!strcmp(url, "/api/v1/events"))
+		return h_events(conn);
 	return send_error(conn, 404,
 	                  "not found (see /api/v1/streams, /api/v1/probes, /metrics, /healthz)");
 }
@@ -277,6 +379,7 @@ void api_stop(struct api *a)
 {
 	if (!a)
 		return;
+	atomic_store(&stopping, true);
 	MHD_stop_daemon(a->d);
 	free(a);
 }

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "discover.h"
+#include "live.h"
 #include "llmobs.skel.h"
 #include "log.h"
 #include "pipeline.h"
@@ -31,6 +32,7 @@ struct capture {
 	 * the map's first two pages), for the fill level. */
 	const volatile unsigned long *cons_pos, *prod_pos;
 	_Atomic uint64_t fill_now, fill_max; /* bytes, sampled before each drain */
+	uint64_t drops_seen, drop_bytes_seen, drops_checked_ns;
 };
 
 static atomic_bool running;
@@ -60,6 +62,34 @@ static int on_record(void *ctx, void *data, size_t size)
 		discover_exit(ev->tgid);
 	pipeline_event(data, size);
 	return 0;
+}
+
+static uint64_t stat_sum(struct capture *c, uint32_t k)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t v[512] = {0}, sum = 0;
+	if (ncpu > 512 || bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.stats), &k, v))
+		return 0;
+	for (int i = 0; i < ncpu; i++)
+		sum += v[i];
+	return sum;
+}
+
+/* A "buffer_full" live event when the ring rejected records (checked at
+ * most every 100 ms). */
+static void check_drops(struct capture *c)
+{
+	uint64_t now = clock_mono_ns();
+	if (now - c->drops_checked_ns < 100000000ull)
+		return;
+	c->drops_checked_ns = now;
+	uint64_t drops = stat_sum(c, LLMOBS_STAT_RB_DROPS);
+	if (drops == c->drops_seen)
+		return;
+	uint64_t bytes = stat_sum(c, LLMOBS_STAT_RB_DROP_BYTES);
+	live_buffer_full(drops - c->drops_seen, bytes - c->drop_bytes_seen, drops);
+	c->drops_seen = drops;
+	c->drop_bytes_seen = bytes;
 }
 
 static struct llmobs_bpf *open_and_load(const struct capture_opts *o, bool optional)
@@ -186,6 +216,7 @@ int capture_run(struct capture *c, volatile sig_atomic_t *stop)
 		pipeline_tick();
 		pipeline_unlock();
 		discover_tick();
+		check_drops(c);
 		if (got < 0 && got != -EINTR) {
 			log_error("ring buffer consume failed: %s", strerror(-got));
 			return -1;

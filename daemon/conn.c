@@ -11,6 +11,7 @@
 #include "body.h"
 #include "backpressure.h"
 #include "buf.h"
+#include "live.h"
 #include "cgroup.h"
 #include "clock.h"
 #include "http.h"
@@ -310,8 +311,10 @@ void conn_data(struct conn *c, const struct llmobs_event *ev, const char *data)
 	/* the socket as this read found it belongs to the response being read
 	 * (or about to be) */
 	struct exchange *x = c->resp ? c->resp : c->fifo;
-	if (ev->bp_valid && ev->offset == 0 && x && x->call && !x->call->finished)
+	if (ev->bp_valid && ev->offset == 0 && x && x->call && !x->call->finished) {
 		bp_add_read(&x->call->bp, ev);
+		live_backpressure(x->call, ev->lag_us, ev->unread);
+	}
 	feed(c, ev->dir, ev->ts_ns, p, n);
 }
 
@@ -414,6 +417,7 @@ static void sse_on_event(void *ctx, const struct sse_event *ev)
 	if (flags == DEC_DONE)
 		return; /* the terminator is not a chunk */
 	call_on_chunk(call, c->ts, flags);
+	live_chunk(call);
 }
 
 static void sse_on_other(void *ctx, const char *line, size_t n)
@@ -434,6 +438,7 @@ static void ndjson_line(void *ctx, const char *p, size_t n)
 	if ((flags & DEC_ERROR) && call->dec.malformed)
 		pstats.parse_errors_json++;
 	call_on_chunk(call, c->ts, flags);
+	live_chunk(call);
 }
 
 static void on_request_headers(struct conn *c, const struct http_msg *m)
@@ -462,6 +467,7 @@ static void on_request_headers(struct conn *c, const struct http_msg *m)
 		call->server_side = c->swap;
 		x->call = call;
 		pstats.calls_total++;
+		live_stream_start(call);
 	}
 	c->req = x;
 	if (c->fifo_tail)

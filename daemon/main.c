@@ -14,6 +14,7 @@
 #include "capture.h"
 #include "cgroup.h"
 #include "discover.h"
+#include "live.h"
 #include "clock.h"
 #include "conn.h"
 #include "log.h"
@@ -72,6 +73,8 @@ static void usage(FILE *f)
 	    "      --plain-port PORT    also follow plaintext HTTP to PORT (repeatable;\n"
 	    "                           11434, 8000 and 8080 are always followed)\n"
 	    "      --ringbuf-size SIZE  BPF ring buffer size, power of two (default 8M)\n"
+	    "      --backpressure-lag-ms MS  read lag that raises a live \"backpressure\"\n"
+	    "                           event (default 500)\n"
 	    "      --record FILE        also write every capture event to FILE (gzip)\n"
 	    "      --replay FILE        feed a recording through the pipeline instead of BPF\n"
 	    "      --json               with --replay: print the streams as JSON and exit\n"
@@ -81,7 +84,7 @@ static void usage(FILE *f)
 	    "  -h, --help               this help\n"
 	    "      --version            print the version\n\n"
 	    "Endpoints: /healthz /metrics /api/v1/streams /api/v1/streams/{id} /api/v1/stats\n"
-	    "           /api/v1/probes\n",
+	    "           /api/v1/probes /api/v1/events (live, Server-Sent Events)\n",
 	    API_DEFAULT_LISTEN, DEFAULT_KEEP);
 }
 
@@ -179,6 +182,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		OPT_COMM,
 		OPT_CGROUP,
 		OPT_PROBE_AT,
+		OPT_BP_LAG,
 	};
 	static const struct option longopts[] = {
 	    {"listen", required_argument, NULL, 'l'},
@@ -186,6 +190,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"comm", required_argument, NULL, OPT_COMM},
 	    {"cgroup", required_argument, NULL, OPT_CGROUP},
 	    {"probe-at", required_argument, NULL, OPT_PROBE_AT},
+	    {"backpressure-lag-ms", required_argument, NULL, OPT_BP_LAG},
 	    {"libssl", required_argument, NULL, OPT_LIBSSL},
 	    {"plain-port", required_argument, NULL, OPT_PLAIN_PORT},
 	    {"routes", required_argument, NULL, OPT_ROUTES},
@@ -230,6 +235,16 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return 2;
 			}
 			o->comm = optarg;
+			break;
+		case OPT_BP_LAG:
+			if (parse_u32(optarg, &v) || v > 3600000) {
+				fprintf(
+				    stderr,
+				    "llmobsd: --backpressure-lag-ms: '%s' must be 1 to 3600000\n",
+				    optarg);
+				return 2;
+			}
+			live_backpressure_lag_us = v * 1000;
 			break;
 		case OPT_PROBE_AT:
 			if (strcmp(optarg, "auto") && strcmp(optarg, "symbol")) {

@@ -8,6 +8,7 @@
 
 #include "body.h"
 #include "clock.h"
+#include "live.h"
 #include "sse.h"
 #include "telemetry.h"
 
@@ -127,6 +128,7 @@ void call_finish(struct llm_call *c, enum call_status st, uint64_t ts, const cha
 	recent_head = c;
 	n_recent++;
 	telemetry_call_finished(c);
+	live_stream_end(c);
 	trim_recent();
 }
 

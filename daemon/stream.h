@@ -55,6 +55,7 @@ struct llm_call {
 	uint64_t dropped_bytes; /* bytes of this call lost in capture/parsing */
 
 	struct backpressure bp;
+	bool bp_alerted; /* a "backpressure" live event was raised */
 
 	uint32_t *gaps_us; /* inter-chunk gaps */
 	uint32_t ngaps, gaps_cap;

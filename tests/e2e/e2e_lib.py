@@ -281,6 +281,42 @@ def finished_streams(d, pid, n=1, timeout=15):
     return list(reversed(got))
 
 
+class Events:
+    """GET /api/v1/events followed in a thread: .events is a list of
+    (type, data) in arrival order."""
+
+    def __init__(self, d, types=None):
+        import http.client
+        import threading
+        self.events = []
+        self.conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=120)
+        path = "/api/v1/events" + ("?types=" + ",".join(types) if types else "")
+        self.conn.request("GET", path)
+        self.resp = self.conn.getresponse()
+        assert self.resp.status == 200, self.resp.status
+        assert self.resp.getheader("Content-Type") == "text/event-stream"
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        typ = None
+        try:
+            for raw in self.resp:
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                if line.startswith("event: "):
+                    typ = line[7:]
+                elif line.startswith("data: "):
+                    self.events.append((typ, json.loads(line[6:])))
+        except (OSError, ValueError):
+            pass
+
+    def wait(self, what, pred, timeout=10):
+        """Waits for events (type, data) matching pred; returns them."""
+        return wait_for(lambda: [e for e in list(self.events) if pred(*e)], timeout, 0.05, what)
+
+    def close(self):
+        self.conn.close()
+
+
 # ---- clients -----------------------------------------------------------
 
 def client_argv(port, cafile, python=None, **opts):

@@ -42,6 +42,30 @@ def a_slow_reader_shows_unread_bytes_and_read_lag():
 
 
 @e2e.test
+def a_backpressure_live_event_when_read_lag_crosses_the_threshold():
+    srv = e2e.TlsServer(script={"deltas": DELTAS, "delay_ms": 0})
+    d = e2e.Daemon("--backpressure-lag-ms", "200")
+    ev = e2e.Events(d, types=["backpressure", "stream_start", "stream_end"])
+    [fast] = e2e.run_client(srv)
+    [slow] = e2e.run_client(srv, read_delay=0.05)
+    [f] = e2e.finished_streams(d, fast["pid"])
+    [s] = e2e.finished_streams(d, slow["pid"])
+    [(_, bp)] = ev.wait("a backpressure event",
+                        lambda t, x: t == "backpressure" and x["id"] == s["id"])
+    assert bp["read_lag_ms"] >= 200 and bp["threshold_ms"] == 200, bp
+    assert bp["pid"] == slow["pid"] and bp["provider"] == "openai", bp
+    ev.wait("stream_start and stream_end of both",
+            lambda t, x: t == "stream_end" and x["id"] == s["id"])
+    starts = {x["id"] for t, x in ev.events if t == "stream_start"}
+    assert {f["id"], s["id"]} <= starts, ev.events
+    # one event per call, and none for the fast reader
+    assert [x["id"] for t, x in ev.events if t == "backpressure"] == [s["id"]], ev.events
+    # the filter kept other types out
+    assert {t for t, _ in ev.events} <= {"backpressure", "stream_start", "stream_end"}
+    ev.close()
+
+
+@e2e.test
 def a_large_request_shows_time_blocked_in_ssl_write():
     srv = e2e.TlsServer(script={"deltas": ["ok"]})
     d = e2e.Daemon()

@@ -27,6 +27,7 @@ def a_tiny_ring_buffer_drops_are_counted_and_streams_truncated():
               "usage": {"prompt_tokens": 5, "completion_tokens": 3}}
     srv = e2e.TlsServer(script=[script, {"deltas": ["small", " one"]}])
     d = e2e.Daemon("--ringbuf-size", "16K")
+    ev = e2e.Events(d, types=["buffer_full", "stream_error"])
     [r] = e2e.run_client(srv, include_usage=True)
     assert r["text"] == "before " + big + " after", "the client itself lost data"
     [s] = e2e.finished_streams(d, r["pid"])
@@ -43,6 +44,13 @@ def a_tiny_ring_buffer_drops_are_counted_and_streams_truncated():
     assert metric(text, "llmobs_capture_dropped_events_total") >= 1
     assert metric(text, "llmobs_ringbuf_size_bytes") == 16384
     assert metric(text, "llmobs_capture_lost_bytes_total") >= 16000
+    # followers are told, live
+    [(_, full)] = ev.wait("a buffer_full event", lambda t, x: t == "buffer_full")[:1]
+    assert full["dropped_events"] >= 1 and full["dropped_bytes"] >= 16000, full
+    [(_, err)] = ev.wait("the stream's stream_error",
+                         lambda t, x: t == "stream_error" and x["id"] == s["id"])
+    assert err["status"] == "truncated", err
+    ev.close()
     # the daemon keeps serving and capturing
     [r2] = e2e.run_client(srv)
     [s2] = e2e.finished_streams(d, r2["pid"])

@@ -1,0 +1,82 @@
+/* Live events (see live.h). */
+#include "live.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+
+#include "clock.h"
+#include "events.h"
+#include "provider.h"
+#include "stream.h"
+#include "stream_json.h"
+
+uint32_t live_backpressure_lag_us = 500000;
+
+static cJSON *brief(const struct llm_call *c)
+{
+	char id[32];
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)c->id);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddNumberToObject(o, "pid", c->pid);
+	cJSON_AddStringToObject(o, "comm", c->comm);
+	cJSON_AddStringToObject(o, "provider", llm_provider(&c->dec));
+	const char *model = c->dec.model[0] ? c->dec.model : c->dec.response_model;
+	if (model[0])
+		cJSON_AddStringToObject(o, "model", model);
+	else
+		cJSON_AddNullToObject(o, "model");
+	return o;
+}
+
+void live_stream_start(const struct llm_call *c)
+{
+	if (!events_followed())
+		return;
+	cJSON *o = brief(c);
+	cJSON_AddStringToObject(o, "endpoint", c->endpoint);
+	events_publish("stream_start", o);
+}
+
+void live_stream_end(const struct llm_call *c)
+{
+	if (!events_followed())
+		return;
+	events_publish(c->status == CALL_COMPLETED ? "stream_end" : "stream_error",
+	               call_to_json(c, clock_now()));
+}
+
+void live_chunk(const struct llm_call *c)
+{
+	if (!events_followed())
+		return;
+	cJSON *o = brief(c);
+	cJSON_AddNumberToObject(o, "chunks", (double)c->chunks);
+	cJSON_AddNumberToObject(o, "text_bytes", (double)c->dec.text.len);
+	events_publish("chunk", o);
+}
+
+void live_backpressure(struct llm_call *c, uint32_t lag_us, uint32_t unread)
+{
+	if (c->bp_alerted || lag_us < live_backpressure_lag_us)
+		return;
+	c->bp_alerted = true;
+	if (!events_followed())
+		return;
+	cJSON *o = brief(c);
+	cJSON_AddNumberToObject(o, "read_lag_ms", lag_us / 1e3);
+	cJSON_AddNumberToObject(o, "unread_bytes", unread);
+	cJSON_AddNumberToObject(o, "threshold_ms", live_backpressure_lag_us / 1e3);
+	events_publish("backpressure", o);
+}
+
+void live_buffer_full(uint64_t events, uint64_t bytes, uint64_t total_events)
+{
+	if (!events_followed())
+		return;
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "dropped_events", (double)events);
+	cJSON_AddNumberToObject(o, "dropped_bytes", (double)bytes);
+	cJSON_AddNumberToObject(o, "dropped_events_total", (double)total_events);
+	events_publish("buffer_full", o);
+}

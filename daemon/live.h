@@ -1,0 +1,22 @@
+/* What the pipeline tells live followers (GET /api/v1/events): the event
+ * vocabulary and payloads. Each call is a no-op when nobody follows. */
+#ifndef LLMOBS_LIVE_H
+#define LLMOBS_LIVE_H
+
+#include <stdint.h>
+
+struct llm_call;
+
+/* Read lag that raises a "backpressure" event (once per call). */
+extern uint32_t live_backpressure_lag_us;
+
+void live_stream_start(const struct llm_call *c);
+void live_stream_end(const struct llm_call *c); /* stream_end or stream_error */
+void live_chunk(const struct llm_call *c);
+/* After a read sample; raises "backpressure" the first time the call's
+ * read lag reaches the threshold. */
+void live_backpressure(struct llm_call *c, uint32_t lag_us, uint32_t unread);
+/* The ring buffer rejected records since the last report. */
+void live_buffer_full(uint64_t events, uint64_t bytes, uint64_t total_events);
+
+#endif

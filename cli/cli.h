@@ -45,5 +45,6 @@ int cmd_show(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_health(int argc, char **argv);
 int cmd_probes(int argc, char **argv);
+int cmd_tail(int argc, char **argv);
 
 #endif

@@ -16,6 +16,7 @@ static const struct command commands[] = {
     {"streams", cmd_streams, "list active and recent LLM calls (table or --json)"},
     {"show", cmd_show, "one call in full, with its text"},
     {"top", cmd_top, "live table of streams, like htop"},
+    {"tail", cmd_tail, "follow live events (stream_start/end, backpressure, ...)"},
     {"probes", cmd_probes, "files carrying the SSL probes, their users and hits"},
     {"health", cmd_health, "exit 0 when the daemon's probes are attached"},
 };

@@ -5,11 +5,13 @@ request blocks in SSL_write; the stream's "backpressure" object and
 /metrics show it, and a fast reader's figures stay small."""
 
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_lib as e2e  # noqa: E402
 
+CLI = os.path.join(e2e.REPO, "build", "llmobs-cli")
 DELTAS = ["word%03d " % i + "y" * 200 for i in range(40)]
 
 
@@ -46,6 +48,9 @@ def a_backpressure_live_event_when_read_lag_crosses_the_threshold():
     srv = e2e.TlsServer(script={"deltas": DELTAS, "delay_ms": 0})
     d = e2e.Daemon("--backpressure-lag-ms", "200")
     ev = e2e.Events(d, types=["backpressure", "stream_start", "stream_end"])
+    cli = subprocess.Popen([CLI, "--server", d.base, "tail", "-n", "3", "--types",
+                            "backpressure,stream_end"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
     [fast] = e2e.run_client(srv)
     [slow] = e2e.run_client(srv, read_delay=0.05)
     [f] = e2e.finished_streams(d, fast["pid"])
@@ -63,6 +68,12 @@ def a_backpressure_live_event_when_read_lag_crosses_the_threshold():
     # the filter kept other types out
     assert {t for t, _ in ev.events} <= {"backpressure", "stream_start", "stream_end"}
     ev.close()
+    # llmobs-cli tail shows the same, one line per event, and stops after 3
+    out, err = cli.communicate(timeout=20)
+    lines = out.decode().splitlines()
+    assert cli.returncode == 0 and len(lines) == 3, (cli.returncode, out, err)
+    assert any(" backpressure " in l and "id=%s" % s["id"] in l for l in lines), lines
+    assert any(" stream_end " in l and "status=completed" in l for l in lines), lines
 
 
 @e2e.test

@@ -36,7 +36,7 @@ DAEMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter $(wildcard $(DAEMON_BPF)
 CLI_OBJS    := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cli/*.c))
 ASAN_CORE   := $(patsubst %.c,$(BUILD)/asan/%.o,$(CORE_SRCS))
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
-BENCH_BINS  := $(BUILD)/bench/tls_reader $(BUILD)/bench/count_probes
+BENCH_BINS  := $(BUILD)/bench/tls_reader $(BUILD)/bench/count_probes $(BUILD)/bench/loadgen
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 .PHONY: all deps vmlinux run test unit e2e bench fuzz format clean
@@ -90,6 +90,10 @@ bench: all $(BENCH_BINS)
 	tests/bench/run.sh
 
 $(BUILD)/bench/tls_reader: tests/bench/tls_reader.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< -lssl -lcrypto
+
+$(BUILD)/bench/loadgen: tests/bench/loadgen.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< -lssl -lcrypto
 

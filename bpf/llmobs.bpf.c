@@ -22,6 +22,10 @@ const volatile __u32 self_tgid = 0; /* never trace the daemon itself */
 const volatile bool filter_comm = false;
 const volatile char targ_comm[LLMOBS_COMM_LEN] = {}; /* process name (group leader) */
 const volatile bool filter_cgroup = false;           /* cgroup_filter[0] and below */
+/* Data records wake the consumer only past this much unread data; it polls
+ * every few ms anyway. One wakeup per record would cost more than the
+ * record (set by the loader: a quarter of the ring). */
+const volatile __u64 wakeup_bytes = 1 << 20;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
@@ -143,6 +147,15 @@ struct {
 	__type(value, struct conn_state);
 } conns SEC(".maps");
 
+/* Connections the daemon has no use for (the server side of a local TLS
+ * server, not HTTP/1): their calls are not copied any more. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct conn_key);
+	__type(value, __u8);
+} muted SEC(".maps");
+
 struct connect_args {
 	__u64 addr;
 	__s32 fd;
@@ -215,6 +228,12 @@ static __always_inline void stat_add(__u32 idx, __u64 v)
 	__u64 *p = bpf_map_lookup_elem(&stats, &idx);
 	if (p)
 		*p += v;
+}
+
+static __always_inline __u64 data_wakeup(void)
+{
+	return bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) > wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+	                                                                : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline bool comm_matches(void)
@@ -329,7 +348,7 @@ static long emit_piece(__u32 i, void *arg)
 		r->ev.bp_valid = 1;
 	}
 
-	if (bpf_ringbuf_output(&rb, r, sizeof(r->ev) + n, 0)) {
+	if (bpf_ringbuf_output(&rb, r, sizeof(r->ev) + n, data_wakeup())) {
 		stat_add(LLMOBS_STAT_RB_DROPS, 1);
 		stat_add(LLMOBS_STAT_RB_DROP_BYTES, n);
 	} else {
@@ -417,6 +436,9 @@ static __always_inline int ssl_enter(void *ctx, __u64 ssl, __u64 buf, __u32 num,
 		return 0;
 	stat_add(LLMOBS_STAT_HITS, 1);
 
+	struct conn_key mk = {.ssl = ssl, .tgid = tgid};
+	if (bpf_map_lookup_elem(&muted, &mk))
+		return 0;
 	__u64 now = bpf_ktime_get_ns();
 	struct ssl_call *outer = bpf_map_lookup_elem(&active, &id);
 	if (outer && outer->ssl == ssl && outer->dir == dir && now - outer->ts < NESTED_WINDOW_NS) {
@@ -632,6 +654,7 @@ static __always_inline int ssl_end(void *ctx, __u64 ssl, __u16 src)
 	if (!st)
 		return 0; /* never carried data we saw */
 	emit_ctl(LLMOBS_EV_CLOSE, ssl, 0, src, st->fd);
+	bpf_map_delete_elem(&muted, &k);
 	if (st->fd >= 0) {
 		struct plain_key fk = {.tgid = tgid, .fd = st->fd};
 		bpf_map_delete_elem(&ssl_fds, &fk);
@@ -856,6 +879,7 @@ int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 	if (bpf_map_lookup_elem(&conns, &ck)) {
 		emit_ctl(LLMOBS_EV_CLOSE, ck.ssl, 0, LLMOBS_SRC_CLOSE, k.fd);
 		bpf_map_delete_elem(&conns, &ck);
+		bpf_map_delete_elem(&muted, &ck);
 	}
 	bpf_map_delete_elem(&ssl_fds, &k);
 	return 0;
@@ -1087,7 +1111,7 @@ static __always_inline void emit_mapped(const struct llmobs_file_key *k, __u16 s
 	e->fd = -1;
 	e->src = src;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP); /* attach before its first call */
 	stat_add(LLMOBS_STAT_EVENTS, 1);
 }
 

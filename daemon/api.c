@@ -170,6 +170,11 @@ static enum MHD_Result h_stats(struct api *a, struct MHD_Connection *conn)
 	cJSON_AddNumberToObject(cap, "ringbuf_bytes", (double)cs.ringbuf_bytes);
 	cJSON_AddNumberToObject(cap, "ringbuf_used_bytes", (double)cs.ringbuf_used);
 	cJSON_AddNumberToObject(cap, "ringbuf_used_max_bytes", (double)cs.ringbuf_used_max);
+	cJSON *dl = cJSON_AddObjectToObject(cap, "visibility_delay_ms");
+	cJSON_AddNumberToObject(dl, "samples", (double)cs.delay_samples);
+	cJSON_AddNumberToObject(dl, "p50", cs.delay_p50_us / 1e3);
+	cJSON_AddNumberToObject(dl, "p99", cs.delay_p99_us / 1e3);
+	cJSON_AddNumberToObject(dl, "max", cs.delay_max_us / 1e3);
 	pipeline_lock();
 	struct pipeline_stats p = pstats;
 	unsigned active = stream_active_count();
@@ -193,6 +198,7 @@ static enum MHD_Result h_stats(struct api *a, struct MHD_Connection *conn)
 	cJSON_AddNumberToObject(pj, "json_parse_errors", (double)p.parse_errors_json);
 	cJSON_AddNumberToObject(pj, "connections_active", (double)p.conns_active);
 	cJSON_AddNumberToObject(pj, "connections_total", (double)p.conns_total);
+	cJSON_AddNumberToObject(pj, "connections_muted", (double)p.conns_muted);
 	cJSON_AddNumberToObject(pj, "calls_total", (double)p.calls_total);
 	cJSON_AddNumberToObject(pj, "streams_active", active);
 	return send_json(conn, 200, j);

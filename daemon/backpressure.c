@@ -6,6 +6,7 @@
 
 #include "buf.h"
 #include "llmobs/event.h"
+#include "loghist.h"
 
 void bp_add_read(struct backpressure *b, const struct llmobs_event *ev)
 {
@@ -18,13 +19,13 @@ void bp_add_read(struct backpressure *b, const struct llmobs_event *ev)
 	}
 	b->rcvq_full = ev->rcvq_full - b->rcvq_base;
 	b->zero_window = ev->zero_window - b->zwin_base;
-	if (b->n == b->cap) {
-		b->cap = b->cap ? 2 * b->cap : 64;
-		b->unread = xrealloc(b->unread, b->cap * sizeof(*b->unread));
-		b->lag_us = xrealloc(b->lag_us, b->cap * sizeof(*b->lag_us));
+	if (!b->unread_hist) {
+		b->unread_hist = xcalloc(LOGHIST_BUCKETS, sizeof(uint32_t));
+		b->lag_hist = xcalloc(LOGHIST_BUCKETS, sizeof(uint32_t));
 	}
-	b->unread[b->n] = ev->unread;
-	b->lag_us[b->n++] = ev->lag_us;
+	b->unread_hist[loghist_bucket(ev->unread)]++;
+	b->lag_hist[loghist_bucket(ev->lag_us)]++;
+	b->n++;
 	if (ev->unread > b->max_unread)
 		b->max_unread = ev->unread;
 	if (ev->lag_us > b->max_lag_us)
@@ -39,32 +40,21 @@ void bp_add_write_blocked(struct backpressure *b, uint32_t us)
 
 void bp_free(struct backpressure *b)
 {
-	free(b->unread);
-	free(b->lag_us);
+	free(b->unread_hist);
+	free(b->lag_hist);
 	memset(b, 0, sizeof(*b));
 }
 
-static int cmp_u32(const void *a, const void *b)
+/* A percentile from the histogram, never above the exact maximum. */
+static uint32_t pct(const uint32_t *hist, uint32_t n, unsigned p, uint32_t max)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of n values (n > 0). */
-static uint32_t percentile(const uint32_t *v, uint32_t n, unsigned p)
-{
-	uint32_t *s = xmalloc(n * sizeof(*s));
-	memcpy(s, v, n * sizeof(*s));
-	qsort(s, n, sizeof(*s), cmp_u32);
-	size_t i = ((size_t)n * p + 99) / 100;
-	uint32_t r = s[(i ? i : 1) - 1];
-	free(s);
-	return r;
+	uint64_t v = loghist_percentile(hist, n, p);
+	return v > max ? max : (uint32_t)v;
 }
 
 double bp_lag_p95_ms(const struct backpressure *b)
 {
-	return b->n ? percentile(b->lag_us, b->n, 95) / 1e3 : -1;
+	return b->n ? pct(b->lag_hist, b->n, 95, b->max_lag_us) / 1e3 : -1;
 }
 
 cJSON *bp_to_json(const struct backpressure *b)
@@ -74,11 +64,12 @@ cJSON *bp_to_json(const struct backpressure *b)
 	cJSON *o = cJSON_CreateObject();
 	if (b->n) {
 		cJSON_AddNumberToObject(o, "max_unread_bytes", b->max_unread);
-		cJSON_AddNumberToObject(o, "unread_bytes_p95", percentile(b->unread, b->n, 95));
+		cJSON_AddNumberToObject(o, "unread_bytes_p95",
+		                        pct(b->unread_hist, b->n, 95, b->max_unread));
 		cJSON_AddNumberToObject(o, "read_lag_ms_p50",
-		                        percentile(b->lag_us, b->n, 50) / 1e3);
+		                        pct(b->lag_hist, b->n, 50, b->max_lag_us) / 1e3);
 		cJSON_AddNumberToObject(o, "read_lag_ms_p95",
-		                        percentile(b->lag_us, b->n, 95) / 1e3);
+		                        pct(b->lag_hist, b->n, 95, b->max_lag_us) / 1e3);
 		cJSON_AddNumberToObject(o, "read_lag_ms_max", b->max_lag_us / 1e3);
 	} else {
 		cJSON_AddNullToObject(o, "max_unread_bytes");

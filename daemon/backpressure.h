@@ -12,9 +12,11 @@
 struct llmobs_event;
 
 struct backpressure {
-	bool seen;                 /* at least one sampled read */
-	uint32_t *unread, *lag_us; /* one per sampled read */
-	uint32_t n, cap;
+	bool seen; /* at least one sampled read */
+	/* per sampled read, as log-linear histograms (loghist.h): percentiles
+	 * at most 25% high, a fixed 1 KiB per call however long it streams */
+	uint32_t *unread_hist, *lag_hist;
+	uint32_t n;
 	uint32_t max_unread, max_lag_us;
 	/* the socket's counters are cumulative: counted from the first sample */
 	uint32_t rcvq_base, zwin_base, rcvq_full, zero_window;

@@ -15,11 +15,15 @@
 #include "attach.h"
 #include "buf.h"
 #include "clock.h"
+#include "conn.h"
 #include "discover.h"
 #include "live.h"
+#include "loghist.h"
 #include "llmobs.skel.h"
 #include "log.h"
 #include "pipeline.h"
+
+#define DELAY_BUCKETS LOGHIST_BUCKETS
 
 struct capture {
 	struct llmobs_bpf *skel;
@@ -33,9 +37,28 @@ struct capture {
 	const volatile unsigned long *cons_pos, *prod_pos;
 	_Atomic uint64_t fill_now, fill_max; /* bytes, sampled before each drain */
 	uint64_t drops_seen, drop_bytes_seen, drops_checked_ns;
+	/* capture -> pipeline delay of data records: when what a program read
+	 * or wrote became visible in the API. Log-linear buckets of us. */
+	_Atomic uint64_t delay_hist[DELAY_BUCKETS];
+	_Atomic uint64_t delay_max_us;
 };
 
+#define POLL_MS 4
+
 static atomic_bool running;
+static struct capture *muting; /* for conn_mute_hook */
+
+static void mute_conn(uint32_t tgid, uint64_t ssl)
+{
+	struct {
+		uint64_t ssl;
+		uint32_t tgid, pad;
+	} k = {ssl, tgid, 0};
+	uint8_t one = 1;
+	if (muting)
+		bpf_map__update_elem(muting->skel->maps.muted, &k, sizeof(k), &one, sizeof(one),
+		                     BPF_ANY);
+}
 
 bool capture_running(void)
 {
@@ -55,6 +78,13 @@ static int on_record(void *ctx, void *data, size_t size)
 	const struct llmobs_event *ev = data;
 	if (c->rec && record_write(c->rec, data, size) < 0 && !c->record_errors++)
 		log_error("writing the recording failed; recording stopped");
+	if (size >= sizeof(*ev) && ev->type == LLMOBS_EV_DATA) {
+		uint64_t now = clock_mono_ns();
+		uint64_t us = now > ev->ts_ns ? (now - ev->ts_ns) / 1000 : 0;
+		atomic_fetch_add(&c->delay_hist[loghist_bucket(us)], 1);
+		if (us > atomic_load(&c->delay_max_us))
+			atomic_store(&c->delay_max_us, us);
+	}
 	/* Discovery happens here, outside the BPF-free pipeline. */
 	if (size >= sizeof(*ev) && ev->type == LLMOBS_EV_MAPPED)
 		discover_mapped(ev);
@@ -107,6 +137,7 @@ static struct llmobs_bpf *open_and_load(const struct capture_opts *o, bool optio
 		        sizeof(skel->rodata->targ_comm) - 1);
 	}
 	skel->rodata->filter_cgroup = o->cgroup_dir != NULL;
+	skel->rodata->wakeup_bytes = o->ringbuf_bytes / 4;
 	bpf_map__set_max_entries(skel->maps.rb, o->ringbuf_bytes);
 	attach_set_optional(skel, optional);
 	int err = llmobs_bpf__load(skel);
@@ -186,6 +217,8 @@ struct capture *capture_start(const struct capture_opts *o)
 	}
 	if (!ds.uprobes)
 		log_warn("no process uses OpenSSL yet; probes attach as processes load it");
+	muting = c;
+	conn_mute_hook = mute_conn;
 	atomic_store(&running, true);
 	log_info("capturing: %u probes on %u file(s) (%u pinned), ring buffer %u KiB%s%s",
 	         ds.uprobes, ds.files_library + ds.files_executable, pinned, o->ringbuf_bytes >> 10,
@@ -201,8 +234,10 @@ int capture_run(struct capture *c, volatile sig_atomic_t *stop)
 {
 	struct pollfd pfd = {.fd = ring_buffer__epoll_fd(c->rb), .events = POLLIN};
 	while (!*stop) {
-		/* Finite timeout: held writes are flushed even when idle. */
-		int n = poll(&pfd, 1, 100);
+		/* Data records do not wake us (one wakeup per record would cost
+		 * more than the record): poll often. Held writes are flushed and
+		 * the data is visible within POLL_MS. */
+		int n = poll(&pfd, 1, POLL_MS);
 		if (n < 0 && errno != EINTR) {
 			log_error("poll on the ring buffer failed: %s", strerror(errno));
 			return -1;
@@ -246,6 +281,16 @@ void capture_stats(struct capture *c, struct capture_stats *out)
 	out->ringbuf_bytes = c->ringbuf_bytes;
 	out->ringbuf_used = ring_fill(c);
 	out->ringbuf_used_max = atomic_load(&c->fill_max);
+	uint64_t total = 0, h[DELAY_BUCKETS];
+	for (unsigned i = 0; i < DELAY_BUCKETS; i++)
+		total += h[i] = atomic_load(&c->delay_hist[i]);
+	out->delay_samples = total;
+	out->delay_max_us = atomic_load(&c->delay_max_us);
+	uint32_t h32[DELAY_BUCKETS];
+	for (unsigned i = 0; i < DELAY_BUCKETS; i++)
+		h32[i] = h[i] > UINT32_MAX ? UINT32_MAX : (uint32_t)h[i];
+	out->delay_p50_us = loghist_percentile(h32, total, 50);
+	out->delay_p99_us = loghist_percentile(h32, total, 99);
 	struct discover_stats ds;
 	discover_stats(&ds);
 	out->hits = ds.hits;
@@ -260,6 +305,8 @@ void capture_stop(struct capture *c)
 	if (!c)
 		return;
 	atomic_store(&running, false);
+	conn_mute_hook = NULL;
+	muting = NULL;
 	long page = sysconf(_SC_PAGESIZE);
 	if (c->cons_pos) {
 		munmap((void *)c->cons_pos, (size_t)page);

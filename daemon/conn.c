@@ -191,6 +191,19 @@ static bool try_resync(struct conn *c, int dir, const char *p, size_t n)
 
 static void feed_decided(struct conn *c, int dir, const char *p, size_t n);
 
+conn_mute_fn conn_mute_hook;
+
+/* A TLS connection we will never parse (the server side of a local TLS
+ * server, or not HTTP/1): ask the capture side to stop copying it. */
+static void mute_if_useless(struct conn *c)
+{
+	if ((c->role != ROLE_SERVER && c->role != ROLE_NOT_HTTP) ||
+	    (c->key.ssl & LLMOBS_PLAIN_CONN) || !conn_mute_hook)
+		return;
+	conn_mute_hook(c->key.tgid, c->key.ssl);
+	pstats.conns_muted++;
+}
+
 static void feed(struct conn *c, int dir, uint64_t ts, const char *p, size_t n)
 {
 	c->ts = ts;
@@ -210,6 +223,7 @@ static void feed(struct conn *c, int dir, uint64_t ts, const char *p, size_t n)
 			return;
 		if (c->role == ROLE_UNKNOWN)
 			c->role = ROLE_NOT_HTTP;
+		mute_if_useless(c);
 		feed_decided(c, dir, c->sniffed.data, c->sniffed.len);
 		buf_free(&c->sniffed);
 		return;

@@ -13,6 +13,9 @@ struct conn *conn_lookup(uint32_t tgid, uint64_t key, int create, const struct l
 void conn_data(struct conn *c, const struct llmobs_event *ev, const char *data);
 /* A write that blocked >= 1 ms (LLMOBS_EV_WRITE_DONE). */
 void conn_write_done(struct conn *c, const struct llmobs_event *ev);
+/* Set by the capture side: stop copying a connection's data. */
+typedef void (*conn_mute_fn)(uint32_t tgid, uint64_t ssl);
+extern conn_mute_fn conn_mute_hook;
 void conn_write_failed(struct conn *c, const struct llmobs_event *ev);
 /* The connection is gone (SSL_free or process exit): flush and free. */
 void conn_close(struct conn *c, uint64_t ts, const char *why);

@@ -6,6 +6,7 @@
 
 #include "clock.h"
 #include "conn.h"
+#include "json_arena.h"
 #include "stream.h"
 
 /* Writes are held until the SSL call is known to have succeeded; a call
@@ -17,6 +18,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 void pipeline_init(unsigned keep_recent)
 {
+	json_arena_init();
 	memset(&pstats, 0, sizeof(pstats));
 	stream_registry_init(keep_recent);
 }

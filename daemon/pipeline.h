@@ -32,6 +32,7 @@ struct pipeline_stats {
 	uint64_t parse_errors_body; /* corrupt compressed bodies */
 	uint64_t conns_active;
 	uint64_t conns_total;
+	uint64_t conns_muted; /* TLS connections no longer copied (server side, not HTTP/1) */
 	uint64_t calls_total;
 };
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_arena.h"
 #include "provider_json.h"
 
 #define OTHER_LINES_LIMIT (64u * 1024)
@@ -93,7 +94,7 @@ void pj_tool(struct llm_decode *d, int key, const cJSON *name, const cJSON *args
 		char *s = cJSON_PrintUnformatted(args); /* an object: Gemini, Ollama */
 		if (s)
 			buf_append(&t->args, s, strlen(s));
-		free(s);
+		cJSON_free(s);
 	}
 }
 
@@ -127,8 +128,11 @@ static unsigned decoder_of(const struct llm_decode *d)
 
 int llm_decode_event(struct llm_decode *d, const char *event_type, const char *data, size_t n)
 {
-	(void)event_type; /* every API repeats the event name inside its JSON */
-	return decoders[decoder_of(d)].event(d, data, n);
+	(void)event_type;   /* every API repeats the event name inside its JSON */
+	json_arena_begin(); /* the event's JSON lives only during its decoding */
+	int r = decoders[decoder_of(d)].event(d, data, n);
+	json_arena_end();
+	return r;
 }
 
 int llm_decode_response(struct llm_decode *d, const char *body, size_t n)

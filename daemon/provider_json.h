@@ -8,9 +8,16 @@
 
 #include "provider.h"
 
+/* cJSON_GetObjectItemCaseSensitive, minus a strcmp call per key that
+ * cannot match (the hot path looks up a dozen keys per stream event). */
 static inline const cJSON *pj_get(const cJSON *o, const char *k)
 {
-	return o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+	if (!o)
+		return NULL;
+	for (const cJSON *c = o->child; c; c = c->next)
+		if (c->string && c->string[0] == k[0] && strcmp(c->string, k) == 0)
+			return c;
+	return NULL;
 }
 
 void pj_set_str(char *dst, size_t cap, const cJSON *v);

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "buf.h"
@@ -110,6 +111,12 @@ static const char *utf8_clean(struct sse_parser *p, const char *s, size_t n, siz
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0;
+	/* ASCII, 8 bytes at a time: most SSE lines are all ASCII JSON */
+	for (uint64_t w; i + 8 <= n; i += 8) {
+		memcpy(&w, u + i, 8);
+		if (w & 0x8080808080808080ull)
+			break;
+	}
 	while (i < n) {
 		if (u[i] < 0x80) {
 			i++;

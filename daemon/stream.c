@@ -9,10 +9,9 @@
 #include "body.h"
 #include "clock.h"
 #include "live.h"
+#include "loghist.h"
 #include "sse.h"
 #include "telemetry.h"
-
-#define GAPS_MAX 65536 /* per call; more gaps are not kept (percentiles over the first) */
 
 static struct llm_call *active_head; /* newest first, linked via next_recent */
 static struct llm_call *recent_head; /* newest first */
@@ -42,7 +41,7 @@ static void call_free(struct llm_call *c)
 	if (c->sse)
 		sse_free(c->sse);
 	body_decoder_free(c->encoding);
-	free(c->gaps_us);
+	free(c->gap_hist);
 	bp_free(&c->bp);
 	free(c);
 }
@@ -140,13 +139,15 @@ void call_on_chunk(struct llm_call *c, uint64_t ts, int flags)
 		return;
 	if (!c->t_first_content) {
 		c->t_first_content = ts;
-	} else if (c->ngaps < GAPS_MAX) {
-		if (c->ngaps == c->gaps_cap) {
-			c->gaps_cap = c->gaps_cap ? c->gaps_cap * 2 : 64;
-			c->gaps_us = xrealloc(c->gaps_us, c->gaps_cap * sizeof(*c->gaps_us));
-		}
+	} else {
+		if (!c->gap_hist)
+			c->gap_hist = xcalloc(LOGHIST_BUCKETS, sizeof(uint32_t));
 		uint64_t gap = ts > c->t_last_content ? (ts - c->t_last_content) / 1000 : 0;
-		c->gaps_us[c->ngaps++] = gap > UINT32_MAX ? UINT32_MAX : (uint32_t)gap;
+		uint32_t g = gap > UINT32_MAX ? UINT32_MAX : (uint32_t)gap;
+		c->gap_hist[loghist_bucket(g)]++;
+		c->ngaps++;
+		if (g > c->max_gap_us)
+			c->max_gap_us = g;
 	}
 	c->t_last_content = ts;
 }
@@ -188,26 +189,17 @@ double call_tokens_per_second(const struct llm_call *c)
 	return toks / ((double)(c->t_last_content - c->t_first_content) / 1e9);
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* Nearest-rank percentiles over a sorted copy. */
 void call_gap_percentiles(const struct llm_call *c, double *p50, double *p95, double *max)
 {
 	*p50 = *p95 = *max = -1;
 	if (!c->ngaps)
 		return;
-	uint32_t *s = xmalloc(c->ngaps * sizeof(*s));
-	memcpy(s, c->gaps_us, c->ngaps * sizeof(*s));
-	qsort(s, c->ngaps, sizeof(*s), cmp_u32);
-	size_t i50 = (c->ngaps * 50 + 99) / 100, i95 = (c->ngaps * 95 + 99) / 100;
-	*p50 = s[(i50 ? i50 : 1) - 1] / 1000.0;
-	*p95 = s[(i95 ? i95 : 1) - 1] / 1000.0;
-	*max = s[c->ngaps - 1] / 1000.0;
-	free(s);
+	uint64_t a = loghist_percentile(c->gap_hist, c->ngaps, 50);
+	uint64_t b = loghist_percentile(c->gap_hist, c->ngaps, 95);
+	*p50 = (a > c->max_gap_us ? c->max_gap_us : a) / 1000.0;
+	*p95 = (b > c->max_gap_us ? c->max_gap_us : b) / 1000.0;
+	*max = c->max_gap_us / 1000.0;
 }
 
 void stream_foreach(call_visit_fn fn, void *ctx)

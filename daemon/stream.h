@@ -57,8 +57,10 @@ struct llm_call {
 	struct backpressure bp;
 	bool bp_alerted; /* a "backpressure" live event was raised */
 
-	uint32_t *gaps_us; /* inter-chunk gaps */
-	uint32_t ngaps, gaps_cap;
+	/* inter-chunk gaps, us: a log-linear histogram (loghist.h), so a
+	 * call's memory does not grow with its length; the max is exact */
+	uint32_t *gap_hist;
+	uint32_t ngaps, max_gap_us;
 
 	/* pipeline-private */
 	struct buf body; /* request body, then non-SSE response body */

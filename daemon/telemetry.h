@@ -18,8 +18,10 @@ struct capture_stats {
 	uint64_t ringbuf_bytes;    /* ring size */
 	uint64_t ringbuf_used;     /* bytes waiting to be consumed, now */
 	uint64_t ringbuf_used_max; /* the most seen before a drain */
-	unsigned probes_attached;  /* uprobes + uretprobes */
-	unsigned probe_files[2];   /* probed files: libraries, executables */
+	/* capture -> API delay of data records (bucketed: <= 25% high) */
+	uint64_t delay_samples, delay_p50_us, delay_p99_us, delay_max_us;
+	unsigned probes_attached; /* uprobes + uretprobes */
+	unsigned probe_files[2];  /* probed files: libraries, executables */
 	uint64_t attach_errors;
 };
 /* Copies pipeline and capture counters into the registry; call under the

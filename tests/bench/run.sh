@@ -13,8 +13,17 @@
 #   probe_floor_ratio    = (auto - none) / (symbol - none)     goal <= 0.5
 #   probe_overhead_ratio = (llmobsd - none) / (auto - none)    goal <= 1.10
 #
+# Replay (the user-space pipeline alone, one core): a synthetic recording
+# (tests/bench/make_recording.py: 100 connections x 20 calls x 500 SSE
+# events) through `llmobsd --replay`, median of REPLAY_ROUNDS:
+#   replay_events_per_sec                                      goal >= 1,000,000
+# Load, memory and accuracy with the real daemon: tests/bench/load.py
+# (load_*, rss_per_stream_kib, idle_rss_mib, ttft_abs_err_ms_p99).
+#
 # Environment: BUILD (build), ROUNDS (5), RECORDS (20000), LIBSSL (the
-# libssl tls_reader loads).
+# libssl tls_reader loads), REPLAY_ROUNDS (5), LOAD_STREAMS (1000),
+# LOAD_RATE (20), LOAD_SECONDS (60), TTFT_STREAMS (200), ONLY (probe,
+# replay or load: one part).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -62,6 +71,7 @@ with_daemon() {
 
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
+probe_part() {
 : >"$tmp/none"; : >"$tmp/symbol"; : >"$tmp/auto"; : >"$tmp/llmobsd"
 for _ in $(seq "$ROUNDS"); do
 	reader >>"$tmp/none"
@@ -83,3 +93,29 @@ awk -v n="$none" -v s="$symbol" -v a="$auto" -v d="$daemon" -v lib="$LIBSSL" \
 	printf "probe_overhead_us=%.3f\n", d - n
 	printf "probe_overhead_ratio=%.3f\n", (d - n) / (a - n)
 }'
+}
+
+replay_part() {
+	local rec="$tmp/replay.rec.gz" events secs
+	events=$(python3 tests/bench/make_recording.py "$rec" --conns 100 --calls 20 --events 500 |
+		sed -n 's/^sse_events=//p')
+	: >"$tmp/replay"
+	for _ in $(seq "${REPLAY_ROUNDS:-5}"); do
+		secs=$(taskset -c 0 "$BUILD/llmobsd" --replay "$rec" --keep 2000 2>&1 |
+			sed -n 's/.*replayed [0-9]* records in \([0-9.]*\) s.*/\1/p')
+		awk -v e="$events" -v s="$secs" 'BEGIN {printf "%.0f\n", e / s}' >>"$tmp/replay"
+	done
+	echo "replay_sse_events=$events"
+	echo "replay_events_per_sec=$(median <"$tmp/replay")"
+}
+
+case "${ONLY:-all}" in
+probe) probe_part ;;
+replay) replay_part ;;
+load) python3 tests/bench/load.py ;;
+*)
+	probe_part
+	replay_part
+	python3 tests/bench/load.py
+	;;
+esac

@@ -437,8 +437,10 @@ static __always_inline int ssl_enter(void *ctx, __u64 ssl, __u64 buf, __u32 num,
 	stat_add(LLMOBS_STAT_HITS, 1);
 
 	struct conn_key mk = {.ssl = ssl, .tgid = tgid};
-	if (bpf_map_lookup_elem(&muted, &mk))
+	if (bpf_map_lookup_elem(&muted, &mk)) {
+		stat_add(LLMOBS_STAT_MUTED, 1);
 		return 0;
+	}
 	__u64 now = bpf_ktime_get_ns();
 	struct ssl_call *outer = bpf_map_lookup_elem(&active, &id);
 	if (outer && outer->ssl == ssl && outer->dir == dir && now - outer->ts < NESTED_WINDOW_NS) {

@@ -163,6 +163,7 @@ static enum MHD_Result h_stats(struct api *a, struct MHD_Connection *conn)
 	cJSON_AddNumberToObject(cap, "dropped_bytes", (double)cs.rb_drop_bytes);
 	cJSON_AddNumberToObject(cap, "truncated_bytes", (double)cs.trunc_bytes);
 	cJSON_AddNumberToObject(cap, "read_faults", (double)cs.read_faults);
+	cJSON_AddNumberToObject(cap, "muted_calls", (double)cs.muted_calls);
 	cJSON_AddNumberToObject(cap, "probe_hits", (double)cs.hits);
 	cJSON_AddNumberToObject(cap, "probes_attached", cs.probes_attached);
 	cJSON_AddNumberToObject(cap, "probe_files", cs.probe_files[0] + cs.probe_files[1]);

@@ -63,8 +63,10 @@ size_t buf_append(struct buf *b, const void *p, size_t n)
 		return 0;
 	if (b->len + take + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 256;
+		/* doubling while small; past 4 KiB by half, so a long stream's
+		 * text holds at most a third more than it needs */
 		while (cap < b->len + take + 1)
-			cap *= 2;
+			cap = cap < 4096 ? cap * 2 : cap + cap / 2;
 		b->data = xrealloc(b->data, cap);
 		b->cap = cap;
 	}

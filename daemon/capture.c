@@ -278,6 +278,7 @@ void capture_stats(struct capture *c, struct capture_stats *out)
 	out->rb_drop_bytes = sums[LLMOBS_STAT_RB_DROP_BYTES];
 	out->trunc_bytes = sums[LLMOBS_STAT_TRUNC_BYTES];
 	out->read_faults = sums[LLMOBS_STAT_READ_FAULTS];
+	out->muted_calls = sums[LLMOBS_STAT_MUTED];
 	out->ringbuf_bytes = c->ringbuf_bytes;
 	out->ringbuf_used = ring_fill(c);
 	out->ringbuf_used_max = atomic_load(&c->fill_max);

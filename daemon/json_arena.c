@@ -2,6 +2,7 @@
 #include "json_arena.h"
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -11,6 +12,7 @@ static _Thread_local struct {
 	char *base;
 	size_t used;
 	int depth;
+	bool spilled; /* an allocation in scope fell back to malloc */
 } arena;
 
 static void *arena_malloc(size_t n)
@@ -22,6 +24,7 @@ static void *arena_malloc(size_t n)
 			arena.used += need;
 			return p;
 		}
+		arena.spilled = true;
 	}
 	return malloc(n);
 }
@@ -33,17 +36,21 @@ static void arena_free(void *p)
 	free(p);
 }
 
+static bool installed; /* the hooks are cJSON's allocator */
+
 void json_arena_init(void)
 {
-	static int done;
-	if (done++)
+	if (installed)
 		return;
+	installed = true;
 	cJSON_Hooks h = {.malloc_fn = arena_malloc, .free_fn = arena_free};
 	cJSON_InitHooks(&h);
 }
 
 void json_arena_begin(void)
 {
+	if (!installed)
+		return; /* cJSON allocates with plain malloc: nothing to scope */
 	if (!arena.base) {
 		arena.base = malloc(ARENA_SIZE);
 		if (!arena.base)
@@ -54,6 +61,15 @@ void json_arena_begin(void)
 
 void json_arena_end(void)
 {
-	if (arena.depth && --arena.depth == 0)
+	if (arena.depth && --arena.depth == 0) {
 		arena.used = 0;
+		arena.spilled = false;
+	}
+}
+
+void json_release(cJSON *j)
+{
+	if (arena.depth && !arena.spilled)
+		return;
+	cJSON_Delete(j);
 }

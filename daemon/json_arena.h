@@ -7,9 +7,14 @@
 #ifndef LLMOBS_JSON_ARENA_H
 #define LLMOBS_JSON_ARENA_H
 
+#include <cjson/cJSON.h>
+
 /* Installs the cJSON hooks (once, before any thread uses cJSON). */
 void json_arena_init(void);
 void json_arena_begin(void);
 void json_arena_end(void);
+/* cJSON_Delete, skipped when every node of j is in the arena (the scope's
+ * end frees them all at once). */
+void json_release(cJSON *j);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -408,6 +409,9 @@ static int run_replay(const struct options *o)
 	int64_t off = 0;
 	clock_use_event_time(1);
 	uint64_t t0 = clock_mono_ns();
+	struct timespec cpu_start;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu_start);
+	double cpu0 = (double)cpu_start.tv_sec + (double)cpu_start.tv_nsec / 1e9;
 	long n = replay_file(o->replay, replay_one, NULL, &off, err, sizeof(err));
 	if (n < 0) {
 		log_error("%s", err);
@@ -418,8 +422,11 @@ static int run_replay(const struct options *o)
 	conn_flush_held(clock_now(), 0);
 	pipeline_unlock();
 	double secs = (double)(clock_mono_ns() - t0) / 1e9;
-	log_info("replayed %ld records in %.3f s (%.0f records/s)%s%s", n, secs,
-	         secs > 0 ? (double)n / secs : 0.0, err[0] ? "; " : "", err);
+	struct timespec cpu;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+	double cpu_s = (double)cpu.tv_sec + (double)cpu.tv_nsec / 1e9 - cpu0;
+	log_info("replayed %ld records in %.3f s, %.3f s of CPU (%.0f records/s)%s%s", n, secs,
+	         cpu_s, secs > 0 ? (double)n / secs : 0.0, err[0] ? "; " : "", err);
 	if (o->replay_json) {
 		struct stream_filter f = {.limit = (long)o->keep};
 		pipeline_lock();

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "json_arena.h"
 #include "provider_json.h"
 
@@ -62,6 +63,8 @@ void llm_decode_free(struct llm_decode *d)
 	buf_free(&d->other);
 	for (uint32_t i = 0; i < d->ntools; i++)
 		buf_free(&d->tools[i].args);
+	free(d->tools);
+	d->tools = NULL;
 	d->ntools = 0;
 }
 
@@ -74,6 +77,8 @@ struct llm_tool_call *llm_tool(struct llm_decode *d, int key)
 		d->tools_dropped++;
 		return NULL;
 	}
+	if (!d->tools) /* most calls make none: 3 KiB saved per call */
+		d->tools = xcalloc(LLM_MAX_TOOL_CALLS, sizeof(*d->tools));
 	struct llm_tool_call *t = &d->tools[d->ntools++];
 	memset(t, 0, sizeof(*t));
 	t->key = key;

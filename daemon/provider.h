@@ -71,7 +71,7 @@ struct llm_decode {
 	uint32_t malformed; /* payloads that were not valid JSON */
 	struct buf other;   /* non-event lines of an SSE body (Gemini's bare JSON errors) */
 	struct llm_server_timings server_timings;
-	struct llm_tool_call tools[LLM_MAX_TOOL_CALLS];
+	struct llm_tool_call *tools; /* LLM_MAX_TOOL_CALLS, allocated on the first */
 	uint32_t ntools;
 	uint32_t tools_dropped; /* calls beyond LLM_MAX_TOOL_CALLS */
 	bool finished_ok;       /* Gemini: a candidate carried a finishReason */

@@ -1,6 +1,7 @@
 /* Anthropic Messages: message_start .. message_stop events, and plain
  * message / error bodies. Usage is normalised: input_tokens includes cache
  * reads and cache writes, as the other providers' input counts do. */
+#include "json_arena.h"
 #include "provider_json.h"
 
 static int take_usage(struct llm_decode *d, const cJSON *u)
@@ -61,7 +62,7 @@ int anthropic_decode_event(struct llm_decode *d, const char *data, size_t n)
 		flags |= DEC_DONE;
 	}
 	/* ping, content_block_start/stop and unknown events carry nothing */
-	cJSON_Delete(j);
+	json_release(j);
 	return flags;
 }
 
@@ -84,6 +85,6 @@ int anthropic_decode_response(struct llm_decode *d, const char *body, size_t n)
 	flags |= pj_finish(d, pj_get(j, "stop_reason"));
 	flags |= take_usage(d, pj_get(j, "usage"));
 	d->done = true;
-	cJSON_Delete(j);
+	json_release(j);
 	return flags;
 }

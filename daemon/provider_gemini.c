@@ -1,6 +1,7 @@
 /* Google Gemini generateContent / streamGenerateContent (alt=sse): one
  * GenerateContentResponse per event, cumulative usageMetadata (the last
  * wins), no terminator. Output tokens include thinking tokens. */
+#include "json_arena.h"
 #include "provider_json.h"
 
 static int take_usage(struct llm_decode *d, const cJSON *u)
@@ -26,7 +27,7 @@ static int decode_object(struct llm_decode *d, cJSON *j)
 {
 	int flags = DEC_NONE;
 	if (pj_take_error(d, j)) {
-		cJSON_Delete(j);
+		json_release(j);
 		return DEC_ERROR;
 	}
 	pj_set_str(d->response_model, sizeof(d->response_model), pj_get(j, "modelVersion"));
@@ -52,7 +53,7 @@ static int decode_object(struct llm_decode *d, cJSON *j)
 		flags |= DEC_FINISH;
 	}
 	flags |= take_usage(d, pj_get(j, "usageMetadata"));
-	cJSON_Delete(j);
+	json_release(j);
 	return flags;
 }
 
@@ -76,12 +77,12 @@ int gemini_decode_response(struct llm_decode *d, const char *body, size_t n)
 			if (cJSON_IsObject(item))
 				flags |= decode_object(d, cJSON_Duplicate(item, 1));
 		}
-		cJSON_Delete(j);
+		json_release(j);
 		d->done = !d->failed;
 		return flags;
 	}
 	if (!cJSON_IsObject(j)) {
-		cJSON_Delete(j);
+		json_release(j);
 		d->malformed++;
 		pj_fail(d, n ? "malformed JSON response body" : "empty response body");
 		return DEC_ERROR;

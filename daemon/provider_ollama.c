@@ -1,12 +1,13 @@
 /* Ollama native API: /api/chat and /api/generate, one JSON object per line
  * (NDJSON), "done": true on the last with counts; {"error": "..."} lines. */
+#include "json_arena.h"
 #include "provider_json.h"
 
 static int decode_object(struct llm_decode *d, cJSON *j)
 {
 	int flags = DEC_NONE;
 	if (pj_take_error(d, j)) {
-		cJSON_Delete(j);
+		json_release(j);
 		return DEC_ERROR;
 	}
 	pj_set_str(d->response_model, sizeof(d->response_model), pj_get(j, "model"));
@@ -30,7 +31,7 @@ static int decode_object(struct llm_decode *d, cJSON *j)
 		d->done = true;
 		flags |= DEC_DONE | DEC_USAGE | DEC_FINISH;
 	}
-	cJSON_Delete(j);
+	json_release(j);
 	return flags;
 }
 

@@ -3,6 +3,7 @@
  * plain chat.completion / error bodies. */
 #include <string.h>
 
+#include "json_arena.h"
 #include "provider_json.h"
 
 static int take_usage(struct llm_decode *d, const cJSON *j)
@@ -45,7 +46,7 @@ int openai_decode_request(struct llm_decode *d, const char *body, size_t n)
 	pj_set_str(d->model, sizeof(d->model), pj_get(j, "model"));
 	d->stream_requested = cJSON_IsTrue(pj_get(j, "stream"));
 	d->include_usage = cJSON_IsTrue(pj_get(pj_get(j, "stream_options"), "include_usage"));
-	cJSON_Delete(j);
+	json_release(j);
 	return DEC_NONE;
 }
 
@@ -81,7 +82,7 @@ static bool is_done(const char *s, size_t n)
 static int decode_object(struct llm_decode *d, cJSON *j, const char *part)
 {
 	if (pj_take_error(d, j)) {
-		cJSON_Delete(j);
+		json_release(j);
 		return DEC_ERROR;
 	}
 	int flags = DEC_NONE;
@@ -108,7 +109,7 @@ static int decode_object(struct llm_decode *d, cJSON *j, const char *part)
 			flags |= pj_finish(d, f);
 	}
 	flags |= take_usage(d, j);
-	cJSON_Delete(j);
+	json_release(j);
 	return flags;
 }
 

@@ -2,6 +2,7 @@
  * usage and final status on response.completed / failed / incomplete. */
 #include <stdio.h>
 
+#include "json_arena.h"
 #include "provider_json.h"
 
 static int take_response(struct llm_decode *d, const cJSON *r)
@@ -85,7 +86,7 @@ int responses_decode_event(struct llm_decode *d, const char *data, size_t n)
 		pj_fail(d, msg ? msg : "provider returned an error");
 		flags |= DEC_ERROR;
 	}
-	cJSON_Delete(j);
+	json_release(j);
 	return flags;
 }
 
@@ -96,6 +97,6 @@ int responses_decode_response(struct llm_decode *d, const char *body, size_t n)
 		return DEC_ERROR;
 	int flags = take_output_text(d, j) | take_response(d, j);
 	d->done = true;
-	cJSON_Delete(j);
+	json_release(j);
 	return flags;
 }

@@ -11,6 +11,7 @@
 static struct metric *m_duration, *m_tokens, *m_ttft, *m_tpot;
 static struct metric *m_active, *m_calls, *m_bytes, *m_chunks, *m_stream_dropped;
 static struct metric *m_cap_events, *m_cap_drops, *m_cap_drop_bytes, *m_cap_trunc, *m_cap_faults;
+static struct metric *m_muted;
 static struct metric *m_bp_unread, *m_bp_lag, *m_bp_zwin, *m_bp_rcvq, *m_bp_wblock;
 static struct metric *m_hits, *m_probes, *m_probe_files, *m_attach_errors, *m_ringbuf, *m_ring_used,
     *m_ring_max, *m_lost, *m_ignored, *m_parse_errors;
@@ -64,6 +65,10 @@ void telemetry_init(void)
 	m_bp_wblock =
 	    metric_counter("llmobs_backpressure_write_blocked_seconds_total",
 	                   "Time SSL writes of LLM calls spent blocked (>= 1 ms each).", L_PM);
+	m_muted = metric_counter("llmobs_capture_muted_calls_total",
+	                         "SSL calls not copied: their connection is the server side of a "
+	                         "local TLS server, or not HTTP/1.",
+	                         NULL);
 	m_active = metric_gauge("llmobs_streams_active", "LLM calls in flight.", NULL);
 	m_calls =
 	    metric_counter("llmobs_calls_total", "LLM calls finished, by final status.", L_CALLS);
@@ -227,6 +232,7 @@ void telemetry_sync(const struct capture_stats *cs)
 	metric_set(m_probe_files, llib, cs->probe_files[0]);
 	metric_set(m_probe_files, lexe, cs->probe_files[1]);
 	counter_to(m_attach_errors, NULL, &last[i++], cs->attach_errors);
+	counter_to(m_muted, NULL, &last[i++], cs->muted_calls);
 	metric_set(m_ringbuf, NULL, (double)cs->ringbuf_bytes);
 	metric_set(m_ring_used, NULL, (double)cs->ringbuf_used);
 	metric_set(m_ring_max, NULL, (double)cs->ringbuf_used_max);

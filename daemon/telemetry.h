@@ -15,6 +15,7 @@ void telemetry_dropped_bytes(const struct llm_call *c, uint64_t n);
 /* Capture-side counters read from BPF maps by the loader. */
 struct capture_stats {
 	uint64_t events, rb_drops, rb_drop_bytes, trunc_bytes, read_faults, hits;
+	uint64_t muted_calls;      /* SSL calls on connections muted as useless */
 	uint64_t ringbuf_bytes;    /* ring size */
 	uint64_t ringbuf_used;     /* bytes waiting to be consumed, now */
 	uint64_t ringbuf_used_max; /* the most seen before a drain */

@@ -135,6 +135,7 @@ enum llmobs_stat {
 	LLMOBS_STAT_TRUNC_BYTES = 3,   /* bytes past LLMOBS_MAX_SEGMENTS pieces */
 	LLMOBS_STAT_READ_FAULTS = 4,   /* bpf_probe_read_user failures */
 	LLMOBS_STAT_HITS = 5,          /* SSL probe hits (all kinds) */
+	LLMOBS_STAT_MUTED = 6,         /* SSL calls on muted connections, not copied */
 	LLMOBS_STAT__MAX = 8,
 };
 

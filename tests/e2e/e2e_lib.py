@@ -275,7 +275,7 @@ def streams(d, **filters):
 def finished_streams(d, pid, n=1, timeout=15):
     """Waits until pid has n finished streams; returns them oldest first."""
     def done():
-        got = [s for s in streams(d, pid=pid) if s["status"] != "streaming"]
+        got = [s for s in streams(d, pid=pid, limit=n + 100) if s["status"] != "streaming"]
         return got if len(got) >= n else None
     got = wait_for(done, timeout, 0.05, "%d finished stream(s) of pid %d" % (n, pid))
     return list(reversed(got))

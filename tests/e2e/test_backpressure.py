@@ -35,8 +35,14 @@ def a_slow_reader_shows_unread_bytes_and_read_lag():
     [fast] = e2e.run_client(srv)
     [f] = e2e.finished_streams(d, fast["pid"])
     assert f["backpressure"]["read_lag_ms_p95"] < bp["read_lag_ms_p50"], (f["backpressure"], bp)
+    # the test server's side of each connection is muted once recognised:
+    # its later SSL calls are counted, not copied
+    status, st = d.get_json("/api/v1/stats")
+    assert st["pipeline"]["connections_muted"] >= 2, st["pipeline"]
+    assert st["capture"]["muted_calls"] >= 40, st["capture"]
     _, _, text = d.get("/metrics")
     text = text.decode()
+    assert "llmobs_capture_muted_calls_total" in text
     for name in ("llmobs_backpressure_read_lag_seconds_count",
                  "llmobs_backpressure_unread_bytes_count"):
         line = next(l for l in text.splitlines() if l.startswith(name + "{"))

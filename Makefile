@@ -7,7 +7,7 @@ CC        ?= gcc
 CLANG     ?= clang
 BPFTOOL   ?= bpftool
 ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
-PKGS      := libbpf libelf zlib libmicrohttpd libcjson libbrotlidec
+PKGS      := libbpf libelf zlib libmicrohttpd libcjson libbrotlidec libhs
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -21,7 +21,7 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 # Debian packages the build, the daemon and the tests need.
 DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libmicrohttpd-dev libcjson-dev libhttp-parser-dev libcmocka-dev libncurses-dev \
-	libcurl4-openssl-dev libbrotli-dev libssl-dev uthash-dev curl openssl python3 ca-certificates \
+	libcurl4-openssl-dev libbrotli-dev libssl-dev libvectorscan-dev uthash-dev curl openssl python3 ca-certificates \
 	prometheus tmux nodejs
 
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)

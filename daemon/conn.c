@@ -428,6 +428,8 @@ static void sse_on_event(void *ctx, const struct sse_event *ev)
 	int flags = llm_decode_event(&call->dec, ev->type, ev->data, ev->data_len);
 	if ((flags & DEC_ERROR) && call->dec.malformed)
 		pstats.parse_errors_json++;
+	if (flags & DEC_CONTENT)
+		guardrail_response(call);
 	if (flags == DEC_DONE)
 		return; /* the terminator is not a chunk */
 	call_on_chunk(call, c->ts, flags);
@@ -451,6 +453,8 @@ static void ndjson_line(void *ctx, const char *p, size_t n)
 	int flags = llm_decode_event(&call->dec, NULL, p, n);
 	if ((flags & DEC_ERROR) && call->dec.malformed)
 		pstats.parse_errors_json++;
+	if (flags & DEC_CONTENT)
+		guardrail_response(call);
 	call_on_chunk(call, c->ts, flags);
 	live_chunk(call);
 }
@@ -609,6 +613,7 @@ static void finish_response(struct conn *c, struct llm_call *call)
 		                                call->body.len);
 		if (flags & DEC_ERROR && call->dec.malformed)
 			pstats.parse_errors_json++;
+		guardrail_response(call);
 		/* a plain JSON answer's first token arrives with its first byte */
 		call_on_chunk(call, call->t_resp_headers ? call->t_resp_headers : ts, flags);
 	}
@@ -648,6 +653,7 @@ static void http_on_complete(void *ctx, enum http_dir dir)
 			int flags = llm_decode_request(&call->dec, call->body.data, call->body.len);
 			if (flags & DEC_ERROR)
 				pstats.parse_errors_json++;
+			guardrail_request(call, call->body.data, call->body.len);
 		}
 		buf_reset(&call->body);
 		return;

@@ -6,6 +6,7 @@
 
 #include "clock.h"
 #include "events.h"
+#include "guard.h"
 #include "provider.h"
 #include "stream.h"
 #include "stream_json.h"
@@ -68,6 +69,22 @@ void live_backpressure(struct llm_call *c, uint32_t lag_us, uint32_t unread)
 	cJSON_AddNumberToObject(o, "unread_bytes", unread);
 	cJSON_AddNumberToObject(o, "threshold_ms", live_backpressure_lag_us / 1e3);
 	events_publish("backpressure", o);
+}
+
+void live_guardrail(const struct llm_call *c, const struct guard_hit *h)
+{
+	if (!events_followed())
+		return;
+	static const char *const types[] = {"guardrail_check", "guardrail_modify",
+	                                    "guardrail_block"};
+	cJSON *o = brief(c);
+	cJSON_AddStringToObject(o, "rule", h->rule->id);
+	cJSON_AddStringToObject(o, "action", guard_action_name(h->rule->action));
+	cJSON_AddStringToObject(o, "where", guard_where_name(h->where));
+	cJSON_AddNumberToObject(o, "offset", (double)h->from);
+	cJSON_AddNumberToObject(o, "length", (double)(h->to - h->from));
+	cJSON_AddStringToObject(o, "severity", h->rule->severity);
+	events_publish(types[h->rule->action], o);
 }
 
 void live_buffer_full(uint64_t events, uint64_t bytes, uint64_t total_events)

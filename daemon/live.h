@@ -17,6 +17,9 @@ void live_chunk(const struct llm_call *c);
  * read lag reaches the threshold. */
 void live_backpressure(struct llm_call *c, uint32_t lag_us, uint32_t unread);
 /* The ring buffer rejected records since the last report. */
+struct guard_hit;
+/* guardrail_check (alert), guardrail_modify (redact), guardrail_block. */
+void live_guardrail(const struct llm_call *c, const struct guard_hit *h);
 void live_buffer_full(uint64_t events, uint64_t bytes, uint64_t total_events);
 
 #endif

@@ -15,6 +15,7 @@
 #include "capture.h"
 #include "cgroup.h"
 #include "discover.h"
+#include "guardrail.h"
 #include "live.h"
 #include "clock.h"
 #include "conn.h"
@@ -35,6 +36,7 @@ struct options {
 	const char *listen;
 	uint32_t pid;
 	const char *comm;
+	const char *policy; /* FILE, "default" or "off" */
 	bool probe_symbols;
 	char cgroup_dir[4096];  /* absolute, under the cgroup2 mount */
 	char cgroup_path[4096]; /* the same, relative to the mount ("/a/b") */
@@ -71,6 +73,7 @@ static void usage(FILE *f)
 	    "      --probe-at WHERE     auto (default): move probes to cheaper instructions\n"
 	    "                           where the code allows; symbol: public symbols only\n"
 	    "      --routes FILE        extra LLM routes for gateways and custom paths (JSON)\n"
+	    "      --policy FILE|default|off  guardrail policy (JSON; default: the shipped one)\n"
 	    "      --plain-port PORT    also follow plaintext HTTP to PORT (repeatable;\n"
 	    "                           11434, 8000 and 8080 are always followed)\n"
 	    "      --ringbuf-size SIZE  BPF ring buffer size, power of two (default 8M)\n"
@@ -184,6 +187,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		OPT_CGROUP,
 		OPT_PROBE_AT,
 		OPT_BP_LAG,
+		OPT_POLICY,
 	};
 	static const struct option longopts[] = {
 	    {"listen", required_argument, NULL, 'l'},
@@ -192,6 +196,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"cgroup", required_argument, NULL, OPT_CGROUP},
 	    {"probe-at", required_argument, NULL, OPT_PROBE_AT},
 	    {"backpressure-lag-ms", required_argument, NULL, OPT_BP_LAG},
+	    {"policy", required_argument, NULL, OPT_POLICY},
 	    {"libssl", required_argument, NULL, OPT_LIBSSL},
 	    {"plain-port", required_argument, NULL, OPT_PLAIN_PORT},
 	    {"routes", required_argument, NULL, OPT_ROUTES},
@@ -236,6 +241,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return 2;
 			}
 			o->comm = optarg;
+			break;
+		case OPT_POLICY:
+			o->policy = optarg;
 			break;
 		case OPT_BP_LAG:
 			if (parse_u32(optarg, &v) || v > 3600000) {
@@ -348,6 +356,44 @@ static int parse_args(int argc, char **argv, struct options *o)
 		fprintf(stderr, "llmobsd: --record and --replay cannot be combined\n");
 		return 2;
 	}
+	return 0;
+}
+
+/* The guardrail policy, checked before anything starts: a broken file is
+ * a clear error and exit status 2. */
+static int load_policy(const char *arg)
+{
+	char err[512];
+	struct guard_policy *p = NULL;
+	if (arg && !strcmp(arg, "off"))
+		return 0;
+	if (!arg || !strcmp(arg, "default")) {
+		p = guard_policy_default(err, sizeof(err));
+	} else {
+		struct buf b;
+		buf_init(&b, 4 << 20);
+		FILE *f = fopen(arg, "re");
+		if (!f) {
+			fprintf(stderr, "llmobsd: --policy %s: %s\n", arg, strerror(errno));
+			return -1;
+		}
+		char chunk[65536];
+		size_t n;
+		while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+			buf_append(&b, chunk, n);
+		fclose(f);
+		p = b.cut ? NULL : guard_policy_load(b.data ? b.data : "", b.len, err, sizeof(err));
+		if (b.cut)
+			snprintf(err, sizeof(err), "larger than 4 MiB");
+		buf_free(&b);
+	}
+	if (!p) {
+		fprintf(stderr, "llmobsd: --policy %s: %s\n", arg ? arg : "default", err);
+		return -1;
+	}
+	guardrail_set_policy(p);
+	guard_policy_unref(p);
+	log_info("guardrail policy: %s, %u rules", arg ? arg : "default", guard_policy_rules(p));
 	return 0;
 }
 
@@ -516,8 +562,11 @@ int main(int argc, char **argv)
 	install_signals();
 	telemetry_init();
 	pipeline_init(o.keep);
+	if (load_policy(o.policy))
+		return 2;
 	rc = o.replay ? run_replay(&o) : run_live(&o);
 	pipeline_free();
+	guardrail_set_policy(NULL);
 	route_free();
 	free(o.libssl);
 	return rc;

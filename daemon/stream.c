@@ -42,6 +42,7 @@ static void call_free(struct llm_call *c)
 		sse_free(c->sse);
 	body_decoder_free(c->encoding);
 	free(c->gap_hist);
+	guardrail_call_free(c);
 	bp_free(&c->bp);
 	free(c);
 }
@@ -114,6 +115,7 @@ void call_finish(struct llm_call *c, enum call_status st, uint64_t ts, const cha
 		c->t_end = ts;
 	if (why && *why && !c->error[0])
 		snprintf(c->error, sizeof(c->error), "%s", why);
+	guardrail_call_end(c); /* settles pending matches (and their redaction) */
 	/* Parsers are no longer needed; the record stays for the API. */
 	buf_free(&c->body);
 	if (c->sse) {

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "backpressure.h"
+#include "guardrail.h"
 #include "provider.h"
 
 enum call_status {
@@ -55,6 +56,7 @@ struct llm_call {
 	uint64_t dropped_bytes; /* bytes of this call lost in capture/parsing */
 
 	struct backpressure bp;
+	struct call_guard guard;
 	bool bp_alerted; /* a "backpressure" live event was raised */
 
 	/* inter-chunk gaps, us: a log-linear histogram (loghist.h), so a

@@ -48,6 +48,7 @@ cJSON *call_to_json(const struct llm_call *c, uint64_t now)
 	add_str_or_null(o, "host", c->host);
 	add_str_or_null(o, "peer", c->peer);
 	cJSON_AddItemToObject(o, "backpressure", bp_to_json(&c->bp));
+	cJSON_AddItemToObject(o, "guardrail", guardrail_hits_json(c));
 	add_str_or_null(o, "cgroup", c->cgroup);
 	add_str_or_null(o, "container_id", c->container_id);
 	cJSON_AddStringToObject(o, "side", c->server_side ? "server" : "client");

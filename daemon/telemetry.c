@@ -2,6 +2,8 @@
  * call finishes; self-metrics are copied from counters at scrape time. */
 #include "telemetry.h"
 
+#include "guard.h"
+
 #include <string.h>
 
 #include "metrics.h"
@@ -11,7 +13,7 @@
 static struct metric *m_duration, *m_tokens, *m_ttft, *m_tpot;
 static struct metric *m_active, *m_calls, *m_bytes, *m_chunks, *m_stream_dropped;
 static struct metric *m_cap_events, *m_cap_drops, *m_cap_drop_bytes, *m_cap_trunc, *m_cap_faults;
-static struct metric *m_muted;
+static struct metric *m_muted, *m_guard_matches, *m_guard_scan;
 static struct metric *m_bp_unread, *m_bp_lag, *m_bp_zwin, *m_bp_rcvq, *m_bp_wblock;
 static struct metric *m_hits, *m_probes, *m_probe_files, *m_attach_errors, *m_ringbuf, *m_ring_used,
     *m_ring_max, *m_lost, *m_ignored, *m_parse_errors;
@@ -69,6 +71,13 @@ void telemetry_init(void)
 	                         "SSL calls not copied: their connection is the server side of a "
 	                         "local TLS server, or not HTTP/1.",
 	                         NULL);
+	static const char *const L_RULE[] = {"rule", "action", NULL};
+	m_guard_matches = metric_counter("llmobs_guardrail_matches_total",
+	                                 "Guardrail policy matches, by rule and action.", L_RULE);
+	static const double scan_bounds[] = {1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 1e-2};
+	m_guard_scan = metric_histogram("llmobs_guardrail_scan_seconds",
+	                                "Time to scan one piece of request or response text.", NULL,
+	                                scan_bounds, sizeof(scan_bounds) / sizeof(scan_bounds[0]));
 	m_active = metric_gauge("llmobs_streams_active", "LLM calls in flight.", NULL);
 	m_calls =
 	    metric_counter("llmobs_calls_total", "LLM calls finished, by final status.", L_CALLS);
@@ -178,6 +187,17 @@ void telemetry_call_finished(const struct llm_call *c)
 	}
 	if (b->writes_blocked)
 		metric_add(m_bp_wblock, lpm, (double)b->write_blocked_us / 1e6);
+}
+
+void telemetry_guardrail_match(const struct guard_rule *r)
+{
+	const char *l[] = {r->id, guard_action_name(r->action)};
+	metric_add(m_guard_matches, l, 1);
+}
+
+void telemetry_guardrail_scan(double seconds)
+{
+	metric_observe(m_guard_scan, NULL, seconds);
 }
 
 void telemetry_dropped_bytes(const struct llm_call *c, uint64_t n)

@@ -11,6 +11,9 @@ void telemetry_init(void);
 void telemetry_call_started(const struct llm_call *c);
 void telemetry_call_finished(const struct llm_call *c);
 void telemetry_dropped_bytes(const struct llm_call *c, uint64_t n);
+struct guard_rule;
+void telemetry_guardrail_match(const struct guard_rule *r);
+void telemetry_guardrail_scan(double seconds);
 
 /* Capture-side counters read from BPF maps by the loader. */
 struct capture_stats {

@@ -16,7 +16,7 @@
 # Replay (the user-space pipeline alone, one core): a synthetic recording
 # (tests/bench/make_recording.py: 100 connections x 20 calls x 500 SSE
 # events) through `llmobsd --replay`, median of REPLAY_ROUNDS:
-#   replay_events_per_sec                                      goal >= 1,000,000
+#   replay_events_per_sec (default guardrail policy)           goal >= 1,000,000
 # Load, memory and accuracy with the real daemon: tests/bench/load.py
 # (load_*, rss_per_stream_kib, idle_rss_mib, ttft_abs_err_ms_p99).
 #
@@ -100,15 +100,23 @@ replay_part() {
 	events=$(python3 tests/bench/make_recording.py "$rec" --conns 100 --calls 20 --events 500 |
 		sed -n 's/^sse_events=//p')
 	: >"$tmp/replay"
+	: >"$tmp/replay_off"
 	for _ in $(seq "${REPLAY_ROUNDS:-5}"); do
 		# per CPU second of the one thread that replays (steal time on a VM
-		# is not the pipeline's)
-		secs=$(taskset -c 1 "$BUILD/llmobsd" --replay "$rec" --keep 2000 2>&1 |
-			sed -n 's/.*replayed [0-9]* records in [0-9.]* s, \([0-9.]*\) s of CPU.*/\1/p')
-		awk -v e="$events" -v s="$secs" 'BEGIN {printf "%.0f\n", e / s}' >>"$tmp/replay"
+		# is not the pipeline's); with the default guardrail policy, and
+		# without any for comparison, interleaved
+		for policy in default off; do
+			secs=$(taskset -c 1 "$BUILD/llmobsd" --policy "$policy" --replay "$rec" \
+				--keep 2000 2>&1 |
+				sed -n 's/.*replayed [0-9]* records in [0-9.]* s, \([0-9.]*\) s of CPU.*/\1/p')
+			out="$tmp/replay"
+			[ "$policy" = off ] && out="$tmp/replay_off"
+			awk -v e="$events" -v s="$secs" 'BEGIN {printf "%.0f\n", e / s}' >>"$out"
+		done
 	done
 	echo "replay_sse_events=$events"
 	echo "replay_events_per_sec=$(median <"$tmp/replay")"
+	echo "replay_events_per_sec_no_guardrails=$(median <"$tmp/replay_off")"
 }
 
 case "${ONLY:-all}" in

@@ -1,0 +1,165 @@
+/* Guardrails in the pipeline (see guardrail.h). */
+#include "guardrail.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "live.h"
+#include "stream.h"
+#include "telemetry.h"
+
+static struct guard_policy *current;
+
+void guardrail_set_policy(struct guard_policy *p)
+{
+	if (p)
+		guard_policy_ref(p);
+	guard_policy_unref(current);
+	current = p;
+}
+
+struct guard_policy *guardrail_policy(void)
+{
+	return current;
+}
+
+struct hit_ctx {
+	struct llm_call *call;
+};
+
+static void on_hit(void *ctx, const struct guard_hit *h)
+{
+	struct llm_call *c = ((struct hit_ctx *)ctx)->call;
+	struct call_guard *g = &c->guard;
+	if (g->nhits == GUARD_MAX_HITS) {
+		g->hits_dropped++;
+	} else {
+		if (!g->hits)
+			g->hits = xcalloc(GUARD_MAX_HITS, sizeof(*g->hits));
+		g->hits[g->nhits++] =
+		    (struct call_guard_hit){h->rule, h->where, h->from, h->to - h->from};
+	}
+	/* redact: the response text is kept and served masked */
+	if (h->rule->action == GUARD_REDACT && h->where == GUARD_RESPONSE &&
+	    h->to <= c->dec.text.len)
+		memset(c->dec.text.data + h->from, '*', (size_t)(h->to - h->from));
+	telemetry_guardrail_match(h->rule);
+	live_guardrail(c, h);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void scan(struct llm_call *c, struct guard_stream **s, enum guard_where w, const char *p,
+                 size_t n)
+{
+	struct call_guard *g = &c->guard;
+	if (!g->policy) {
+		if (!current)
+			return;
+		g->policy = current;
+		guard_policy_ref(current);
+	}
+	if (!*s && !(*s = guard_stream_new(g->policy, w)))
+		return;
+	struct hit_ctx hc = {c};
+	/* the clock costs as much as a small scan: time one scan in 16 */
+	static unsigned sampled;
+	if (sampled++ % 16) {
+		guard_scan(*s, p, n, on_hit, &hc);
+		return;
+	}
+	uint64_t t0 = mono_ns();
+	guard_scan(*s, p, n, on_hit, &hc);
+	telemetry_guardrail_scan((double)(mono_ns() - t0) / 1e9);
+}
+
+/* Every string value of the request JSON (messages, system prompt, tool
+ * results...), one per line: decoded text, not JSON escapes. */
+static void scan_strings(struct llm_call *c, const cJSON *j)
+{
+	for (const cJSON *e = j; e; e = e->next) {
+		if (cJSON_IsString(e) && e->valuestring && e->valuestring[0]) {
+			scan(c, &c->guard.req, GUARD_REQUEST, e->valuestring,
+			     strlen(e->valuestring));
+			scan(c, &c->guard.req, GUARD_REQUEST, "\n", 1);
+		}
+		if (e->child)
+			scan_strings(c, e->child);
+	}
+}
+
+void guardrail_request(struct llm_call *c, const char *body, size_t n)
+{
+	if (!current || !n)
+		return;
+	cJSON *j = cJSON_ParseWithLength(body, n);
+	if (j)
+		scan_strings(c, j);
+	else
+		scan(c, &c->guard.req, GUARD_REQUEST, body, n); /* not JSON: as is */
+	cJSON_Delete(j);
+}
+
+/* Response text is scanned in batches of this many bytes (and at the end
+ * of the call): one scan per 4-byte delta would cost more than the rest of
+ * the pipeline, and a match settles only later anyway (guard.c). */
+#define RESP_BATCH 256
+
+static void scan_response(struct llm_call *c, size_t batch)
+{
+	struct call_guard *g = &c->guard;
+	const struct buf *t = &c->dec.text;
+	if (t->len < g->resp_scanned + batch || t->len == g->resp_scanned)
+		return;
+	scan(c, &g->resp, GUARD_RESPONSE, t->data + g->resp_scanned, t->len - g->resp_scanned);
+	g->resp_scanned = t->len;
+}
+
+void guardrail_response(struct llm_call *c)
+{
+	if (current || c->guard.policy)
+		scan_response(c, RESP_BATCH);
+}
+
+void guardrail_call_end(struct llm_call *c)
+{
+	struct call_guard *g = &c->guard;
+	struct hit_ctx hc = {c};
+	if (g->policy || current)
+		scan_response(c, 0);
+	guard_stream_close(g->req, on_hit, &hc);
+	guard_stream_close(g->resp, on_hit, &hc);
+	g->req = g->resp = NULL;
+}
+
+void guardrail_call_free(struct llm_call *c)
+{
+	guardrail_call_end(c);
+	free(c->guard.hits);
+	guard_policy_unref(c->guard.policy);
+	memset(&c->guard, 0, sizeof(c->guard));
+}
+
+cJSON *guardrail_hits_json(const struct llm_call *c)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (unsigned i = 0; i < c->guard.nhits; i++) {
+		const struct call_guard_hit *h = &c->guard.hits[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "rule", h->rule->id);
+		cJSON_AddStringToObject(o, "action", guard_action_name(h->rule->action));
+		cJSON_AddStringToObject(o, "where", guard_where_name(h->where));
+		cJSON_AddNumberToObject(o, "offset", (double)h->offset);
+		cJSON_AddNumberToObject(o, "length", (double)h->length);
+		cJSON_AddStringToObject(o, "severity", h->rule->severity);
+		cJSON_AddItemToArray(a, o);
+	}
+	return a;
+}

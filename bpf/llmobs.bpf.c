@@ -371,26 +371,42 @@ static __always_inline void emit_data(struct emit_ctx *c)
 }
 
 /* Small control records (no payload). */
-static __always_inline void emit_ctl(__u32 type, __u64 ssl, __u64 call_id, __u16 src, __s32 fd)
+/* A payload-less record with the common header filled in (type, time,
+ * task, fd, src); NULL, counted as a drop, when the ring is full. The
+ * caller fills the rest and calls ctl_submit(). */
+static __always_inline struct llmobs_event *ctl_reserve(__u32 type, __u16 src, __s32 fd)
 {
 	struct llmobs_event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
 	if (!e) {
 		stat_add(LLMOBS_STAT_RB_DROPS, 1);
-		return;
+		return NULL;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
 	__u64 id = bpf_get_current_pid_tgid();
 	e->type = type;
 	e->ts_ns = bpf_ktime_get_ns();
-	e->conn = ssl;
-	e->call_id = call_id;
 	e->tgid = id >> 32;
 	e->tid = (__u32)id;
 	e->fd = fd;
 	e->src = src;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
+	return e;
+}
+
+static __always_inline void ctl_submit(struct llmobs_event *e, __u64 flags)
+{
+	bpf_ringbuf_submit(e, flags);
 	stat_add(LLMOBS_STAT_EVENTS, 1);
+}
+
+static __always_inline void emit_ctl(__u32 type, __u64 ssl, __u64 call_id, __u16 src, __s32 fd)
+{
+	struct llmobs_event *e = ctl_reserve(type, src, fd);
+	if (!e)
+		return;
+	e->conn = ssl;
+	e->call_id = call_id;
+	ctl_submit(e, 0);
 }
 
 /* The struct sock behind an fd of the current task. */
@@ -496,26 +512,13 @@ struct {
 
 static __always_inline void emit_write_done(struct ssl_call *call, __s32 fd)
 {
-	struct llmobs_event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
-	if (!e) {
-		stat_add(LLMOBS_STAT_RB_DROPS, 1);
+	struct llmobs_event *e = ctl_reserve(LLMOBS_EV_WRITE_DONE, call->src, fd);
+	if (!e)
 		return;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	__u64 id = bpf_get_current_pid_tgid();
-	__u64 now = bpf_ktime_get_ns();
-	e->type = LLMOBS_EV_WRITE_DONE;
-	e->ts_ns = now;
 	e->conn = call->ssl;
 	e->call_id = call->ts;
-	e->tgid = id >> 32;
-	e->tid = (__u32)id;
-	e->fd = fd;
-	e->src = call->src;
-	e->lag_us = (now - call->ts) / 1000;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
-	stat_add(LLMOBS_STAT_EVENTS, 1);
+	e->lag_us = (e->ts_ns - call->ts) / 1000;
+	ctl_submit(e, 0);
 }
 
 static __always_inline int ssl_exit(void *ctx, long ret)
@@ -901,25 +904,13 @@ static __always_inline void follow_plain(__u32 tgid, __s32 fd, __u64 side)
 static __always_inline void emit_peer(__s32 fd, __u16 src, __u16 family, __u16 nport,
                                       const __u8 *addr)
 {
-	struct llmobs_event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
-	if (!e) {
-		stat_add(LLMOBS_STAT_RB_DROPS, 1);
+	struct llmobs_event *e = ctl_reserve(LLMOBS_EV_CONNECT, src, fd);
+	if (!e)
 		return;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	__u64 id = bpf_get_current_pid_tgid();
-	e->type = LLMOBS_EV_CONNECT;
-	e->ts_ns = bpf_ktime_get_ns();
-	e->tgid = id >> 32;
-	e->tid = (__u32)id;
-	e->fd = fd;
-	e->src = src;
 	e->family = family;
 	e->port = nport;
 	__builtin_memcpy(e->addr, addr, 16);
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
-	stat_add(LLMOBS_STAT_EVENTS, 1);
+	ctl_submit(e, 0);
 }
 
 SEC("tracepoint/syscalls/sys_enter_connect")
@@ -1097,24 +1088,12 @@ static __always_inline bool file_wanted(const struct llmobs_file_key *k)
 
 static __always_inline void emit_mapped(const struct llmobs_file_key *k, __u16 src)
 {
-	struct llmobs_event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
-	if (!e) {
-		stat_add(LLMOBS_STAT_RB_DROPS, 1);
+	struct llmobs_event *e = ctl_reserve(LLMOBS_EV_MAPPED, src, -1);
+	if (!e)
 		return;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	__u64 id = bpf_get_current_pid_tgid();
-	e->type = LLMOBS_EV_MAPPED;
-	e->ts_ns = bpf_ktime_get_ns();
 	e->conn = k->ino;
 	e->pos = k->dev;
-	e->tgid = id >> 32;
-	e->tid = (__u32)id;
-	e->fd = -1;
-	e->src = src;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP); /* attach before its first call */
-	stat_add(LLMOBS_STAT_EVENTS, 1);
+	ctl_submit(e, BPF_RB_FORCE_WAKEUP); /* attach before its first call */
 }
 
 SEC("tracepoint/sched/sched_process_exec")

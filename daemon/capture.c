@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "discover.h"
+#include "guardrail.h"
 #include "live.h"
 #include "loghist.h"
 #include "llmobs.skel.h"
@@ -252,6 +253,7 @@ int capture_run(struct capture *c, volatile sig_atomic_t *stop)
 		pipeline_unlock();
 		discover_tick();
 		check_drops(c);
+		guardrail_reload_if_requested();
 		if (got < 0 && got != -EINTR) {
 			log_error("ring buffer consume failed: %s", strerror(-got));
 			return -1;

@@ -1,16 +1,80 @@
 /* Guardrails in the pipeline (see guardrail.h). */
 #include "guardrail.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "buf.h"
 #include "live.h"
+#include "log.h"
 #include "stream.h"
 #include "telemetry.h"
 
 static struct guard_policy *current;
+enum content_mode guardrail_content = CONTENT_REDACTED;
+
+/* A match settles within guard.c's SETTLE bytes of its end and is scanned
+ * in RESP_BATCH pieces; text older than this is final. */
+#define UNSETTLED 1024
+
+volatile sig_atomic_t guardrail_reload_requested;
+static char policy_path[4096]; /* "" = the default policy */
+
+int guardrail_load(const char *path_arg, char *err, size_t errlen)
+{
+	char path_copy[sizeof(policy_path)]; /* path_arg may be policy_path itself */
+	const char *path = NULL;
+	if (path_arg) {
+		snprintf(path_copy, sizeof(path_copy), "%s", path_arg);
+		path = path_copy;
+	}
+	struct guard_policy *p;
+	if (!path) {
+		p = guard_policy_default(err, errlen);
+	} else {
+		struct buf b;
+		buf_init(&b, 4 << 20);
+		FILE *f = fopen(path, "re");
+		if (!f) {
+			snprintf(err, errlen, "%s", strerror(errno));
+			return -1;
+		}
+		char chunk[65536];
+		size_t n;
+		while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+			buf_append(&b, chunk, n);
+		fclose(f);
+		if (b.cut)
+			snprintf(err, errlen, "larger than 4 MiB");
+		p = b.cut ? NULL : guard_policy_load(b.data ? b.data : "", b.len, err, errlen);
+		buf_free(&b);
+	}
+	if (!p)
+		return -1;
+	guardrail_set_policy(p);
+	guard_policy_unref(p);
+	snprintf(policy_path, sizeof(policy_path), "%s", path ? path : "");
+	log_info("guardrail policy: %s, %u rules", path ? path : "default", guard_policy_rules(p));
+	return 0;
+}
+
+void guardrail_reload_if_requested(void)
+{
+	if (!guardrail_reload_requested)
+		return;
+	guardrail_reload_requested = 0;
+	if (!current) {
+		log_warn("SIGHUP: guardrails are off (--policy off): nothing to reload");
+		return;
+	}
+	char err[512];
+	if (guardrail_load(policy_path[0] ? policy_path : NULL, err, sizeof(err)))
+		log_error("SIGHUP: policy %s not reloaded, the current one stays: %s",
+		          policy_path[0] ? policy_path : "default", err);
+}
 
 void guardrail_set_policy(struct guard_policy *p)
 {
@@ -42,8 +106,8 @@ static void on_hit(void *ctx, const struct guard_hit *h)
 		    (struct call_guard_hit){h->rule, h->where, h->from, h->to - h->from};
 	}
 	/* redact: the response text is kept and served masked */
-	if (h->rule->action == GUARD_REDACT && h->where == GUARD_RESPONSE &&
-	    h->to <= c->dec.text.len)
+	if (guardrail_content == CONTENT_REDACTED && h->rule->action == GUARD_REDACT &&
+	    h->where == GUARD_RESPONSE && h->to <= c->dec.text.len)
 		memset(c->dec.text.data + h->from, '*', (size_t)(h->to - h->from));
 	telemetry_guardrail_match(h->rule);
 	live_guardrail(c, h);
@@ -145,6 +209,17 @@ void guardrail_call_free(struct llm_call *c)
 	free(c->guard.hits);
 	guard_policy_unref(c->guard.policy);
 	memset(&c->guard, 0, sizeof(c->guard));
+}
+
+size_t guardrail_servable(const struct llm_call *c)
+{
+	size_t len = c->dec.text.len;
+	if (guardrail_content == CONTENT_OFF)
+		return 0;
+	if (guardrail_content == CONTENT_FULL || c->finished || (!c->guard.policy && !current))
+		return len;
+	size_t scanned = c->guard.resp_scanned;
+	return scanned > UNSETTLED ? scanned - UNSETTLED : 0;
 }
 
 cJSON *guardrail_hits_json(const struct llm_call *c)

@@ -30,8 +30,27 @@ struct call_guard {
 	unsigned nhits, hits_dropped;
 };
 
+/* What the daemon keeps and serves of prompts and completions. */
+enum content_mode {
+	CONTENT_REDACTED = 0, /* default: text with "redact" matches masked; text of a call
+	                       * in flight only up to what the scan has settled */
+	CONTENT_FULL,         /* text as captured (matches are still reported) */
+	CONTENT_OFF,          /* metadata only: no text, no tool arguments */
+};
+extern enum content_mode guardrail_content;
+/* How much of a call's response text may be served now. */
+size_t guardrail_servable(const struct llm_call *c);
+
 /* The policy new calls use (NULL: guardrails off). Takes a reference. */
 void guardrail_set_policy(struct guard_policy *p);
+/* Loads and installs a policy file (NULL: the default policy); remembers
+ * the path for reloads. 0, or -1 with err (the current policy stays). */
+int guardrail_load(const char *path, char *err, size_t errlen);
+/* Set by SIGHUP; guardrail_reload_if_requested() acts on it between
+ * batches: calls in flight keep the policy they started with. */
+#include <signal.h>
+extern volatile sig_atomic_t guardrail_reload_requested;
+void guardrail_reload_if_requested(void);
 struct guard_policy *guardrail_policy(void);
 
 void guardrail_request(struct llm_call *c, const char *body, size_t n);

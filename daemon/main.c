@@ -73,7 +73,10 @@ static void usage(FILE *f)
 	    "      --probe-at WHERE     auto (default): move probes to cheaper instructions\n"
 	    "                           where the code allows; symbol: public symbols only\n"
 	    "      --routes FILE        extra LLM routes for gateways and custom paths (JSON)\n"
-	    "      --policy FILE|default|off  guardrail policy (JSON; default: the shipped one)\n"
+	    "      --policy FILE|default|off  guardrail policy (JSON; default: the shipped one);\n"
+	    "                           SIGHUP reloads a FILE\n"
+	    "      --content MODE       what is kept and served of prompts and completions:\n"
+	    "                           redacted (default), full, or off (metadata only)\n"
 	    "      --plain-port PORT    also follow plaintext HTTP to PORT (repeatable;\n"
 	    "                           11434, 8000 and 8080 are always followed)\n"
 	    "      --ringbuf-size SIZE  BPF ring buffer size, power of two (default 8M)\n"
@@ -188,6 +191,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		OPT_PROBE_AT,
 		OPT_BP_LAG,
 		OPT_POLICY,
+		OPT_CONTENT,
 	};
 	static const struct option longopts[] = {
 	    {"listen", required_argument, NULL, 'l'},
@@ -197,6 +201,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"probe-at", required_argument, NULL, OPT_PROBE_AT},
 	    {"backpressure-lag-ms", required_argument, NULL, OPT_BP_LAG},
 	    {"policy", required_argument, NULL, OPT_POLICY},
+	    {"content", required_argument, NULL, OPT_CONTENT},
 	    {"libssl", required_argument, NULL, OPT_LIBSSL},
 	    {"plain-port", required_argument, NULL, OPT_PLAIN_PORT},
 	    {"routes", required_argument, NULL, OPT_ROUTES},
@@ -244,6 +249,20 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_POLICY:
 			o->policy = optarg;
+			break;
+		case OPT_CONTENT:
+			if (!strcmp(optarg, "full"))
+				guardrail_content = CONTENT_FULL;
+			else if (!strcmp(optarg, "redacted"))
+				guardrail_content = CONTENT_REDACTED;
+			else if (!strcmp(optarg, "off"))
+				guardrail_content = CONTENT_OFF;
+			else {
+				fprintf(stderr,
+				        "llmobsd: --content: full, redacted or off, not '%s'\n",
+				        optarg);
+				return 2;
+			}
 			break;
 		case OPT_BP_LAG:
 			if (parse_u32(optarg, &v) || v > 3600000) {
@@ -352,6 +371,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 		fprintf(stderr, "llmobsd: --json and --serve go with --replay\n");
 		return 2;
 	}
+	if (o->record && guardrail_content != CONTENT_FULL) {
+		fprintf(stderr, "llmobsd: --record writes raw plaintext (before any redaction): "
+		                "it needs --content full\n");
+		return 2;
+	}
 	if (o->replay && o->record) {
 		fprintf(stderr, "llmobsd: --record and --replay cannot be combined\n");
 		return 2;
@@ -364,42 +388,21 @@ static int parse_args(int argc, char **argv, struct options *o)
 static int load_policy(const char *arg)
 {
 	char err[512];
-	struct guard_policy *p = NULL;
 	if (arg && !strcmp(arg, "off"))
 		return 0;
-	if (!arg || !strcmp(arg, "default")) {
-		p = guard_policy_default(err, sizeof(err));
-	} else {
-		struct buf b;
-		buf_init(&b, 4 << 20);
-		FILE *f = fopen(arg, "re");
-		if (!f) {
-			fprintf(stderr, "llmobsd: --policy %s: %s\n", arg, strerror(errno));
-			return -1;
-		}
-		char chunk[65536];
-		size_t n;
-		while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-			buf_append(&b, chunk, n);
-		fclose(f);
-		p = b.cut ? NULL : guard_policy_load(b.data ? b.data : "", b.len, err, sizeof(err));
-		if (b.cut)
-			snprintf(err, sizeof(err), "larger than 4 MiB");
-		buf_free(&b);
-	}
-	if (!p) {
+	if (guardrail_load(arg && strcmp(arg, "default") ? arg : NULL, err, sizeof(err))) {
 		fprintf(stderr, "llmobsd: --policy %s: %s\n", arg ? arg : "default", err);
 		return -1;
 	}
-	guardrail_set_policy(p);
-	guard_policy_unref(p);
-	log_info("guardrail policy: %s, %u rules", arg ? arg : "default", guard_policy_rules(p));
 	return 0;
 }
 
 static void on_signal(int sig)
 {
-	(void)sig;
+	if (sig == SIGHUP) {
+		guardrail_reload_requested = 1;
+		return;
+	}
 	stop = 1;
 }
 
@@ -409,6 +412,7 @@ static void install_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 

@@ -68,7 +68,17 @@ cJSON *call_to_json(const struct llm_call *c, uint64_t now)
 	add_num_or_null(o, "duration_ms", call_duration_ms(c, now));
 	cJSON_AddNumberToObject(o, "chunks", (double)c->chunks);
 	cJSON_AddNumberToObject(o, "bytes", (double)c->bytes);
-	cJSON_AddStringToObject(o, "text", c->dec.text.data ? c->dec.text.data : "");
+	if (guardrail_content == CONTENT_OFF) {
+		cJSON_AddNullToObject(o, "text");
+	} else {
+		size_t n = guardrail_servable(c);
+		char *t = xmalloc(n + 1);
+		if (n)
+			memcpy(t, c->dec.text.data, n);
+		t[n] = '\0';
+		cJSON_AddStringToObject(o, "text", t);
+		free(t);
+	}
 	cJSON *u = cJSON_AddObjectToObject(o, "usage");
 	add_int_or_null(u, "input_tokens", c->dec.usage.input_tokens);
 	add_int_or_null(u, "output_tokens", c->dec.usage.output_tokens);
@@ -89,8 +99,12 @@ cJSON *call_to_json(const struct llm_call *c, uint64_t now)
 	for (uint32_t i = 0; i < c->dec.ntools; i++) {
 		cJSON *t = cJSON_CreateObject();
 		cJSON_AddStringToObject(t, "name", c->dec.tools[i].name);
-		cJSON_AddStringToObject(t, "arguments",
-		                        c->dec.tools[i].args.data ? c->dec.tools[i].args.data : "");
+		if (guardrail_content == CONTENT_OFF)
+			cJSON_AddNullToObject(t, "arguments");
+		else
+			cJSON_AddStringToObject(
+			    t, "arguments",
+			    c->dec.tools[i].args.data ? c->dec.tools[i].args.data : "");
 		cJSON_AddItemToArray(tools, t);
 	}
 	add_num_or_null(o, "tokens_per_second", call_tokens_per_second(c));

@@ -189,7 +189,7 @@ def pid_filter_is_applied_in_bpf():
 def record_then_replay_reproduces_streams():
     rec = e2e.tmpfile("capture.rec.gz")
     srv = e2e.TlsServer(script=[STREAM_SCRIPT, {"deltas": ["two"], "first_delay_ms": 30}])
-    d = e2e.Daemon("--record", rec)
+    d = e2e.Daemon("--record", rec, "--content", "full")  # recordings are raw
     rs = e2e.run_client(srv, requests=2, keep_alive=True, include_usage=True)
     live = finished_streams(d, rs[0]["pid"], n=2)
     live_all = streams(d)

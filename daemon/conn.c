@@ -425,6 +425,8 @@ static void sse_on_event(void *ctx, const struct sse_event *ev)
 	struct llm_call *call = dir_call(c, LLMOBS_DIR_READ);
 	if (!call)
 		return;
+	if (c->fd >= 0)
+		call->fd = c->fd; /* learnt by now: a guardrail block needs it */
 	int flags = llm_decode_event(&call->dec, ev->type, ev->data, ev->data_len);
 	if ((flags & DEC_ERROR) && call->dec.malformed)
 		pstats.parse_errors_json++;
@@ -450,6 +452,8 @@ static void ndjson_line(void *ctx, const char *p, size_t n)
 	struct llm_call *call = dir_call(c, LLMOBS_DIR_READ);
 	if (!call)
 		return;
+	if (c->fd >= 0)
+		call->fd = c->fd;
 	int flags = llm_decode_event(&call->dec, NULL, p, n);
 	if ((flags & DEC_ERROR) && call->dec.malformed)
 		pstats.parse_errors_json++;
@@ -483,6 +487,7 @@ static void on_request_headers(struct conn *c, const struct http_msg *m)
 		}
 		call->t_req_first = c->ts;
 		call->server_side = c->swap;
+		call->fd = c->fd;
 		x->call = call;
 		pstats.calls_total++;
 		live_stream_start(call);

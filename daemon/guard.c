@@ -395,7 +395,18 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
 		return 0;
 	struct pending *pd = &s->pend[ri];
 	if (!pd->live && pd->reported_from == from + 1)
-		return 0;                   /* grew after it settled: already reported */
+		return 0; /* grew after it settled: already reported */
+	if (s->p->rules[ri].action == GUARD_BLOCK) {
+		/* a block cannot wait for the match to settle: its first form is
+		 * enough, and growing it would not change the verdict */
+		if (pd->live)
+			report(s, ri);
+		pd->live = true;
+		pd->from = from;
+		pd->to = to;
+		report(s, ri);
+		return 0;
+	}
 	if (pd->live && from == pd->from) { /* the same match, grown */
 		if (to > pd->to)
 			pd->to = to;

@@ -9,12 +9,14 @@
 
 #include "buf.h"
 #include "live.h"
+#include "sockkill.h"
 #include "log.h"
 #include "stream.h"
 #include "telemetry.h"
 
 static struct guard_policy *current;
 enum content_mode guardrail_content = CONTENT_REDACTED;
+bool guardrail_enforce;
 
 /* A match settles within guard.c's SETTLE bytes of its end and is scanned
  * in RESP_BATCH pieces; text older than this is final. */
@@ -91,6 +93,7 @@ struct guard_policy *guardrail_policy(void)
 
 struct hit_ctx {
 	struct llm_call *call;
+	struct buf *target; /* what a response hit's offsets point into */
 };
 
 static void on_hit(void *ctx, const struct guard_hit *h)
@@ -105,12 +108,29 @@ static void on_hit(void *ctx, const struct guard_hit *h)
 		g->hits[g->nhits++] =
 		    (struct call_guard_hit){h->rule, h->where, h->from, h->to - h->from};
 	}
-	/* redact: the response text is kept and served masked */
+	/* redact: the response text (or tool arguments) is kept and served masked */
+	struct buf *t = ((struct hit_ctx *)ctx)->target;
 	if (guardrail_content == CONTENT_REDACTED && h->rule->action == GUARD_REDACT &&
-	    h->where == GUARD_RESPONSE && h->to <= c->dec.text.len)
-		memset(c->dec.text.data + h->from, '*', (size_t)(h->to - h->from));
+	    h->where == GUARD_RESPONSE && t && h->to <= t->len)
+		memset(t->data + h->from, '*', (size_t)(h->to - h->from));
 	telemetry_guardrail_match(h->rule);
-	live_guardrail(c, h);
+	bool enforced = false;
+	char err[256] = "";
+	if (h->rule->action == GUARD_BLOCK && guardrail_enforce && !c->guard.blocked_by) {
+		if (c->fd < 0) {
+			snprintf(err, sizeof(err),
+			         "the connection's socket is not known (memory BIO)");
+		} else if (sock_destroy(c->pid, c->fd, err, sizeof(err)) == 0) {
+			enforced = true;
+			c->guard.blocked_by = h->rule;
+			log_info("blocked call %llu of pid %u (rule %s): connection cut",
+			         (unsigned long long)c->id, c->pid, h->rule->id);
+		}
+		if (!enforced)
+			log_warn("rule %s: cannot cut call %llu of pid %u: %s", h->rule->id,
+			         (unsigned long long)c->id, c->pid, err);
+	}
+	live_guardrail(c, h, enforced, err);
 }
 
 static uint64_t mono_ns(void)
@@ -132,7 +152,7 @@ static void scan(struct llm_call *c, struct guard_stream **s, enum guard_where w
 	}
 	if (!*s && !(*s = guard_stream_new(g->policy, w)))
 		return;
-	struct hit_ctx hc = {c};
+	struct hit_ctx hc = {c, w == GUARD_RESPONSE ? &c->dec.text : NULL};
 	/* the clock costs as much as a small scan: time one scan in 16 */
 	static unsigned sampled;
 	if (sampled++ % 16) {
@@ -188,19 +208,44 @@ static void scan_response(struct llm_call *c, size_t batch)
 
 void guardrail_response(struct llm_call *c)
 {
+	/* with --enforce every delta is scanned at once: a block must not
+	 * wait for a batch */
 	if (current || c->guard.policy)
-		scan_response(c, RESP_BATCH);
+		scan_response(c, guardrail_enforce ? 0 : RESP_BATCH);
+}
+
+/* Tool-call arguments, complete at the end of the call: each its own
+ * stream, hits masked in that argument text. */
+static void scan_tool_args(struct llm_call *c)
+{
+	struct call_guard *g = &c->guard;
+	if (!g->policy && current && c->dec.ntools) {
+		g->policy = current;
+		guard_policy_ref(current);
+	}
+	for (uint32_t i = 0; i < c->dec.ntools && g->policy; i++) {
+		struct buf *args = &c->dec.tools[i].args;
+		struct guard_stream *s;
+		if (!args->len || !(s = guard_stream_new(g->policy, GUARD_RESPONSE)))
+			continue;
+		struct hit_ctx hc = {c, args};
+		guard_scan(s, args->data, args->len, on_hit, &hc);
+		guard_stream_close(s, on_hit, &hc);
+	}
 }
 
 void guardrail_call_end(struct llm_call *c)
 {
 	struct call_guard *g = &c->guard;
-	struct hit_ctx hc = {c};
-	if (g->policy || current)
-		scan_response(c, 0);
-	guard_stream_close(g->req, on_hit, &hc);
-	guard_stream_close(g->resp, on_hit, &hc);
+	if (g->ended)
+		return;
+	g->ended = true;
+	scan_response(c, 0);
+	struct hit_ctx req = {c, NULL}, resp = {c, &c->dec.text};
+	guard_stream_close(g->req, on_hit, &req);
+	guard_stream_close(g->resp, on_hit, &resp);
 	g->req = g->resp = NULL;
+	scan_tool_args(c);
 }
 
 void guardrail_call_free(struct llm_call *c)

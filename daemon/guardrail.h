@@ -28,7 +28,12 @@ struct call_guard {
 	size_t resp_scanned; /* bytes of the response text already scanned */
 	struct call_guard_hit *hits;
 	unsigned nhits, hits_dropped;
+	const struct guard_rule *blocked_by; /* a "block" rule matched (and --enforce) */
+	bool ended;                          /* guardrail_call_end() ran */
 };
+
+/* --enforce: "block" rules cut the call's TCP connection. */
+extern bool guardrail_enforce;
 
 /* What the daemon keeps and serves of prompts and completions. */
 enum content_mode {

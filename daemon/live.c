@@ -71,7 +71,8 @@ void live_backpressure(struct llm_call *c, uint32_t lag_us, uint32_t unread)
 	events_publish("backpressure", o);
 }
 
-void live_guardrail(const struct llm_call *c, const struct guard_hit *h)
+void live_guardrail(const struct llm_call *c, const struct guard_hit *h, bool enforced,
+                    const char *error)
 {
 	if (!events_followed())
 		return;
@@ -84,6 +85,11 @@ void live_guardrail(const struct llm_call *c, const struct guard_hit *h)
 	cJSON_AddNumberToObject(o, "offset", (double)h->from);
 	cJSON_AddNumberToObject(o, "length", (double)(h->to - h->from));
 	cJSON_AddStringToObject(o, "severity", h->rule->severity);
+	if (h->rule->action == GUARD_BLOCK) {
+		cJSON_AddBoolToObject(o, "enforced", enforced);
+		if (error && error[0])
+			cJSON_AddStringToObject(o, "error", error);
+	}
 	events_publish(types[h->rule->action], o);
 }
 

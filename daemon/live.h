@@ -3,6 +3,7 @@
 #ifndef LLMOBS_LIVE_H
 #define LLMOBS_LIVE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct llm_call;
@@ -19,7 +20,8 @@ void live_backpressure(struct llm_call *c, uint32_t lag_us, uint32_t unread);
 /* The ring buffer rejected records since the last report. */
 struct guard_hit;
 /* guardrail_check (alert), guardrail_modify (redact), guardrail_block. */
-void live_guardrail(const struct llm_call *c, const struct guard_hit *h);
+void live_guardrail(const struct llm_call *c, const struct guard_hit *h, bool enforced,
+                    const char *error);
 void live_buffer_full(uint64_t events, uint64_t bytes, uint64_t total_events);
 
 #endif

@@ -75,6 +75,8 @@ static void usage(FILE *f)
 	    "      --routes FILE        extra LLM routes for gateways and custom paths (JSON)\n"
 	    "      --policy FILE|default|off  guardrail policy (JSON; default: the shipped one);\n"
 	    "                           SIGHUP reloads a FILE\n"
+	    "      --enforce            \"block\" rules cut the offending TCP connection\n"
+	    "                           (SOCK_DESTROY); without it they only alert\n"
 	    "      --content MODE       what is kept and served of prompts and completions:\n"
 	    "                           redacted (default), full, or off (metadata only)\n"
 	    "      --plain-port PORT    also follow plaintext HTTP to PORT (repeatable;\n"
@@ -192,6 +194,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		OPT_BP_LAG,
 		OPT_POLICY,
 		OPT_CONTENT,
+		OPT_ENFORCE,
 	};
 	static const struct option longopts[] = {
 	    {"listen", required_argument, NULL, 'l'},
@@ -202,6 +205,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"backpressure-lag-ms", required_argument, NULL, OPT_BP_LAG},
 	    {"policy", required_argument, NULL, OPT_POLICY},
 	    {"content", required_argument, NULL, OPT_CONTENT},
+	    {"enforce", no_argument, NULL, OPT_ENFORCE},
 	    {"libssl", required_argument, NULL, OPT_LIBSSL},
 	    {"plain-port", required_argument, NULL, OPT_PLAIN_PORT},
 	    {"routes", required_argument, NULL, OPT_ROUTES},
@@ -249,6 +253,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_POLICY:
 			o->policy = optarg;
+			break;
+		case OPT_ENFORCE:
+			guardrail_enforce = true;
 			break;
 		case OPT_CONTENT:
 			if (!strcmp(optarg, "full"))

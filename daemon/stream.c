@@ -20,7 +20,7 @@ static uint64_t next_id = 1;
 
 static const char *const status_names[] = {
     [CALL_STREAMING] = "streaming", [CALL_COMPLETED] = "completed", [CALL_ERROR] = "error",
-    [CALL_TRUNCATED] = "truncated", [CALL_ABORTED] = "aborted",
+    [CALL_TRUNCATED] = "truncated", [CALL_ABORTED] = "aborted",     [CALL_BLOCKED] = "blocked",
 };
 
 const char *call_status_name(enum call_status s)
@@ -70,6 +70,7 @@ struct llm_call *call_new(uint32_t pid, uint32_t tid, const char *comm)
 	c->id = next_id++;
 	c->pid = pid;
 	c->tid = tid;
+	c->fd = -1;
 	snprintf(c->comm, sizeof(c->comm), "%s", comm);
 	c->status = CALL_STREAMING;
 	llm_decode_init(&c->dec, PROVIDER_UNKNOWN);
@@ -109,13 +110,21 @@ void call_finish(struct llm_call *c, enum call_status st, uint64_t ts, const cha
 {
 	if (c->finished)
 		return;
+	guardrail_call_end(c); /* settles pending matches (and their redaction) */
+	char blocked[160];
+	if (c->guard.blocked_by && st != CALL_COMPLETED) {
+		snprintf(blocked, sizeof(blocked), "blocked by guardrail rule %s",
+		         c->guard.blocked_by->id);
+		st = CALL_BLOCKED;
+		why = blocked;
+		c->error[0] = '\0';
+	}
 	c->finished = true;
 	c->status = st;
 	if (!c->t_end || ts > c->t_end)
 		c->t_end = ts;
 	if (why && *why && !c->error[0])
 		snprintf(c->error, sizeof(c->error), "%s", why);
-	guardrail_call_end(c); /* settles pending matches (and their redaction) */
 	/* Parsers are no longer needed; the record stays for the API. */
 	buf_free(&c->body);
 	if (c->sse) {

@@ -17,6 +17,7 @@ enum call_status {
 	CALL_ERROR,
 	CALL_TRUNCATED,
 	CALL_ABORTED,
+	CALL_BLOCKED, /* a guardrail rule cut its connection (--enforce) */
 };
 
 const char *call_status_name(enum call_status s);
@@ -26,6 +27,7 @@ struct sse_parser;
 struct llm_call {
 	uint64_t id;
 	uint32_t pid, tid;
+	int fd; /* its socket in pid, when known (-1); for guardrail blocks */
 	char comm[16];
 	char endpoint[256];
 	char host[256];

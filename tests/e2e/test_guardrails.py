@@ -123,4 +123,36 @@ def a_policy_file_is_reloaded_on_sighup_and_a_broken_one_refused():
     assert bad.returncode == 2 and b'rule "bad": pattern "("' in bad.stderr, bad
 
 
+@e2e.test
+def enforce_cuts_a_live_connection_on_a_block_rule():
+    path = e2e.tmpfile("policy.json")
+    with open(path, "w") as f:
+        json.dump({"rules": [{"id": "words.forbidden", "literals": ["forbidden-word"],
+                              "applies": "response", "severity": "critical",
+                              "action": "block"}]}, f)
+    deltas = ["part%02d " % i for i in range(40)]
+    deltas[5] = "here comes the forbidden-word "
+    srv = e2e.TlsServer(script={"deltas": deltas, "delay_ms": 100})
+    # without --enforce a block rule only reports
+    d = e2e.Daemon("--policy", path)
+    [r] = e2e.run_client(srv, timeout=30)
+    assert r["transport_error"] is None and r["text"] == "".join(deltas), r
+    [s] = e2e.finished_streams(d, r["pid"])
+    assert s["status"] == "completed" and s["guardrail"][0]["action"] == "block", s
+    d.stop()
+    # with --enforce the client's connection is cut mid-stream
+    d = e2e.Daemon("--policy", path, "--enforce")
+    ev = e2e.Events(d, types=["guardrail_block"])
+    [r] = e2e.run_client(srv, timeout=30)
+    assert r["transport_error"] is not None, r  # the client saw its connection end
+    assert "part39" not in r["text"], r
+    [s] = e2e.finished_streams(d, r["pid"])
+    assert s["status"] == "blocked", s
+    assert s["error"] == "blocked by guardrail rule words.forbidden", s
+    [(_, b)] = ev.wait("guardrail_block", lambda t, x: t == "guardrail_block")
+    assert b["enforced"] is True and b["rule"] == "words.forbidden", b
+    ev.close()
+    assert "blocked call" in d.log_tail(50)
+
+
 e2e.main()

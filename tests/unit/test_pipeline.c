@@ -663,6 +663,24 @@ static void test_guardrails_across_events(void **state)
 	assert_int_equal(cJSON_GetArraySize(j), 4);
 	free(s);
 	cJSON_Delete(j);
+
+	/* tool-call arguments are scanned and redacted too */
+	static const char tool_body[] =
+	    "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+	    "\"function\":{\"name\":\"send\",\"arguments\":\"{\\\"to\\\":\\\"a.b@\"}}]}}]}\n\n"
+	    "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+	    "\"function\":{\"arguments\":\"example.com\\\"}\"}}]},\"finish_reason\":\"tool_calls\"}"
+	    "]}\n\n"
+	    "data: [DONE]\n\n";
+	n = chunked_response(resp, sizeof(resp), "Content-Type: text/event-stream\r\n", tool_body,
+	                     strlen(tool_body));
+	reset();
+	post("/v1/chat/completions", "api.openai.com", "{\"model\":\"m\",\"stream\":true}", 1 * MS);
+	ssl_call(LLMOBS_DIR_READ, 40 * MS, resp, n);
+	c = only_call();
+	assert_int_equal(c->status, CALL_COMPLETED);
+	assert_int_equal(c->dec.ntools, 1);
+	assert_string_equal(c->dec.tools[0].args.data, "{\"to\":\"***************\"}");
 	reset();
 	guardrail_set_policy(NULL);
 }

@@ -1,5 +1,6 @@
 #include "attach.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "llmobs.skel.h"
 #include "log.h"
 
@@ -147,6 +149,17 @@ int attach_cgroup_filter(struct llmobs_bpf *skel, const char *dir)
 		return -1;
 	}
 	return 0;
+}
+
+uint64_t attach_percpu_sum(int map_fd, uint32_t key)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *v = xcalloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(uint64_t)), sum = 0;
+	if (bpf_map_lookup_elem(map_fd, &key, v) == 0)
+		for (int i = 0; i < ncpu; i++)
+			sum += v[i];
+	free(v);
+	return sum;
 }
 
 void attach_destroy(struct attach_set *set)

@@ -30,5 +30,7 @@ int attach_plain_ports(struct llmobs_bpf *skel, const uint16_t *ports, size_t n)
 /* Only processes in this cgroup v2 directory (and below) are traced. */
 int attach_cgroup_filter(struct llmobs_bpf *skel, const char *dir);
 void attach_destroy(struct attach_set *set);
+/* The sum over CPUs of one value of a per-CPU array map (0 if absent). */
+uint64_t attach_percpu_sum(int map_fd, uint32_t key);
 
 #endif

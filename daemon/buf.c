@@ -95,6 +95,19 @@ void buf_reset(struct buf *b)
 		b->data[0] = '\0';
 }
 
+int buf_read_file(struct buf *b, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	char chunk[65536];
+	size_t got;
+	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(b, chunk, got);
+	fclose(f);
+	return 0;
+}
+
 void buf_free(struct buf *b)
 {
 	free(b->data);

@@ -21,6 +21,9 @@ size_t buf_append(struct buf *b, const void *p, size_t n);
 void buf_consume(struct buf *b, size_t n); /* drop n bytes from the front */
 void buf_reset(struct buf *b);             /* len = 0, keeps memory and cut */
 void buf_free(struct buf *b);
+/* Appends a whole file (up to the limit; b->cut counts the rest).
+ * 0, or -1 with errno when it cannot be opened. */
+int buf_read_file(struct buf *b, const char *path);
 
 /* xmalloc & co: abort with a message on failure. */
 void *xmalloc(size_t n);

@@ -97,13 +97,7 @@ static int on_record(void *ctx, void *data, size_t size)
 
 static uint64_t stat_sum(struct capture *c, uint32_t k)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	uint64_t v[512] = {0}, sum = 0;
-	if (ncpu > 512 || bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.stats), &k, v))
-		return 0;
-	for (int i = 0; i < ncpu; i++)
-		sum += v[i];
-	return sum;
+	return attach_percpu_sum(bpf_map__fd(c->skel->maps.stats), k);
 }
 
 /* A "buffer_full" live event when the ring rejected records (checked at
@@ -265,16 +259,9 @@ int capture_run(struct capture *c, volatile sig_atomic_t *stop)
 void capture_stats(struct capture *c, struct capture_stats *out)
 {
 	memset(out, 0, sizeof(*out));
-	int ncpu = libbpf_num_possible_cpus();
-	uint64_t *vals = xcalloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(uint64_t));
-	uint64_t sums[LLMOBS_STAT__MAX] = {0};
-	for (uint32_t k = 0; k < LLMOBS_STAT__MAX; k++) {
-		if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.stats), &k, vals) != 0)
-			continue;
-		for (int i = 0; i < ncpu; i++)
-			sums[k] += vals[i];
-	}
-	free(vals);
+	uint64_t sums[LLMOBS_STAT__MAX];
+	for (uint32_t k = 0; k < LLMOBS_STAT__MAX; k++)
+		sums[k] = stat_sum(c, k);
 	out->events = sums[LLMOBS_STAT_EVENTS];
 	out->rb_drops = sums[LLMOBS_STAT_RB_DROPS];
 	out->rb_drop_bytes = sums[LLMOBS_STAT_RB_DROP_BYTES];

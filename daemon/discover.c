@@ -25,7 +25,9 @@
 #include <unistd.h>
 #include <uthash.h>
 
+#include "attach.h"
 #include "buf.h"
+#include "clock.h"
 #include "cgroup.h"
 #include "elfsym.h"
 #include "placement.h"
@@ -88,13 +90,6 @@ static uint64_t hits_retired;             /* of detached files: counters never g
 static uint64_t last_refresh, recheck_at; /* CLOCK_MONOTONIC ns; 0 = none */
 static uint64_t mapped_at;                /* the exec/mmap being handled (for the log) */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t kdev_of(dev_t d)
 {
@@ -179,13 +174,7 @@ static void zero_hits(uint32_t cookie)
 
 static uint64_t read_hits(uint32_t cookie)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	uint64_t *v = xcalloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(uint64_t)), sum = 0;
-	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.probe_hits), &cookie, v) == 0)
-		for (int i = 0; i < ncpu; i++)
-			sum += v[i];
-	free(v);
-	return sum;
+	return attach_percpu_sum(bpf_map__fd(skel->maps.probe_hits), cookie);
 }
 
 static struct bpf_program *prog_for(enum ssl_func f, bool ret)
@@ -268,9 +257,9 @@ static struct target *probe_file(const struct file_key *k, const char *open_path
 {
 	uint64_t off[F__N];
 	struct elf_info info;
-	uint64_t t0 = mono_ns();
+	uint64_t t0 = clock_mono_ns();
 	int n = elf_func_offsets(open_path, func_names, F__N, off, &info);
-	uint64_t t1 = mono_ns();
+	uint64_t t1 = clock_mono_ns();
 	bool can_read = off[F_READ] || off[F_READ_EX], can_write = off[F_WRITE] || off[F_WRITE_EX];
 	if (n <= 0 || !can_read || !can_write) {
 		if (pinned)
@@ -319,11 +308,11 @@ static struct target *probe_file(const struct file_key *k, const char *open_path
 	bpf_mark(k, LLMOBS_FILE_PROBED);
 	char who[96] = "";
 	log_debug("%s: symbols %.2f ms, attach %.2f ms, handling began %.2f ms after the mapping",
-	          t->path, (double)(t1 - t0) / 1e6, (double)(mono_ns() - t1) / 1e6,
+	          t->path, (double)(t1 - t0) / 1e6, (double)(clock_mono_ns() - t1) / 1e6,
 	          mapped_at ? (double)(t0 - mapped_at) / 1e6 : -1.0);
 	if (pid && mapped_at)
 		snprintf(who, sizeof(who), ", first used by pid %u, %.1f ms after it mapped it",
-		         pid, (double)(mono_ns() - mapped_at) / 1e6);
+		         pid, (double)(clock_mono_ns() - mapped_at) / 1e6);
 	else if (pid)
 		snprintf(who, sizeof(who), ", first used by pid %u", pid);
 	log_info("attached %u probes to %s (%s, OpenSSL %s; %u of %u functions on emulated "
@@ -474,7 +463,7 @@ void discover_scan_all(void)
 {
 	pthread_mutex_lock(&lock);
 	scan_all();
-	last_refresh = mono_ns();
+	last_refresh = clock_mono_ns();
 	unsigned n = HASH_COUNT(targets);
 	pthread_mutex_unlock(&lock);
 	log_info("discovery: %u file(s) probed, %u dismissed", n, ndismissed);
@@ -572,7 +561,7 @@ void discover_exit(uint32_t tgid)
 	{
 		/* exits that come together are checked together */
 		if (remove_user(t, tgid) && !t->nusers && !t->pinned && !recheck_at)
-			recheck_at = mono_ns() + RECHECK_NS;
+			recheck_at = clock_mono_ns() + RECHECK_NS;
 	}
 	pthread_mutex_unlock(&lock);
 }
@@ -582,7 +571,7 @@ void discover_exit(uint32_t tgid)
  * and detaches files nobody maps any more. */
 void discover_tick(void)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = clock_mono_ns();
 	if (now - last_refresh < REFRESH_NS && !(recheck_at && now >= recheck_at))
 		return;
 	recheck_at = 0;

@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "live.h"
 #include "sockkill.h"
 #include "log.h"
@@ -39,16 +39,10 @@ int guardrail_load(const char *path_arg, char *err, size_t errlen)
 	} else {
 		struct buf b;
 		buf_init(&b, 4 << 20);
-		FILE *f = fopen(path, "re");
-		if (!f) {
+		if (buf_read_file(&b, path) != 0) {
 			snprintf(err, errlen, "%s", strerror(errno));
 			return -1;
 		}
-		char chunk[65536];
-		size_t n;
-		while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-			buf_append(&b, chunk, n);
-		fclose(f);
 		if (b.cut)
 			snprintf(err, errlen, "larger than 4 MiB");
 		p = b.cut ? NULL : guard_policy_load(b.data ? b.data : "", b.len, err, errlen);
@@ -133,23 +127,22 @@ static void on_hit(void *ctx, const struct guard_hit *h)
 	live_guardrail(c, h, enforced, err);
 }
 
-static uint64_t mono_ns(void)
+/* A call scans with the policy current at its first scan, to its end. */
+static struct guard_policy *call_policy(struct call_guard *g)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (!g->policy && current) {
+		g->policy = current;
+		guard_policy_ref(current);
+	}
+	return g->policy;
 }
 
 static void scan(struct llm_call *c, struct guard_stream **s, enum guard_where w, const char *p,
                  size_t n)
 {
 	struct call_guard *g = &c->guard;
-	if (!g->policy) {
-		if (!current)
-			return;
-		g->policy = current;
-		guard_policy_ref(current);
-	}
+	if (!call_policy(g))
+		return;
 	if (!*s && !(*s = guard_stream_new(g->policy, w)))
 		return;
 	struct hit_ctx hc = {c, w == GUARD_RESPONSE ? &c->dec.text : NULL};
@@ -159,9 +152,9 @@ static void scan(struct llm_call *c, struct guard_stream **s, enum guard_where w
 		guard_scan(*s, p, n, on_hit, &hc);
 		return;
 	}
-	uint64_t t0 = mono_ns();
+	uint64_t t0 = clock_mono_ns();
 	guard_scan(*s, p, n, on_hit, &hc);
-	telemetry_guardrail_scan((double)(mono_ns() - t0) / 1e9);
+	telemetry_guardrail_scan((double)(clock_mono_ns() - t0) / 1e9);
 }
 
 /* Every string value of the request JSON (messages, system prompt, tool
@@ -219,11 +212,7 @@ void guardrail_response(struct llm_call *c)
 static void scan_tool_args(struct llm_call *c)
 {
 	struct call_guard *g = &c->guard;
-	if (!g->policy && current && c->dec.ntools) {
-		g->policy = current;
-		guard_policy_ref(current);
-	}
-	for (uint32_t i = 0; i < c->dec.ntools && g->policy; i++) {
+	for (uint32_t i = 0; i < c->dec.ntools && call_policy(g); i++) {
 		struct buf *args = &c->dec.tools[i].args;
 		struct guard_stream *s;
 		if (!args->len || !(s = guard_stream_new(g->policy, GUARD_RESPONSE)))

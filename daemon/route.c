@@ -165,18 +165,12 @@ static int parse_route(const cJSON *o, struct custom_route *c, const char *file,
 
 int route_load(const char *file, char *err, size_t n)
 {
-	FILE *f = fopen(file, "rb");
-	if (!f) {
+	struct buf text;
+	buf_init(&text, 1u << 20);
+	if (buf_read_file(&text, file) != 0) {
 		snprintf(err, n, "%s: cannot open: %m", file);
 		return -1;
 	}
-	struct buf text;
-	buf_init(&text, 1u << 20);
-	char chunk[4096];
-	size_t got;
-	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_append(&text, chunk, got);
-	fclose(f);
 	if (text.cut) {
 		buf_free(&text);
 		return route_error(err, n, file, -1, "larger than 1 MiB");

@@ -1,4 +1,6 @@
-# llmobs — see README.md. `sudo make run` / `sudo make test` on a fresh Debian 12.
+# llmobs — see README.md. `make run` / `make test` on a fresh Debian 12 (./bootstrap
+# first installs make itself). Root runs every step itself; any other user
+# builds as themself and runs the steps that need root through sudo.
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
 
@@ -17,6 +19,8 @@ CPPFLAGS := -std=c11 -D_GNU_SOURCE -Iinclude -Idaemon -I$(BUILD) $(PKG_CFLAGS)
 LIBS     := $(PKG_LIBS) -lhttp_parser -lpthread -lm
 CLI_LIBS := $(shell pkg-config --libs libcurl libcjson ncursesw 2>/dev/null) -lm
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# Installing packages, loading BPF and the tests need root.
+SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
 
 # Debian packages the build, the daemon and the tests need.
 DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
@@ -43,12 +47,14 @@ UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 all: $(BUILD)/llmobsd $(BUILD)/llmobs-cli
 
 deps:
+	@if [ -n "$(SUDO)" ] && ! command -v sudo >/dev/null; then \
+		echo "llmobs: installing packages needs root: run this as root, or install sudo" >&2; exit 1; fi
 	@missing=$$(for p in $(DEPS_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing:" $$missing; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "deps: all Debian packages present"; fi
-	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
 	@# The e2e Node client: the official OpenAI SDK, pinned by the lockfile.
 	@[ -d tests/e2e/node/node_modules/openai ] || (cd tests/e2e/node && npm ci --no-audit --no-fund --loglevel=error)
 
@@ -87,7 +93,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/asan/libcore.a $(wildcard tests/unit/*
 
 # Benchmarks (not part of `make test`): tests/bench/run.sh prints name=value.
 bench: all $(BENCH_BINS)
-	tests/bench/run.sh
+	$(SUDO) tests/bench/run.sh
 
 $(BUILD)/bench/tls_reader: tests/bench/tls_reader.c
 	@mkdir -p $(@D)
@@ -109,13 +115,15 @@ $(BUILD) $(BUILD)/bpf:
 unit: $(UNIT_BINS)
 
 # One command from a clean clone: dependencies, build, unit + e2e tests.
+# The build is the caller's; the tests run as root (BPF).
 test: deps
 	$(MAKE) all unit
-	tests/run.sh
+	@mkdir -p $(BUILD)/test-logs
+	$(SUDO) env CI="$${CI:-}" BUILD="$(BUILD)" tests/run.sh $(TESTS)
 
 run: deps
 	$(MAKE) all
-	$(BUILD)/llmobsd $(ARGS)
+	$(SUDO) $(BUILD)/llmobsd $(ARGS)
 
 format:
 	clang-format -i $(wildcard bpf/*.[ch] include/llmobs/*.h daemon/*.[ch] cli/*.[ch] tests/unit/*.[ch])

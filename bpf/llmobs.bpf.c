@@ -46,7 +46,7 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
-/* Hits per probe (cookie = file slot * LLMOBS_PROBE_FUNCS + function). */
+/* Hits per probe, indexed by its cookie (llmobs_probe_cookie()). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, LLMOBS_PROBE_SLOTS);
@@ -236,6 +236,19 @@ static __always_inline __u64 data_wakeup(void)
 	                                                                : BPF_RB_NO_WAKEUP;
 }
 
+/* The process name (what --comm matches and users filter on) and the
+ * calling thread's: a Bun or tokio worker thread is "HTTP Client" or
+ * "tokio-rt-worker", its process "claude" or "codex". */
+static __always_inline void task_names(char *comm, char *thread)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	bpf_get_current_comm(thread, LLMOBS_COMM_LEN);
+	if (t->pid == t->tgid)
+		__builtin_memcpy(comm, thread, LLMOBS_COMM_LEN);
+	else
+		bpf_probe_read_kernel_str(comm, LLMOBS_COMM_LEN, t->group_leader->comm);
+}
+
 static __always_inline bool comm_matches(void)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
@@ -336,7 +349,7 @@ static long emit_piece(__u32 i, void *arg)
 	r->ev.offset = off;
 	r->ev.dir = c->dir;
 	r->ev.src = c->src;
-	bpf_get_current_comm(r->ev.comm, sizeof(r->ev.comm));
+	task_names(r->ev.comm, r->ev.thread);
 	__builtin_memset(r->ev.addr, 0, sizeof(r->ev.addr));
 	r->ev.family = 0;
 	r->ev.port = 0;
@@ -389,7 +402,7 @@ static __always_inline struct llmobs_event *ctl_reserve(__u32 type, __u16 src, _
 	e->tid = (__u32)id;
 	e->fd = fd;
 	e->src = src;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	task_names(e->comm, e->thread);
 	return e;
 }
 

@@ -23,10 +23,15 @@ static void add_param(char *q, size_t cap, const char *k, const char *v)
 int cmd_streams(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'},           {"state", required_argument, NULL, 's'},
-	    {"provider", required_argument, NULL, 'P'}, {"model", required_argument, NULL, 'm'},
-	    {"pid", required_argument, NULL, 'p'},      {"limit", required_argument, NULL, 'l'},
-	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, 'j'},
+	    {"state", required_argument, NULL, 's'},
+	    {"provider", required_argument, NULL, 'P'},
+	    {"model", required_argument, NULL, 'm'},
+	    {"pid", required_argument, NULL, 'p'},
+	    {"limit", required_argument, NULL, 'l'},
+	    {"comm", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	char q[2048] = "";
 	bool json = false;
@@ -49,13 +54,18 @@ int cmd_streams(int argc, char **argv)
 		case 'p':
 			add_param(q, sizeof(q), "pid", optarg);
 			break;
+		case 'c':
+			add_param(q, sizeof(q), "comm", optarg);
+			break;
 		case 'l':
 			add_param(q, sizeof(q), "limit", optarg);
 			break;
 		case 'h':
 			printf("Usage: llmobs-cli streams [--json] [--state active|recent] "
-			       "[--provider P] [--model M] [--pid N] [--limit N]\n"
-			       "Active and recent LLM calls, newest first.\n");
+			       "[--provider P] [--model M] [--pid N] [--comm NAME] [--limit N]\n"
+			       "Active and recent LLM calls, newest first. --comm matches the\n"
+			       "process name (the calling thread's name is the stream's "
+			       "\"thread\").\n");
 			return EXIT_OK;
 		default:
 			return usage_error("streams", "unknown option");
@@ -136,6 +146,7 @@ int cmd_show(int argc, char **argv)
 	    "pid",
 	    "tid",
 	    "comm",
+	    "thread",
 	    "provider",
 	    "model",
 	    "endpoint",

@@ -12,10 +12,13 @@
 #include "buf.h"
 #include "events.h"
 #include "clock.h"
+#include "live.h"
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "stats.h"
 #include "stream_json.h"
+#include "telemetry.h"
 
 struct api {
 	struct MHD_Daemon *d;
@@ -98,6 +101,7 @@ static enum MHD_Result h_streams(struct api *a, struct MHD_Connection *conn)
 	    .state = arg(conn, "state"),
 	    .provider = arg(conn, "provider"),
 	    .model = arg(conn, "model"),
+	    .comm = arg(conn, "comm"),
 	};
 	const char *pid = arg(conn, "pid"), *limit = arg(conn, "limit");
 	if (f.state && strcmp(f.state, "active") && strcmp(f.state, "recent"))
@@ -128,24 +132,28 @@ static enum MHD_Result h_stream(struct api *a, struct MHD_Connection *conn, cons
 	return send_json(conn, 200, j);
 }
 
-static void sync_metrics(struct api *a)
+/* One consistent copy of every self-metric (capture counters first: they
+ * are read from BPF maps without the pipeline lock). */
+static void stats_snapshot(struct api *a, struct stats_view *v)
 {
-	struct capture_stats cs = {0};
-	struct capture_stats *csp = NULL;
+	memset(v, 0, sizeof(*v));
 	if (a->hooks.capture_stats) {
-		a->hooks.capture_stats(a->hooks.ctx, &cs);
-		csp = &cs;
+		a->hooks.capture_stats(a->hooks.ctx, &v->c);
+		v->have_capture = true;
 	}
 	pipeline_lock();
-	telemetry_sync(csp);
+	v->p = pstats;
+	v->streams_active = stream_active_count();
 	pipeline_unlock();
 }
 
 static enum MHD_Result h_metrics(struct api *a, struct MHD_Connection *conn)
 {
 	struct buf out;
+	struct stats_view v;
 	buf_init(&out, 0);
-	sync_metrics(a);
+	stats_snapshot(a, &v);
+	telemetry_sync(&v);
 	metrics_render(&out);
 	char *body = out.data ? out.data : xstrdup("");
 	return send_text(conn, 200, "text/plain; version=0.0.4; charset=utf-8", body, out.len);
@@ -153,56 +161,9 @@ static enum MHD_Result h_metrics(struct api *a, struct MHD_Connection *conn)
 
 static enum MHD_Result h_stats(struct api *a, struct MHD_Connection *conn)
 {
-	struct capture_stats cs = {0};
-	if (a->hooks.capture_stats)
-		a->hooks.capture_stats(a->hooks.ctx, &cs);
-	cJSON *j = cJSON_CreateObject();
-	cJSON *cap = cJSON_AddObjectToObject(j, "capture");
-	cJSON_AddNumberToObject(cap, "events", (double)cs.events);
-	cJSON_AddNumberToObject(cap, "dropped_events", (double)cs.rb_drops);
-	cJSON_AddNumberToObject(cap, "dropped_bytes", (double)cs.rb_drop_bytes);
-	cJSON_AddNumberToObject(cap, "truncated_bytes", (double)cs.trunc_bytes);
-	cJSON_AddNumberToObject(cap, "read_faults", (double)cs.read_faults);
-	cJSON_AddNumberToObject(cap, "muted_calls", (double)cs.muted_calls);
-	cJSON_AddNumberToObject(cap, "probe_hits", (double)cs.hits);
-	cJSON_AddNumberToObject(cap, "probes_attached", cs.probes_attached);
-	cJSON_AddNumberToObject(cap, "probe_files", cs.probe_files[0] + cs.probe_files[1]);
-	cJSON_AddNumberToObject(cap, "attach_errors", (double)cs.attach_errors);
-	cJSON_AddNumberToObject(cap, "ringbuf_bytes", (double)cs.ringbuf_bytes);
-	cJSON_AddNumberToObject(cap, "ringbuf_used_bytes", (double)cs.ringbuf_used);
-	cJSON_AddNumberToObject(cap, "ringbuf_used_max_bytes", (double)cs.ringbuf_used_max);
-	cJSON *dl = cJSON_AddObjectToObject(cap, "visibility_delay_ms");
-	cJSON_AddNumberToObject(dl, "samples", (double)cs.delay_samples);
-	cJSON_AddNumberToObject(dl, "p50", cs.delay_p50_us / 1e3);
-	cJSON_AddNumberToObject(dl, "p99", cs.delay_p99_us / 1e3);
-	cJSON_AddNumberToObject(dl, "max", cs.delay_max_us / 1e3);
-	pipeline_lock();
-	struct pipeline_stats p = pstats;
-	unsigned active = stream_active_count();
-	pipeline_unlock();
-	cJSON *pj = cJSON_AddObjectToObject(j, "pipeline");
-	cJSON_AddNumberToObject(pj, "data_events", (double)p.events[LLMOBS_EV_DATA]);
-	cJSON_AddNumberToObject(pj, "write_bytes", (double)p.data_bytes[LLMOBS_DIR_WRITE]);
-	cJSON_AddNumberToObject(pj, "read_bytes", (double)p.data_bytes[LLMOBS_DIR_READ]);
-	cJSON_AddNumberToObject(pj, "lost_bytes", (double)p.lost_bytes);
-	cJSON_AddNumberToObject(pj, "gaps", (double)p.gaps);
-	cJSON_AddNumberToObject(pj, "bad_events", (double)p.bad_events);
-	cJSON_AddNumberToObject(pj, "write_retry_bytes", (double)p.write_retry_bytes);
-	cJSON_AddNumberToObject(pj, "ignored_not_http_bytes",
-	                        (double)p.ignored_bytes[IGNORE_NOT_HTTP]);
-	cJSON_AddNumberToObject(pj, "ignored_server_side_bytes",
-	                        (double)p.ignored_bytes[IGNORE_SERVER_SIDE]);
-	cJSON_AddNumberToObject(pj, "ignored_resync_bytes", (double)p.ignored_bytes[IGNORE_RESYNC]);
-	cJSON_AddNumberToObject(pj, "ignored_unmatched_bytes",
-	                        (double)p.ignored_bytes[IGNORE_UNMATCHED]);
-	cJSON_AddNumberToObject(pj, "http_parse_errors", (double)p.parse_errors_http);
-	cJSON_AddNumberToObject(pj, "json_parse_errors", (double)p.parse_errors_json);
-	cJSON_AddNumberToObject(pj, "connections_active", (double)p.conns_active);
-	cJSON_AddNumberToObject(pj, "connections_total", (double)p.conns_total);
-	cJSON_AddNumberToObject(pj, "connections_muted", (double)p.conns_muted);
-	cJSON_AddNumberToObject(pj, "calls_total", (double)p.calls_total);
-	cJSON_AddNumberToObject(pj, "streams_active", active);
-	return send_json(conn, 200, j);
+	struct stats_view v;
+	stats_snapshot(a, &v);
+	return send_json(conn, 200, stats_to_json(&v));
 }
 
 static enum MHD_Result h_probes(struct api *a, struct MHD_Connection *conn)
@@ -291,6 +252,18 @@ static enum MHD_Result h_events(struct MHD_Connection *conn)
 			return send_error(conn, 400, "types: too long");
 		}
 		snprintf(fw->types, sizeof(fw->types), ",%s,", types);
+		/* a misspelt type would follow nothing, silently */
+		for (const char *p = types; *p;) {
+			size_t n = strcspn(p, ",");
+			if (n && !live_event_known(p, n)) {
+				char why[160];
+				snprintf(why, sizeof(why), "types: unknown event type '%.*s'",
+				         (int)(n > 64 ? 64 : n), p);
+				free(fw);
+				return send_error(conn, 400, why);
+			}
+			p += n + (p[n] == ',');
+		}
 	}
 	events_follow(&fw->f);
 	/* a comment first: the client sees the headers at once */

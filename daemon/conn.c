@@ -42,7 +42,8 @@ struct conn {
 	UT_hash_handle hh;
 	int fd;
 	uint32_t tid;
-	char comm[LLMOBS_COMM_LEN];
+	char comm[LLMOBS_COMM_LEN];   /* process name */
+	char thread[LLMOBS_COMM_LEN]; /* the thread that first used it */
 	enum conn_role role;
 	bool swap; /* server side of a plaintext connection */
 	uint64_t next_pos[2];
@@ -71,6 +72,7 @@ static void http_on_headers(void *ctx, const struct http_msg *m);
 static void http_on_body(void *ctx, enum http_dir dir, const char *p, size_t n);
 static void http_on_complete(void *ctx, enum http_dir dir);
 static void http_on_error(void *ctx, enum http_dir dir, const char *reason);
+static void settle_response(struct conn *c, struct llm_call *call);
 
 static const struct http_callbacks http_cbs = {
     .on_headers = http_on_headers,
@@ -93,6 +95,8 @@ struct conn *conn_lookup(uint32_t tgid, uint64_t ssl, int create, const struct l
 	c->tid = ev->tid;
 	memcpy(c->comm, ev->comm, sizeof(c->comm));
 	c->comm[sizeof(c->comm) - 1] = '\0';
+	memcpy(c->thread, ev->thread, sizeof(c->thread));
+	c->thread[sizeof(c->thread) - 1] = '\0';
 	buf_init(&c->held, 0);
 	buf_init(&c->sniffed, 0);
 	HASH_ADD(hh, conns, key, sizeof(k), c);
@@ -172,6 +176,13 @@ static void lose_bytes(struct conn *c, int dir, uint64_t n, const char *what)
 		c->broken[dir] = true;
 }
 
+static void exchange_free(struct exchange *x)
+{
+	if (x && x->call)
+		call_release(x->call);
+	free(x);
+}
+
 /* After an error or gap, parsing resumes only where a new message starts. */
 static bool try_resync(struct conn *c, int dir, const char *p, size_t n)
 {
@@ -181,7 +192,7 @@ static bool try_resync(struct conn *c, int dir, const char *p, size_t n)
 	if (dir == LLMOBS_DIR_WRITE) {
 		c->req = NULL; /* its exchange stays queued; the response pairs with it */
 	} else if (c->resp) {
-		free(c->resp);
+		exchange_free(c->resp);
 		c->resp = NULL;
 	}
 	http_reset_dir(c->http, dir == LLMOBS_DIR_WRITE ? HTTP_DIR_REQ : HTTP_DIR_RESP);
@@ -297,6 +308,12 @@ void conn_data(struct conn *c, const struct llmobs_event *ev, const char *data)
 {
 	if (ev->fd >= 0)
 		c->fd = ev->fd;
+	/* the thread writing the request is the one the call belongs to */
+	if (ev->dir == LLMOBS_DIR_WRITE && ev->thread[0]) {
+		c->tid = ev->tid;
+		memcpy(c->thread, ev->thread, sizeof(c->thread));
+		c->thread[sizeof(c->thread) - 1] = '\0';
+	}
 	if (c->held_valid && !(ev->dir == LLMOBS_DIR_WRITE && ev->call_id == c->held_call))
 		flush_held(c);
 	long skip = continuity(c, ev);
@@ -371,7 +388,7 @@ static void exchange_abort(struct exchange *x, uint64_t ts, const char *why)
 {
 	if (x && x->call)
 		call_finish(x->call, CALL_ABORTED, ts, why);
-	free(x);
+	exchange_free(x);
 }
 
 void conn_close(struct conn *c, uint64_t ts, const char *why)
@@ -425,6 +442,10 @@ static void sse_on_event(void *ctx, const struct sse_event *ev)
 	struct llm_call *call = dir_call(c, LLMOBS_DIR_READ);
 	if (!call)
 		return;
+	if (call->end_read) { /* more events in the piece that held the terminator */
+		pstats.ignored_bytes[IGNORE_AFTER_END] += ev->data_len;
+		return;
+	}
 	if (c->fd >= 0)
 		call->fd = c->fd; /* learnt by now: a guardrail block needs it */
 	int flags = llm_decode_event(&call->dec, ev->type, ev->data, ev->data_len);
@@ -432,6 +453,8 @@ static void sse_on_event(void *ctx, const struct sse_event *ev)
 		pstats.parse_errors_json++;
 	if (flags & DEC_CONTENT)
 		guardrail_response(call);
+	if (flags & (DEC_DONE | DEC_END))
+		call->end_read = true;
 	if (flags == DEC_DONE)
 		return; /* the terminator is not a chunk */
 	call_on_chunk(call, c->ts, flags);
@@ -452,6 +475,10 @@ static void ndjson_line(void *ctx, const char *p, size_t n)
 	struct llm_call *call = dir_call(c, LLMOBS_DIR_READ);
 	if (!call)
 		return;
+	if (call->end_read) {
+		pstats.ignored_bytes[IGNORE_AFTER_END] += n;
+		return;
+	}
 	if (c->fd >= 0)
 		call->fd = c->fd;
 	int flags = llm_decode_event(&call->dec, NULL, p, n);
@@ -459,6 +486,8 @@ static void ndjson_line(void *ctx, const char *p, size_t n)
 		pstats.parse_errors_json++;
 	if (flags & DEC_CONTENT)
 		guardrail_response(call);
+	if (flags & (DEC_DONE | DEC_END))
+		call->end_read = true;
 	call_on_chunk(call, c->ts, flags);
 	live_chunk(call);
 }
@@ -469,7 +498,7 @@ static void on_request_headers(struct conn *c, const struct http_msg *m)
 	struct route r;
 	route_match(m, &r);
 	if (r.api != PROVIDER_UNKNOWN) {
-		struct llm_call *call = call_new(c->key.tgid, c->tid, c->comm);
+		struct llm_call *call = call_new(c->key.tgid, c->tid, c->comm, c->thread);
 		llm_decode_init(&call->dec, r.api);
 		snprintf(call->dec.provider_override, sizeof(call->dec.provider_override), "%s",
 		         r.provider);
@@ -559,6 +588,10 @@ static void response_bytes(void *ctx, const char *p, size_t n)
 	struct llm_call *call = dir_call(c, LLMOBS_DIR_READ);
 	if (!call || call->finished)
 		return;
+	if (call->end_read) { /* the rest of a decoded piece, after the terminator */
+		pstats.ignored_bytes[IGNORE_AFTER_END] += n;
+		return;
+	}
 	if (call->sse)
 		sse_feed(call->sse, p, n);
 	else if (call->is_ndjson)
@@ -583,18 +616,28 @@ static void http_on_body(void *ctx, enum http_dir dir, const char *p, size_t n)
 		return;
 	}
 	struct llm_call *call = dir_call(c, LLMOBS_DIR_READ);
-	if (!call || call->finished)
+	if (!call)
 		return;
+	if (call->finished) {
+		pstats.ignored_bytes[IGNORE_AFTER_END] += n;
+		return;
+	}
 	call->bytes += n;
 	if (call->unsupported_encoding) {
 		pstats.ignored_bytes[IGNORE_ENCODING] += n;
 		return;
 	}
-	if (!call->encoding) {
+	int rc = 0;
+	if (!call->encoding)
 		response_bytes(c, p, n);
-		return;
-	}
-	if (body_decode(call->encoding, p, n, response_bytes, c) != 0 && !call->finished) {
+	else
+		rc = body_decode(call->encoding, p, n, response_bytes, c);
+	/* Ended by what was just read: the call is over now, whatever the rest
+	 * of the body does or whoever closes first. Its parsers return first:
+	 * finishing frees them. */
+	if (call->end_read && !call->finished) {
+		settle_response(c, call);
+	} else if (rc != 0 && !call->finished) {
 		char why[96];
 		snprintf(why, sizeof(why), "corrupt %s response body", call->content_encoding);
 		pstats.parse_errors_body++;
@@ -602,25 +645,16 @@ static void http_on_body(void *ctx, enum http_dir dir, const char *p, size_t n)
 	}
 }
 
-static void finish_response(struct conn *c, struct llm_call *call)
+/* The call's status from what was decoded, at c->ts: when the body ended,
+ * or when the provider's last event was read. */
+static void settle_response(struct conn *c, struct llm_call *call)
 {
 	uint64_t ts = c->ts;
 	if (call->sse) {
-		sse_finish(call->sse);
 		const struct sse_stats *st = sse_stats(call->sse);
 		if (st->cut_bytes)
 			call_add_dropped(call, st->cut_bytes);
 		llm_decode_finish(&call->dec);
-	} else if (call->is_ndjson) {
-		ndjson_finish(&call->body, ndjson_line, c);
-	} else if (call->body.len || call->http_status >= 400) {
-		int flags = llm_decode_response(&call->dec, call->body.data ? call->body.data : "",
-		                                call->body.len);
-		if (flags & DEC_ERROR && call->dec.malformed)
-			pstats.parse_errors_json++;
-		guardrail_response(call);
-		/* a plain JSON answer's first token arrives with its first byte */
-		call_on_chunk(call, call->t_resp_headers ? call->t_resp_headers : ts, flags);
 	}
 	if (call->body.cut)
 		call_add_dropped(call, call->body.cut);
@@ -642,6 +676,25 @@ static void finish_response(struct conn *c, struct llm_call *call)
 	} else {
 		call_finish(call, CALL_COMPLETED, ts, NULL);
 	}
+}
+
+/* The response body ended: flush what the parsers hold, then settle. */
+static void finish_response(struct conn *c, struct llm_call *call)
+{
+	if (call->sse) {
+		sse_finish(call->sse);
+	} else if (call->is_ndjson) {
+		ndjson_finish(&call->body, ndjson_line, c);
+	} else if (call->body.len || call->http_status >= 400) {
+		int flags = llm_decode_response(&call->dec, call->body.data ? call->body.data : "",
+		                                call->body.len);
+		if (flags & DEC_ERROR && call->dec.malformed)
+			pstats.parse_errors_json++;
+		guardrail_response(call);
+		/* a plain JSON answer's first token arrives with its first byte */
+		call_on_chunk(call, call->t_resp_headers ? call->t_resp_headers : c->ts, flags);
+	}
+	settle_response(c, call);
 }
 
 static void http_on_complete(void *ctx, enum http_dir dir)
@@ -671,7 +724,7 @@ static void http_on_complete(void *ctx, enum http_dir dir)
 	c->resp = NULL;
 	if (x && x->call && !x->call->finished)
 		finish_response(c, x->call);
-	free(x);
+	exchange_free(x);
 }
 
 static void http_on_error(void *ctx, enum http_dir dir, const char *reason)

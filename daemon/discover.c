@@ -35,9 +35,8 @@
 #include "log.h"
 
 #define func_names ssl_func_names
-/* Cookie of a return probe: function + this (LLMOBS_PROBE_FUNCS = 16). */
-#define RET_SLOT   8
 #define MAX_PROBES (2 * F__N)
+_Static_assert(F__N <= LLMOBS_PROBE_FUNCS, "a file's probe counters hold LLMOBS_PROBE_FUNCS");
 /* A file whose last user exited is detached only after a /proc check
  * confirms it (forked children map it without any exec or mmap). */
 #define RECHECK_NS    (1000ull * 1000 * 1000)
@@ -205,7 +204,7 @@ static bool attach_probe(struct target *t, const char *open_path, enum ssl_func 
 	struct bpf_program *prog = prog_for(f, ret);
 	if (!prog || !bpf_program__autoload(prog))
 		return false; /* optional program that did not load */
-	uint32_t cookie = t->slot * LLMOBS_PROBE_FUNCS + f + (ret ? RET_SLOT : 0);
+	uint32_t cookie = llmobs_probe_cookie(t->slot, f, ret);
 	zero_hits(cookie);
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret, .bpf_cookie = cookie);
 	struct bpf_link *l = bpf_program__attach_uprobe_opts(prog, -1, open_path, off, &opts);

@@ -4,9 +4,29 @@
 #define LLMOBS_LIVE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct llm_call;
+
+/* The vocabulary, in one table (the README and ?types= are checked
+ * against it). events_lost is raised by the event ring itself. */
+enum live_type {
+	LIVE_STREAM_START,
+	LIVE_CHUNK,
+	LIVE_STREAM_END,
+	LIVE_STREAM_ERROR,
+	LIVE_BACKPRESSURE,
+	LIVE_GUARDRAIL_CHECK,
+	LIVE_GUARDRAIL_MODIFY,
+	LIVE_GUARDRAIL_BLOCK,
+	LIVE_BUFFER_FULL,
+	LIVE_EVENTS_LOST,
+	LIVE__N,
+};
+extern const char *const live_event_names[LIVE__N];
+/* Is name one of live_event_names? */
+bool live_event_known(const char *name, size_t n);
 
 /* Read lag that raises a "backpressure" event (once per call). */
 extern uint32_t live_backpressure_lag_us;

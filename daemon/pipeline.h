@@ -15,6 +15,7 @@ enum ignore_reason {
 	IGNORE_RESYNC,       /* skipped while looking for the next message after a gap/error */
 	IGNORE_UNMATCHED,    /* response with no captured request */
 	IGNORE_ENCODING,     /* body in a Content-Encoding we cannot decode */
+	IGNORE_AFTER_END,    /* body bytes after the call ended (terminator, error) */
 	IGNORE__MAX,
 };
 

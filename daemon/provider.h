@@ -85,6 +85,9 @@ enum {
 	DEC_ERROR = 1 << 2,   /* provider error object, or malformed payload */
 	DEC_USAGE = 1 << 3,   /* usage figures updated */
 	DEC_FINISH = 1 << 4,  /* finish reason set */
+	/* the provider ended the stream with an error (an error event or
+	 * response.failed): like DEC_DONE, nothing of this call follows */
+	DEC_END = 1 << 5,
 };
 
 /* d must be zeroed or previously initialised (its buffers are freed). */

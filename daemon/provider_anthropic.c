@@ -34,7 +34,7 @@ int anthropic_decode_event(struct llm_decode *d, const char *data, size_t n)
 	type = type ? type : "";
 	if (pj_take_error(d, j) || !strcmp(type, "error")) {
 		pj_fail(d, "provider returned an error"); /* keeps the message, if any */
-		flags = DEC_ERROR;
+		flags = DEC_ERROR | DEC_END;
 	} else if (!strcmp(type, "message_start")) {
 		const cJSON *m = pj_get(j, "message");
 		pj_set_str(d->response_model, sizeof(d->response_model), pj_get(m, "model"));

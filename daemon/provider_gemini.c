@@ -28,7 +28,7 @@ static int decode_object(struct llm_decode *d, cJSON *j)
 	int flags = DEC_NONE;
 	if (pj_take_error(d, j)) {
 		json_release(j);
-		return DEC_ERROR;
+		return DEC_ERROR | DEC_END;
 	}
 	pj_set_str(d->response_model, sizeof(d->response_model), pj_get(j, "modelVersion"));
 	const cJSON *block = pj_get(pj_get(j, "promptFeedback"), "blockReason");
@@ -36,7 +36,7 @@ static int decode_object(struct llm_decode *d, cJSON *j)
 		char why[128];
 		snprintf(why, sizeof(why), "prompt blocked: %s", block->valuestring);
 		pj_fail(d, why);
-		flags |= DEC_ERROR;
+		flags |= DEC_ERROR | DEC_END; /* no candidate follows */
 	}
 	const cJSON *cand = cJSON_GetArrayItem(pj_get(j, "candidates"), 0);
 	const cJSON *part;
@@ -53,6 +53,12 @@ static int decode_object(struct llm_decode *d, cJSON *j)
 		flags |= DEC_FINISH;
 	}
 	flags |= take_usage(d, pj_get(j, "usageMetadata"));
+	/* No terminator: the candidate that finishes carries the final usage,
+	 * and nothing follows it. */
+	if ((flags & (DEC_FINISH | DEC_USAGE)) == (DEC_FINISH | DEC_USAGE) && !d->failed) {
+		d->done = true;
+		flags |= DEC_DONE;
+	}
 	json_release(j);
 	return flags;
 }

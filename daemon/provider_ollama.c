@@ -8,7 +8,7 @@ static int decode_object(struct llm_decode *d, cJSON *j)
 	int flags = DEC_NONE;
 	if (pj_take_error(d, j)) {
 		json_release(j);
-		return DEC_ERROR;
+		return DEC_ERROR | DEC_END;
 	}
 	pj_set_str(d->response_model, sizeof(d->response_model), pj_get(j, "model"));
 	flags |= pj_text(d, pj_get(pj_get(j, "message"), "content")); /* /api/chat */

@@ -83,7 +83,7 @@ static int decode_object(struct llm_decode *d, cJSON *j, const char *part)
 {
 	if (pj_take_error(d, j)) {
 		json_release(j);
-		return DEC_ERROR;
+		return DEC_ERROR | DEC_END;
 	}
 	int flags = DEC_NONE;
 	pj_set_str(d->response_model, sizeof(d->response_model), pj_get(j, "model"));

@@ -76,7 +76,7 @@ int responses_decode_event(struct llm_decode *d, const char *data, size_t n)
 			snprintf(d->finish_reason, sizeof(d->finish_reason), "%s", why);
 		d->done = true;
 	} else if (!strcmp(type, "response.failed")) {
-		flags |= take_response(d, r) | DEC_ERROR;
+		flags |= take_response(d, r) | DEC_ERROR | DEC_END;
 		const char *msg = cJSON_GetStringValue(pj_get(pj_get(r, "error"), "message"));
 		pj_fail(d, msg ? msg : "response failed");
 	} else if (!strcmp(type, "error")) {
@@ -84,7 +84,7 @@ int responses_decode_event(struct llm_decode *d, const char *data, size_t n)
 		if (!msg)
 			pj_take_error(d, j);
 		pj_fail(d, msg ? msg : "provider returned an error");
-		flags |= DEC_ERROR;
+		flags |= DEC_ERROR; /* response.failed follows, with the usage */
 	}
 	json_release(j);
 	return flags;

@@ -1,6 +1,7 @@
 #include "record.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,20 @@
 
 #define MAGIC      "LLMOBSR1"
 #define MAX_RECORD (sizeof(struct llmobs_event) + LLMOBS_MAX_DATA)
+
+/* ABI 1 had no thread name: its comm was the thread's. Its header is the
+ * ABI 2 one without `thread`; recordings made with it still replay. */
+#define V1_THREAD_AT offsetof(struct llmobs_event, thread)
+#define V1_HEADER    (sizeof(struct llmobs_event) - LLMOBS_COMM_LEN)
+
+static size_t v1_to_v2(const char *in, size_t n, char *out)
+{
+	struct llmobs_event *ev = (struct llmobs_event *)out;
+	memcpy(out, in, V1_THREAD_AT);
+	memcpy(out + V1_THREAD_AT + LLMOBS_COMM_LEN, in + V1_THREAD_AT, n - V1_THREAD_AT);
+	memcpy(ev->thread, ev->comm, LLMOBS_COMM_LEN);
+	return n + LLMOBS_COMM_LEN;
+}
 
 struct recorder {
 	gzFile gz;
@@ -86,16 +101,19 @@ long replay_file(const char *path, replay_fn fn, void *ctx, int64_t *wall_offset
 		gzclose(gz);
 		return -1;
 	}
-	if (h.abi != LLMOBS_ABI_VERSION) {
-		snprintf(err, errlen, "%s has event ABI %u, this llmobsd reads %u", path, h.abi,
-		         LLMOBS_ABI_VERSION);
+	if (h.abi != LLMOBS_ABI_VERSION && h.abi != 1) {
+		snprintf(err, errlen, "%s has event ABI %u, this llmobsd reads 1 to %u", path,
+		         h.abi, LLMOBS_ABI_VERSION);
 		gzclose(gz);
 		return -1;
 	}
 	*wall_offset = h.wall_offset;
+	size_t min = h.abi == 1 ? V1_HEADER : sizeof(struct llmobs_event);
+	size_t max = min + LLMOBS_MAX_DATA;
 
 	/* 8-byte aligned so the record can be read as struct llmobs_event. */
-	uint64_t *rec = xmalloc(MAX_RECORD + 8);
+	uint64_t *rec = xmalloc(MAX_RECORD + 8),
+	         *conv = h.abi == 1 ? xmalloc(MAX_RECORD + 8) : NULL;
 	long count = 0;
 	err[0] = '\0';
 	for (;;) {
@@ -103,7 +121,7 @@ long replay_file(const char *path, replay_fn fn, void *ctx, int64_t *wall_offset
 		int got = gzread(gz, &n, sizeof(n));
 		if (got == 0)
 			break;
-		if (got != (int)sizeof(n) || n < sizeof(struct llmobs_event) || n > MAX_RECORD) {
+		if (got != (int)sizeof(n) || n < min || n > max) {
 			snprintf(err, errlen, "%s: corrupt record header after %ld records", path,
 			         count);
 			break;
@@ -112,9 +130,14 @@ long replay_file(const char *path, replay_fn fn, void *ctx, int64_t *wall_offset
 			snprintf(err, errlen, "%s: truncated after %ld records", path, count);
 			break;
 		}
-		fn((const struct llmobs_event *)rec, n, ctx);
+		if (conv)
+			fn((const struct llmobs_event *)conv,
+			   v1_to_v2((char *)rec, n, (char *)conv), ctx);
+		else
+			fn((const struct llmobs_event *)rec, n, ctx);
 		count++;
 	}
+	free(conv);
 	free(rec);
 	gzclose(gz);
 	return count;

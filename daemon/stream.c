@@ -64,7 +64,7 @@ void stream_registry_free(void)
 	n_active = n_recent = 0;
 }
 
-struct llm_call *call_new(uint32_t pid, uint32_t tid, const char *comm)
+struct llm_call *call_new(uint32_t pid, uint32_t tid, const char *comm, const char *thread)
 {
 	struct llm_call *c = xcalloc(1, sizeof(*c));
 	c->id = next_id++;
@@ -72,13 +72,14 @@ struct llm_call *call_new(uint32_t pid, uint32_t tid, const char *comm)
 	c->tid = tid;
 	c->fd = -1;
 	snprintf(c->comm, sizeof(c->comm), "%s", comm);
+	snprintf(c->thread, sizeof(c->thread), "%s", thread);
 	c->status = CALL_STREAMING;
 	llm_decode_init(&c->dec, PROVIDER_UNKNOWN);
 	buf_init(&c->body, 4u << 20);
+	c->attached = true;
 	c->next_recent = active_head;
 	active_head = c;
 	n_active++;
-	telemetry_call_started(c);
 	return c;
 }
 
@@ -93,7 +94,8 @@ static void unlink_active(struct llm_call *c)
 	}
 }
 
-/* Keeps the newest keep_recent finished calls. */
+/* Keeps the newest keep_recent finished calls; one a connection still
+ * points at leaves the list now and is freed when released. */
 static void trim_recent(void)
 {
 	if (n_recent <= keep_recent)
@@ -101,9 +103,25 @@ static void trim_recent(void)
 	struct llm_call **pp = &recent_head;
 	for (unsigned i = 0; *pp && i < keep_recent; i++)
 		pp = &(*pp)->next_recent;
-	list_free(*pp);
+	struct llm_call *old = *pp;
 	*pp = NULL;
 	n_recent = keep_recent;
+	while (old) {
+		struct llm_call *n = old->next_recent;
+		old->next_recent = NULL;
+		if (old->attached)
+			old->trimmed = true;
+		else
+			call_free(old);
+		old = n;
+	}
+}
+
+void call_release(struct llm_call *c)
+{
+	c->attached = false;
+	if (c->trimmed)
+		call_free(c);
 }
 
 void call_finish(struct llm_call *c, enum call_status st, uint64_t ts, const char *why)

@@ -27,8 +27,9 @@ struct sse_parser;
 struct llm_call {
 	uint64_t id;
 	uint32_t pid, tid;
-	int fd; /* its socket in pid, when known (-1); for guardrail blocks */
-	char comm[16];
+	int fd;          /* its socket in pid, when known (-1); for guardrail blocks */
+	char comm[16];   /* the process's name (its thread-group leader's) */
+	char thread[16]; /* the name of the thread that made the call */
 	char endpoint[256];
 	char host[256];
 	char peer[64];         /* "ip:port" when connect() was seen */
@@ -71,14 +72,24 @@ struct llm_call {
 	struct sse_parser *sse;
 	struct body_decoder *encoding; /* Content-Encoding of the response */
 	bool unsupported_encoding;
+	bool end_read; /* the provider's last event was read: finish once parsed */
 	char content_encoding[32];
+	/* Ownership: the registry owns every call, but a connection's exchange
+	 * may still point at a finished one (its response arrives later, or
+	 * the body goes on past the terminator). Such a call is never freed
+	 * while attached; one trimmed meanwhile is freed on release. */
+	bool attached; /* an exchange of a connection points at it */
+	bool trimmed;  /* aged out of the recent list while attached */
 	struct llm_call *next_recent;
 };
 
 /* Registry */
 void stream_registry_init(unsigned keep_recent);
 void stream_registry_free(void);
-struct llm_call *call_new(uint32_t pid, uint32_t tid, const char *comm);
+/* A new call, attached to the connection exchange that creates it. */
+struct llm_call *call_new(uint32_t pid, uint32_t tid, const char *comm, const char *thread);
+/* The connection no longer points at c (its exchange is gone). */
+void call_release(struct llm_call *c);
 /* Marks the call finished with a status (idempotent: first status wins),
  * records metrics, and moves it to the recent list. */
 void call_finish(struct llm_call *c, enum call_status st, uint64_t ts, const char *why);

@@ -42,6 +42,7 @@ cJSON *call_to_json(const struct llm_call *c, uint64_t now)
 	cJSON_AddNumberToObject(o, "pid", c->pid);
 	cJSON_AddNumberToObject(o, "tid", c->tid);
 	cJSON_AddStringToObject(o, "comm", c->comm);
+	cJSON_AddStringToObject(o, "thread", c->thread);
 	cJSON_AddStringToObject(o, "provider", llm_provider(&c->dec));
 	add_str_or_null(o, "model", c->dec.model[0] ? c->dec.model : c->dec.response_model);
 	add_str_or_null(o, "endpoint", c->endpoint);
@@ -134,6 +135,8 @@ static bool matches(const struct stream_filter *f, const struct llm_call *c)
 	if (f->provider && strcmp(f->provider, llm_provider(&c->dec)))
 		return false;
 	if (f->model && strcmp(f->model, c->dec.model) && strcmp(f->model, c->dec.response_model))
+		return false;
+	if (f->comm && strcmp(f->comm, c->comm))
 		return false;
 	return !f->pid || (long)c->pid == f->pid;
 }

@@ -12,8 +12,9 @@ struct stream_filter {
 	const char *state; /* "active" | "recent" | NULL */
 	const char *provider;
 	const char *model;
-	long pid;   /* 0 = any */
-	long limit; /* 0 = default */
+	const char *comm; /* the process name */
+	long pid;         /* 0 = any */
+	long limit;       /* 0 = default */
 };
 
 cJSON *call_to_json(const struct llm_call *c, uint64_t now);

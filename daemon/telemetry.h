@@ -3,7 +3,10 @@
 #ifndef LLMOBS_TELEMETRY_H
 #define LLMOBS_TELEMETRY_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "stats.h"
 
 struct llm_call;
 
@@ -15,21 +18,15 @@ struct guard_rule;
 void telemetry_guardrail_match(const struct guard_rule *r);
 void telemetry_guardrail_scan(double seconds);
 
-/* Capture-side counters read from BPF maps by the loader. */
-struct capture_stats {
-	uint64_t events, rb_drops, rb_drop_bytes, trunc_bytes, read_faults, hits;
-	uint64_t muted_calls;      /* SSL calls on connections muted as useless */
-	uint64_t ringbuf_bytes;    /* ring size */
-	uint64_t ringbuf_used;     /* bytes waiting to be consumed, now */
-	uint64_t ringbuf_used_max; /* the most seen before a drain */
-	/* capture -> API delay of data records (bucketed: <= 25% high) */
-	uint64_t delay_samples, delay_p50_us, delay_p99_us, delay_max_us;
-	unsigned probes_attached; /* uprobes + uretprobes */
-	unsigned probe_files[2];  /* probed files: libraries, executables */
-	uint64_t attach_errors;
+/* Copies the self-metric rows (stats.h) into the registry, right before
+ * rendering. */
+void telemetry_sync(const struct stats_view *v);
+
+/* Every family /metrics can serve: the per-call ones here and the rows of
+ * stats.h, once each (for the README check). */
+struct family_info {
+	const char *name, *type;
 };
-/* Copies pipeline and capture counters into the registry; call under the
- * pipeline lock right before rendering. */
-void telemetry_sync(const struct capture_stats *cs);
+size_t telemetry_families(struct family_info *out, size_t cap);
 
 #endif

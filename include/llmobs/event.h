@@ -14,7 +14,7 @@
 #include <linux/types.h>
 #endif
 
-#define LLMOBS_ABI_VERSION 1
+#define LLMOBS_ABI_VERSION 2
 #define LLMOBS_COMM_LEN    16
 /* Largest payload of one record; bigger SSL calls are split into several
  * records with increasing pos. Power of two (the verifier bounds sizes with
@@ -74,10 +74,17 @@ enum llmobs_src {
 };
 
 /* Probe hit counters ("probe_hits" per-CPU array): each uprobe carries a
- * BPF cookie = file slot * LLMOBS_PROBE_FUNCS + function. */
-#define LLMOBS_PROBE_FUNCS     8
+ * BPF cookie indexing its counter. A file slot owns LLMOBS_PROBE_PER_FILE
+ * counters: its entry probes, then its return probes, one per function. */
+#define LLMOBS_PROBE_FUNCS     8 /* functions probed per file, at most */
+#define LLMOBS_PROBE_PER_FILE  (2 * LLMOBS_PROBE_FUNCS)
 #define LLMOBS_MAX_PROBE_FILES 256
-#define LLMOBS_PROBE_SLOTS     (LLMOBS_PROBE_FUNCS * LLMOBS_MAX_PROBE_FILES)
+#define LLMOBS_PROBE_SLOTS     (LLMOBS_PROBE_PER_FILE * LLMOBS_MAX_PROBE_FILES)
+
+static inline __u32 llmobs_probe_cookie(__u32 slot, __u32 func, int ret)
+{
+	return slot * LLMOBS_PROBE_PER_FILE + (ret ? LLMOBS_PROBE_FUNCS : 0) + func;
+}
 
 /* State of an executable file in the "files" map (set by the daemon). */
 enum llmobs_file_state {
@@ -99,13 +106,14 @@ struct llmobs_event {
 	__u32 type;    /* enum llmobs_event_type */
 	__u32 tgid;
 	__u32 tid;
-	__s32 fd;       /* socket fd when known, else -1 */
-	__u32 len;      /* payload bytes in this record */
-	__u32 orig_len; /* bytes the SSL call moved in total */
-	__u32 offset;   /* offset of data[0] within the call */
-	__u16 dir;      /* enum llmobs_dir */
-	__u16 src;      /* enum llmobs_src */
-	char comm[LLMOBS_COMM_LEN];
+	__s32 fd;                     /* socket fd when known, else -1 */
+	__u32 len;                    /* payload bytes in this record */
+	__u32 orig_len;               /* bytes the SSL call moved in total */
+	__u32 offset;                 /* offset of data[0] within the call */
+	__u16 dir;                    /* enum llmobs_dir */
+	__u16 src;                    /* enum llmobs_src */
+	char comm[LLMOBS_COMM_LEN];   /* the process: its thread-group leader's name */
+	char thread[LLMOBS_COMM_LEN]; /* the thread that made the call (ABI 2) */
 	union {
 		struct {              /* CONNECT: peer address (network byte order) */
 			__u16 family; /* AF_INET or AF_INET6 */

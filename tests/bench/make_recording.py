@@ -11,7 +11,7 @@ import argparse
 import gzip
 import struct
 
-EVENT_FMT = "<QQQQIIIiIIIHH16sHH16sI"  # include/llmobs/event.h, ABI 1
+EVENT_FMT = "<QQQQIIIiIIIHH16s16sHH16sI"  # include/llmobs/event.h, ABI 2
 DATA, CLOSE = 1, 3
 WRITE, READ = 0, 1
 SRC_WRITE_EX, SRC_READ_EX = 2, 4
@@ -20,7 +20,7 @@ MS = 1000000
 
 def record(ts, conn, pos, call_id, typ, tgid, direction, src, payload=b""):
     head = struct.pack(EVENT_FMT, ts, conn, pos, call_id, typ, tgid, tgid, 7, len(payload),
-                       len(payload), 0, direction, src, b"bench", 0, 0, b"", 0)
+                       len(payload), 0, direction, src, b"bench", b"bench", 0, 0, b"", 0)
     body = head + payload
     return struct.pack("<I", len(body)) + body
 
@@ -54,7 +54,7 @@ def main():
     pos = {}
     sse_events = 0
     with gzip.open(args.out, "wb", compresslevel=1) as f:
-        f.write(b"LLMOBSR1" + struct.pack("<IIq", 1, 0, 0))
+        f.write(b"LLMOBSR1" + struct.pack("<IIq", 2, 0, 0))
 
         def emit(conn, direction, data):
             nonlocal ts, call_id

@@ -12,13 +12,15 @@ CLI
                [--wait-before-start S] [--script JSON] [--prompt TEXT]
                [--api-key KEY] [--path P] [--timeout S] [--comm NAME]
                [--end-after K --end-how shutdown|close [--linger S]]
-               [--read-delay S]
+               [--read-delay S] [--thread-name NAME]
 
   --keep-alive sends all requests on one connection (reconnecting only if
   the server closes it); without it every request gets its own connection.
   --script is placed in the request's metadata.e2e_script (see
   tls_sse_server.py).
   --comm renames the process (prctl PR_SET_NAME) before connecting.
+  --thread-name makes the requests from a second thread with this name
+  (as Bun's "HTTP Client" or tokio's "tokio-rt-worker" threads do).
   --end-after K stops reading after K content deltas and ends the TLS
   connection while the process lives on for --linger seconds: "shutdown"
   calls SSL_shutdown (ssl unwrap()); "close" closes the socket fd with
@@ -423,6 +425,7 @@ def main():
     ap.add_argument("--path", default="/v1/chat/completions")
     ap.add_argument("--timeout", type=float, default=30, help="socket timeout, seconds")
     ap.add_argument("--comm", help="process name to take (prctl)")
+    ap.add_argument("--thread-name", help="make the requests from a thread of this name")
     ap.add_argument("--end-after", type=int, default=0)
     ap.add_argument("--end-how", choices=["shutdown", "close"], default="shutdown")
     ap.add_argument("--linger", type=float, default=0)
@@ -437,6 +440,17 @@ def main():
         args.prompt = "p" * args.prompt_bytes
     if args.wait_before_start:
         time.sleep(args.wait_before_start)
+    if args.thread_name:
+        import threading
+        rc = []
+
+        def worker():
+            set_comm(args.thread_name)  # PR_SET_NAME names the calling thread
+            rc.append(run(args))
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+        sys.exit(rc[0] if rc else 1)
     sys.exit(run(args))
 
 

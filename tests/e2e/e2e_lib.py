@@ -194,7 +194,7 @@ class Daemon(Managed):
     """build/llmobsd --listen 127.0.0.1:PORT ARGS, healthy on return."""
 
     def __init__(self, *args, port=None, wait=True, timeout=30.0, binary=DAEMON):
-        if binary == DAEMON:
+        if binary == DAEMON and "--replay" not in args:
             require_bpf()
         self.port = port or free_port()
         self.base = "http://127.0.0.1:%d" % self.port

@@ -245,6 +245,56 @@ def a_program_that_never_uses_tls_costs_no_probe_hits():
                  "TLS calls counted on the copy")
 
 
+
+def entry_return_balance(d, path):
+    """{function: (entry hits, return hits)} of path's probes that have both."""
+    f = probed_file(d, path)
+    if not f:
+        return None
+    by = {}
+    for p in f["probes"]:
+        by.setdefault(p["function"], {})[p["type"]] = p["hits"]
+    return {fn: (h["uprobe"], h["uretprobe"]) for fn, h in by.items()
+            if "uprobe" in h and "uretprobe" in h}
+
+
+@e2e.test
+def probe_hit_counters_of_two_files_stay_apart():
+    """Two probed files used by different processes (the server on the system
+    libssl, the client on a copy): each file counts its own hits, every
+    return probe as often as its entry; attaching a third file clears
+    nothing of theirs."""
+    lib, env = private_libssl()
+    d = e2e.Daemon("--libssl", lib)
+    srv = e2e.TlsServer(script=SCRIPT)
+    c = e2e.Client(srv, env=env, requests=3, keep_alive=True)
+    assert len(c.results()) == 3
+
+    def balanced():
+        out = {}
+        for path in (SYSTEM_LIBSSL, lib):
+            b = entry_return_balance(d, path)
+            if not b or any(e != r for e, r in b.values()) or sum(e for e, _ in b.values()) < 6:
+                return None
+            out[path] = b
+        return out
+    before = e2e.wait_for(balanced, 10, 0.2, "entry == return hits on both files")
+    # a third file: another copy, probed when a process maps it
+    lib3, env3 = private_libssl()
+    holder = subprocess.Popen([sys.executable, "-c", "import ssl, sys; sys.stdin.read()"],
+                              env=env3, stdin=subprocess.PIPE)
+    try:
+        e2e.wait_for(lambda: probed_file(d, lib3), 10, 0.1, "the third file probed")
+        after = e2e.wait_for(balanced, 10, 0.2, "both files still balanced")
+        for path in (SYSTEM_LIBSSL, lib):
+            for fn, (e, _r) in before[path].items():
+                assert after[path][fn][0] >= e, (path, fn, before[path], after[path])
+        assert all(p["hits"] == 0 for p in probed_file(d, lib3)["probes"]), probed_file(d, lib3)
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+
+
 # ---- connection end: SSL_shutdown, close(2) ------------------------------
 
 def ended_early(how):
@@ -291,6 +341,28 @@ def comm_filter_selects_processes_in_bpf():
     status, stats = d.get_json("/api/v1/stats")
     # the other client's calls were never copied: no data events for it
     assert stats["pipeline"]["connections_total"] == 1, stats
+
+
+
+@e2e.test
+def comm_is_the_process_thread_is_the_thread():
+    """A request made from a named worker thread (Bun's "HTTP Client",
+    tokio's "tokio-rt-worker"): comm is the process, thread the thread, and
+    --comm and the API's ?comm= match the process."""
+    srv = e2e.TlsServer(script=SCRIPT)
+    d = e2e.Daemon("--comm", "e2e-proc")
+    c = e2e.Client(srv, comm="e2e-proc", thread_name="HTTP Client", include_usage=True)
+    [r] = c.results()
+    [s] = finished_streams(d, r["pid"])
+    check_stream(s, r)
+    assert s["comm"] == "e2e-proc" and s["thread"] == "HTTP Client", s
+    assert s["tid"] != s["pid"], s
+    assert [x["id"] for x in streams(d, comm="e2e-proc")] == [s["id"]]
+    assert streams(d, comm="HTTP%20Client") == []
+    out = subprocess.run([CLI, "--server", d.base, "streams", "--comm", "e2e-proc"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
+    assert out.returncode == 0 and "e2e-proc" in out.stdout.decode(), out
+    assert "HTTP Client" not in out.stdout.decode(), out.stdout.decode()
 
 
 def cgroup2_mount():

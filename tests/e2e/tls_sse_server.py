@@ -49,12 +49,17 @@ DEFAULT_SCRIPT. Sources, later ones override earlier ones key by key:
   model           response "model"; default: the request's model.
   headers         extra response headers {name: value}.
   raw             {"content_type": str, "pieces": [str, ...], "delay_ms": n,
-                   "encoding": null | "gzip" | "deflate"}: answer ANY POST
+                   "encoding": null | "gzip" | "deflate",
+                   "framing": "chunked" | "length", "tail": str,
+                   "tail_delay_ms": n}: answer ANY POST
                   path with these body bytes (UTF-8), the headers and the
                   first piece in one write, each later piece in its own
                   write after delay_ms; with an encoding the joined body is
                   compressed and the compressed bytes cut into as many
                   pieces (other providers' wire formats, compression).
+                  The end of the body (chunked: "0\r\n\r\n"; length: the
+                  tail's bytes, counted in Content-Length) goes out
+                  tail_delay_ms after the last piece, in its own write.
 
 Timing (what TTFT tests rely on): the response headers, the role chunk and
 the first content delta go out in ONE write after first_delay_ms, so the
@@ -356,7 +361,8 @@ class Conn:
         return True
 
     def send_raw(self, raw):
-        """Given body bytes, chunked, paced like send_stream (see "raw")."""
+        """Given body bytes, chunked or with a length, paced like send_stream
+        (see "raw")."""
         pieces = [p.encode() for p in raw["pieces"]]
         extra = {}
         encoding = raw.get("encoding")
@@ -368,16 +374,26 @@ class Conn:
             step = max(1, len(packed) // max(1, len(pieces)))
             pieces = [packed[i:i + step] for i in range(0, len(packed), step)]
             extra["Content-Encoding"] = encoding
-        first = self.head(200, raw["content_type"], "chunked", extra)
+        framing = raw.get("framing", "chunked")
+        tail = raw.get("tail", "").encode()
+        tail_delay = raw.get("tail_delay_ms", 0)
+        length = sum(len(p) for p in pieces) + len(tail)
+        first = self.head(200, raw["content_type"], framing, extra, length)
+        frame = chunk if framing == "chunked" else (lambda b: b)
+        end = (frame(tail) if tail else b"") + b"0\r\n\r\n" if framing == "chunked" else tail
         for i, payload in enumerate(pieces):
             if i:
                 sleep_ms(raw.get("delay_ms", 0))
-            data = chunk(payload)
+            data = frame(payload)
             if i == 0:
                 data = first + data
-            if i == len(pieces) - 1:
-                data += b"0\r\n\r\n"
+            if i == len(pieces) - 1 and not tail_delay:
+                data += end
             self.sock.sendall(data)
+        if tail_delay:
+            sleep_ms(tail_delay)
+            if end:
+                self.sock.sendall(end)
         return True
 
     def close_cleanly(self):

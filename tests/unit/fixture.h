@@ -4,6 +4,7 @@
 #define LLMOBS_TEST_FIXTURE_H
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,14 @@ static inline char *fixture_own(const char *name, size_t *len)
 	return fixture_read(path, len);
 }
 
+/* LLMOBS_WIRE_DIR=none: run as in a user's clone, which has no ../shared
+ * (tests/run.sh does so on every run: the captures may not hide a bug). */
+static inline bool wire_hidden(void)
+{
+	const char *env = getenv("LLMOBS_WIRE_DIR");
+	return env && !strcmp(env, "none");
+}
+
 /* The shared real wire captures: $LLMOBS_WIRE_DIR or ../shared/fixtures/wire.
  * Returns NULL (and the caller skips loudly) when absent. */
 static inline const char *wire_dir(void)
@@ -46,6 +55,8 @@ static inline const char *wire_dir(void)
 	static char dir[512];
 	const char *env = getenv("LLMOBS_WIRE_DIR");
 	struct stat st;
+	if (wire_hidden())
+		return NULL;
 	snprintf(dir, sizeof(dir), "%s", env && *env ? env : "../shared/fixtures/wire");
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
 		return NULL;
@@ -68,7 +79,7 @@ static inline char *fixture_wire(const char *name, size_t *len)
 	do {                                                                                       \
 		if (!wire_dir()) {                                                                 \
 			const char *ci = getenv("CI");                                             \
-			if (ci && !strcmp(ci, "true"))                                             \
+			if (ci && !strcmp(ci, "true") && !wire_hidden())                           \
 				fail_msg("CI=true but ../shared/fixtures/wire is missing");        \
 			fprintf(stderr,                                                            \
 			        "SKIP: %s: ../shared/fixtures/wire not found "                     \

@@ -418,7 +418,8 @@ static void test_numeric_error_code(void **state)
 	struct llm_decode d = {0};
 	llm_decode_init(&d, PROVIDER_OPENAI);
 	const char ev[] = "{\"error\":{\"code\":500}}";
-	assert_int_equal(openai_decode_event(&d, ev, sizeof(ev) - 1), DEC_ERROR);
+	/* an error event ends the stream: nothing of the call follows it */
+	assert_int_equal(openai_decode_event(&d, ev, sizeof(ev) - 1), DEC_ERROR | DEC_END);
 	assert_true(d.failed);
 	assert_string_equal(d.error, "provider error code 500");
 	llm_decode_free(&d);

@@ -326,12 +326,19 @@ static void test_plain_bodies(void **state)
 	assert_string_equal(d.text.data, "ab");
 	assert_true(d.done);
 	assert_int_equal(d.usage.output_tokens, 2);
+	llm_decode_free(&d);
+}
 
+/* Whole bodies from the shared captures. */
+static void test_wire_plain_bodies(void **state)
+{
+	(void)state;
 	WIRE_REQUIRED_OR_SKIP();
+	struct llm_decode d = {0};
 	size_t n;
 	char *s = fixture_wire("gemini_error_404.json", &n);
 	llm_decode_init(&d, PROVIDER_GEMINI);
-	assert_int_equal(llm_decode_response(&d, s, n), DEC_ERROR);
+	assert_int_equal(llm_decode_response(&d, s, n), DEC_ERROR | DEC_END);
 	assert_true(d.failed && d.error[0]);
 	free(s);
 	s = fixture_wire("anthropic_error_429_rate_limit.json", &n);
@@ -352,7 +359,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_wire_conformance), cmocka_unit_test(test_gemini_block_reason),
 	    cmocka_unit_test(test_wire_tool_calls),  cmocka_unit_test(test_wire_server_timings),
-	    cmocka_unit_test(test_plain_bodies),
+	    cmocka_unit_test(test_plain_bodies),     cmocka_unit_test(test_wire_plain_bodies),
 	};
 	return cmocka_run_group_tests_name("providers", tests, NULL, NULL);
 }

@@ -1,0 +1,148 @@
+/* Synthetic capture records for the pipeline tests, as BPF would emit
+ * them: SSL calls split into pieces with stream positions, control records,
+ * and a few request/response builders. */
+#ifndef LLMOBS_TEST_RECORDS_H
+#define LLMOBS_TEST_RECORDS_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "pipeline.h"
+#include "stream.h"
+#include "stream_json.h"
+#include "telemetry.h"
+
+#define TGID 4242
+#define SSL1 0x55550000ull
+#define MS   1000000ull
+
+/* Stream positions of SSL1 (tests adjust them to fake retries and joins),
+ * and of up to 8 other connections. */
+static uint64_t pos[2];
+static struct {
+	uint64_t ssl, pos[2];
+} other_pos[8];
+static uint64_t call_seq = 1;
+
+static inline uint64_t *pos_of(uint64_t ssl)
+{
+	if (ssl == SSL1)
+		return pos;
+	for (size_t i = 0; i < 8; i++) {
+		if (other_pos[i].ssl == ssl || !other_pos[i].ssl) {
+			other_pos[i].ssl = ssl;
+			return other_pos[i].pos;
+		}
+	}
+	abort();
+}
+
+/* A fresh pipeline keeping `keep` finished calls. */
+static inline void reset_keep(unsigned keep)
+{
+	pipeline_free();
+	pipeline_init(keep);
+	clock_use_event_time(1);
+	pos[0] = pos[1] = 0;
+	memset(other_pos, 0, sizeof(other_pos));
+}
+
+static inline void reset(void)
+{
+	reset_keep(100);
+}
+
+static inline int setup(void **state)
+{
+	(void)state;
+	telemetry_init();
+	reset();
+	return 0;
+}
+
+/* One SSL call, split into pieces like BPF does. */
+static inline void ssl_call_on(uint64_t ssl, uint32_t tgid, int dir, uint64_t ts, const char *p,
+                               size_t n, int skip_piece)
+{
+	uint64_t id = call_seq++, *p0 = pos_of(ssl);
+	size_t off = 0;
+	do {
+		size_t len = n - off < LLMOBS_MAX_DATA ? n - off : LLMOBS_MAX_DATA;
+		size_t size = sizeof(struct llmobs_event) + len;
+		struct llmobs_event *ev = calloc(1, size);
+		ev->type = LLMOBS_EV_DATA;
+		ev->ts_ns = ts;
+		ev->conn = ssl;
+		ev->pos = p0[dir] + off;
+		ev->call_id = id;
+		ev->tgid = tgid;
+		ev->tid = tgid;
+		ev->fd = 5;
+		ev->len = len;
+		ev->orig_len = n;
+		ev->offset = off;
+		ev->dir = dir;
+		ev->src = dir ? LLMOBS_SRC_SSL_READ_EX : LLMOBS_SRC_SSL_WRITE_EX;
+		strcpy(ev->comm, "client");
+		memcpy(ev + 1, p + off, len);
+		if (skip_piece-- != 0)
+			pipeline_event(ev, size);
+		free(ev);
+		off += len;
+	} while (off < n);
+	p0[dir] += n;
+}
+
+static inline void ssl_call(int dir, uint64_t ts, const char *p, size_t n)
+{
+	ssl_call_on(SSL1, TGID, dir, ts, p, n, -1);
+}
+
+static inline void ctl(uint32_t type, uint64_t ts, uint64_t call_id)
+{
+	struct llmobs_event ev = {
+	    .type = type, .ts_ns = ts, .conn = SSL1, .tgid = TGID, .call_id = call_id, .fd = 5};
+	pipeline_event(&ev, sizeof(ev));
+}
+
+static inline const struct llm_call *only_call(void)
+{
+	struct stream_filter f = {0};
+	cJSON *j = streams_to_json(&f, clock_now());
+	cJSON *arr = cJSON_GetObjectItem(j, "streams");
+	assert_int_equal(cJSON_GetArraySize(arr), 1);
+	long id = atol(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "id")->valuestring);
+	cJSON_Delete(j);
+	return stream_find((uint64_t)id);
+}
+
+static inline void post(const char *path, const char *host, const char *body, uint64_t ts)
+{
+	char req[4096];
+	int n = snprintf(req, sizeof(req),
+	                 "POST %s HTTP/1.1\r\nHost: %s\r\nx-api-key: SECRET\r\n"
+	                 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+	                 path, host, strlen(body), body);
+	ssl_call(LLMOBS_DIR_WRITE, ts, req, (size_t)n);
+}
+
+/* A chunked response: headers, then body in 7-byte chunks. */
+static inline size_t chunked_response(char *out, size_t cap, const char *headers, const char *body,
+                                      size_t blen)
+{
+	size_t n = (size_t)snprintf(
+	    out, cap, "HTTP/1.1 200 OK\r\n%sTransfer-Encoding: chunked\r\n\r\n", headers);
+	for (size_t off = 0; off < blen; off += 7) {
+		size_t k = blen - off < 7 ? blen - off : 7;
+		n += (size_t)snprintf(out + n, cap - n, "%zx\r\n", k);
+		memcpy(out + n, body + off, k);
+		n += k;
+		n += (size_t)snprintf(out + n, cap - n, "\r\n");
+	}
+	n += (size_t)snprintf(out + n, cap - n, "0\r\n\r\n");
+	return n;
+}
+
+#endif

@@ -7,7 +7,8 @@ SHELL := /bin/bash
 BUILD     ?= build
 CC        ?= gcc
 CLANG     ?= clang
-BPFTOOL   ?= bpftool
+# Debian installs bpftool in /usr/sbin, outside a normal user's PATH.
+BPFTOOL   ?= $(or $(shell command -v bpftool 2>/dev/null),/usr/sbin/bpftool)
 ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 PKGS      := libbpf libelf zlib libmicrohttpd libcjson libbrotlidec libhs
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

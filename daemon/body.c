@@ -15,7 +15,9 @@ struct body_decoder {
 	z_stream z;
 	BrotliDecoderState *br;
 	bool failed, done;
-	uint64_t out_bytes;
+	bool raw_tried; /* "deflate" restarted as raw deflate once */
+	bool over_limit;
+	uint64_t in_bytes, out_bytes;
 };
 
 /* "gzip", "x-gzip", "deflate", "br"; a list ("gzip, identity") uses the
@@ -50,6 +52,17 @@ struct body_decoder *body_decoder_new(const char *enc, bool *unsupported)
 	return b;
 }
 
+/* A body that inflates past these is a decompression bomb, not an LLM
+ * answer: decoding stops (body_over_limit()), so one call cannot cost the
+ * pipeline more than a bounded amount of work. */
+static bool past_limit(struct body_decoder *b)
+{
+	if (b->out_bytes > BODY_DECODED_MAX ||
+	    (b->out_bytes > BODY_RATIO_FLOOR && b->out_bytes / BODY_RATIO_MAX > b->in_bytes))
+		b->over_limit = true;
+	return b->over_limit;
+}
+
 static int zlib_decode(struct body_decoder *b, const char *p, size_t n, body_out_fn out, void *ctx)
 {
 	char tmp[16384];
@@ -58,9 +71,14 @@ static int zlib_decode(struct body_decoder *b, const char *p, size_t n, body_out
 	while (b->z.avail_in && !b->done) {
 		b->z.next_out = (Bytef *)tmp;
 		b->z.avail_out = sizeof(tmp);
+		uInt before = b->z.avail_in;
 		int rc = inflate(&b->z, Z_NO_FLUSH);
-		if (rc == Z_DATA_ERROR && b->z.total_out == 0 && b->z.total_in <= 2) {
-			/* raw deflate sent as "deflate": restart without a header */
+		b->in_bytes += before - b->z.avail_in;
+		if (rc == Z_DATA_ERROR && !b->raw_tried && b->z.total_out == 0 &&
+		    b->z.total_in <= 2) {
+			/* raw deflate sent as "deflate": restart without a header, once */
+			b->raw_tried = true;
+			b->in_bytes = 0;
 			inflateEnd(&b->z);
 			memset(&b->z, 0, sizeof(b->z));
 			if (inflateInit2(&b->z, -15) != Z_OK)
@@ -80,6 +98,8 @@ static int zlib_decode(struct body_decoder *b, const char *p, size_t n, body_out
 			return -1;
 		else if (rc == Z_BUF_ERROR && !got)
 			break;
+		if (past_limit(b))
+			return -1;
 	}
 	return 0;
 }
@@ -91,15 +111,16 @@ static int brotli_decode(struct body_decoder *b, const char *p, size_t n, body_o
 	size_t avail_in = n;
 	for (;;) {
 		uint8_t tmp[16384], *next_out = tmp;
-		size_t avail_out = sizeof(tmp);
+		size_t avail_out = sizeof(tmp), before = avail_in;
 		BrotliDecoderResult rc = BrotliDecoderDecompressStream(b->br, &avail_in, &in,
 		                                                       &avail_out, &next_out, NULL);
+		b->in_bytes += before - avail_in;
 		size_t got = sizeof(tmp) - avail_out;
 		if (got) {
 			b->out_bytes += got;
 			out(ctx, (const char *)tmp, got);
 		}
-		if (rc == BROTLI_DECODER_RESULT_ERROR)
+		if (rc == BROTLI_DECODER_RESULT_ERROR || past_limit(b))
 			return -1;
 		if (rc != BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT)
 			return 0;
@@ -117,9 +138,19 @@ int body_decode(struct body_decoder *b, const char *p, size_t n, body_out_fn out
 	return rc;
 }
 
+bool body_over_limit(const struct body_decoder *b)
+{
+	return b->over_limit;
+}
+
 uint64_t body_decoded_bytes(const struct body_decoder *b)
 {
 	return b->out_bytes;
+}
+
+uint64_t body_encoded_bytes(const struct body_decoder *b)
+{
+	return b->in_bytes;
 }
 
 void body_decoder_free(struct body_decoder *b)

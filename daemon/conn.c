@@ -619,7 +619,7 @@ static void http_on_body(void *ctx, enum http_dir dir, const char *p, size_t n)
 	if (!call)
 		return;
 	if (call->finished) {
-		pstats.ignored_bytes[IGNORE_AFTER_END] += n;
+		pstats.ignored_bytes[call->decode_limit ? IGNORE_DECODE_LIMIT : IGNORE_AFTER_END] += n;
 		return;
 	}
 	call->bytes += n;
@@ -637,6 +637,17 @@ static void http_on_body(void *ctx, enum http_dir dir, const char *p, size_t n)
 	 * finishing frees them. */
 	if (call->end_read && !call->finished) {
 		settle_response(c, call);
+	} else if (rc != 0 && !call->finished && body_over_limit(call->encoding)) {
+		char why[160];
+		snprintf(why, sizeof(why),
+		         "%s response body inflates past the limit (%llu bytes from %llu): "
+		         "decoding stopped",
+		         call->content_encoding,
+		         (unsigned long long)body_decoded_bytes(call->encoding),
+		         (unsigned long long)body_encoded_bytes(call->encoding));
+		call->decode_limit = true;
+		pstats.decode_limit_calls++;
+		call_finish(call, CALL_TRUNCATED, c->ts, why);
 	} else if (rc != 0 && !call->finished) {
 		char why[96];
 		snprintf(why, sizeof(why), "corrupt %s response body", call->content_encoding);

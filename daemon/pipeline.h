@@ -16,6 +16,7 @@ enum ignore_reason {
 	IGNORE_UNMATCHED,    /* response with no captured request */
 	IGNORE_ENCODING,     /* body in a Content-Encoding we cannot decode */
 	IGNORE_AFTER_END,    /* body bytes after the call ended (terminator, error) */
+	IGNORE_DECODE_LIMIT, /* compressed body bytes past the decompression limit */
 	IGNORE__MAX,
 };
 
@@ -30,7 +31,8 @@ struct pipeline_stats {
 	uint64_t ignored_bytes[IGNORE__MAX];
 	uint64_t parse_errors_http;
 	uint64_t parse_errors_json;
-	uint64_t parse_errors_body; /* corrupt compressed bodies */
+	uint64_t parse_errors_body;  /* corrupt compressed bodies */
+	uint64_t decode_limit_calls; /* calls whose body inflated past the limit */
 	uint64_t conns_active;
 	uint64_t conns_total;
 	uint64_t conns_muted; /* TLS connections no longer copied (server side, not HTTP/1) */

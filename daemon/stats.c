@@ -74,6 +74,12 @@ const struct stat_row stat_rows[] = {
      P(parse_errors_json), NULL},
     {"llmobs_parse_errors_total", STAT_COUNTER, "stage", "body", STAT_PIPELINE, "body_parse_errors",
      P(parse_errors_body), NULL},
+    {"llmobs_capture_ignored_bytes_total", STAT_COUNTER, "reason", "decode_limit", STAT_PIPELINE,
+     "ignored_decode_limit_bytes", P(ignored_bytes[IGNORE_DECODE_LIMIT]), NULL},
+    {"llmobs_decode_limit_calls_total", STAT_COUNTER, NULL, NULL, STAT_PIPELINE,
+     "decode_limit_calls", P(decode_limit_calls),
+     "Calls whose compressed body inflated past the limit (32 MiB, or 200x past 1 MiB): "
+     "truncated."},
     {"llmobs_connections_active", STAT_GAUGE, NULL, NULL, STAT_PIPELINE, "connections_active",
      P(conns_active), "Connections being tracked."},
     {"llmobs_connections_total", STAT_COUNTER, NULL, NULL, STAT_PIPELINE, "connections_total",

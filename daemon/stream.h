@@ -72,7 +72,8 @@ struct llm_call {
 	struct sse_parser *sse;
 	struct body_decoder *encoding; /* Content-Encoding of the response */
 	bool unsupported_encoding;
-	bool end_read; /* the provider's last event was read: finish once parsed */
+	bool end_read;     /* the provider's last event was read: finish once parsed */
+	bool decode_limit; /* its body inflated past the limit (body.h) */
 	char content_encoding[32];
 	/* Ownership: the registry owns every call, but a connection's exchange
 	 * may still point at a finished one (its response arrives later, or

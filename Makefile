@@ -27,7 +27,7 @@ SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
 DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libmicrohttpd-dev libcjson-dev libhttp-parser-dev libcmocka-dev libncurses-dev \
 	libcurl4-openssl-dev libbrotli-dev libssl-dev libvectorscan-dev uthash-dev curl openssl python3 ca-certificates \
-	prometheus tmux nodejs
+	prometheus tmux nodejs libclang-rt-14-dev
 
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
 BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -40,11 +40,18 @@ CORE_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 DAEMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter $(wildcard $(DAEMON_BPF)),$(DAEMON_BPF)))
 CLI_OBJS    := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cli/*.c))
 ASAN_CORE   := $(patsubst %.c,$(BUILD)/asan/%.o,$(CORE_SRCS))
+ASAN_BPF    := $(patsubst %.c,$(BUILD)/asan/%.o,$(DAEMON_BPF))
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 BENCH_BINS  := $(BUILD)/bench/tls_reader $(BUILD)/bench/count_probes $(BUILD)/bench/loadgen
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_CORE   := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(CORE_SRCS))
+# libFuzzer needs clang; the core is instrumented for coverage too.
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_TIME   ?= 600
 
-.PHONY: all deps vmlinux run test unit e2e bench fuzz format clean
+.PHONY: all deps vmlinux run test unit asan e2e bench fuzz fuzz-build format clean
 all: $(BUILD)/llmobsd $(BUILD)/llmobs-cli
 
 deps:
@@ -74,9 +81,19 @@ $(BUILD)/obj/%.o: %.c $(SKELS) | $(BUILD)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c $< -o $@
 
+# The sanitizer build (unit tests, and the daemon e2e tests can run) also
+# has the test failpoints (daemon/pipeline.c).
 $(BUILD)/asan/%.o: %.c | $(BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -O1 -g $(SAN) $(WARN) -MMD -MP -c $< -o $@
+	$(CC) $(CPPFLAGS) -DLLMOBS_FAILPOINTS -O1 -g $(SAN) $(WARN) -MMD -MP -c $< -o $@
+
+$(ASAN_BPF): $(SKELS)
+
+# llmobsd with ASan + UBSan: `make asan`, then LLMOBS_DAEMON=build/llmobsd-asan
+# for the e2e suite; the tests of hostile input always use it.
+asan: $(BUILD)/llmobsd-asan
+$(BUILD)/llmobsd-asan: $(ASAN_BPF) $(BUILD)/asan/libcore.a
+	$(CC) -O1 -g $(SAN) -o $@ $(ASAN_BPF) $(BUILD)/asan/libcore.a $(LIBS)
 
 $(BUILD)/llmobsd: $(DAEMON_OBJS) $(CORE_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
@@ -110,6 +127,25 @@ $(BUILD)/bench/count_probes: tests/bench/count_probes.c $(BUILD)/obj/daemon/elfs
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(BUILD)/obj/daemon/elfsym.o \
 		$(BUILD)/obj/daemon/placement.o $(BUILD)/obj/daemon/insn.o $(LIBS)
 
+# libFuzzer harnesses (tests/fuzz/): `make fuzz` runs each for FUZZ_TIME
+# seconds (FUZZ_TARGETS="http sse" picks some); `make test` runs each
+# briefly on its seeds and the committed regression inputs.
+fuzz-build: $(FUZZ_BINS)
+fuzz: $(FUZZ_BINS)
+	tests/fuzz/run.sh --time $(FUZZ_TIME) $(FUZZ_TARGETS)
+
+$(BUILD)/fuzz/obj/%.o: %.c | $(BUILD)
+	@mkdir -p $(@D)
+	$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN) $(WARN) \
+		-MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/libcore.a: $(FUZZ_CORE)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(BUILD)/fuzz/libcore.a
+	$(CLANG) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) $(WARN) -o $@ $< \
+		$(BUILD)/fuzz/libcore.a $(LIBS)
+
 $(BUILD) $(BUILD)/bpf:
 	mkdir -p $@
 
@@ -118,7 +154,7 @@ unit: $(UNIT_BINS)
 # One command from a clean clone: dependencies, build, unit + e2e tests.
 # The build is the caller's; the tests run as root (BPF).
 test: deps
-	$(MAKE) all unit
+	$(MAKE) all unit asan fuzz-build
 	@mkdir -p $(BUILD)/test-logs
 	$(SUDO) env CI="$${CI:-}" BUILD="$(BUILD)" tests/run.sh $(TESTS)
 
@@ -127,7 +163,7 @@ run: deps
 	$(SUDO) $(BUILD)/llmobsd $(ARGS)
 
 format:
-	clang-format -i $(wildcard bpf/*.[ch] include/llmobs/*.h daemon/*.[ch] cli/*.[ch] tests/unit/*.[ch])
+	clang-format -i $(wildcard bpf/*.[ch] include/llmobs/*.h daemon/*.[ch] cli/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch])
 
 clean:
 	rm -rf $(BUILD)

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "api_limits.h"
 #include "buf.h"
 #include "events.h"
 #include "clock.h"
@@ -26,6 +27,8 @@ struct api {
 };
 
 static atomic_bool stopping; /* ends live event streams on shutdown */
+
+static enum MHD_Result h_healthz(struct api *a, struct MHD_Connection *conn);
 
 int api_parse_listen(const char *s, char *host, size_t hostlen, unsigned *port)
 {
@@ -77,6 +80,23 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, 
 	return send_json(conn, status, j);
 }
 
+/* An error that also ends the connection: its request body (if any) is
+ * never read. */
+static enum MHD_Result send_refusal(struct MHD_Connection *conn, unsigned status, const char *msg)
+{
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "error", msg);
+	char *s = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "Connection", "close");
+	enum MHD_Result ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static const char *arg(struct MHD_Connection *conn, const char *k)
 {
 	const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, k);
@@ -92,6 +112,19 @@ static bool parse_long(const char *s, long *out)
 		return false;
 	*out = v;
 	return true;
+}
+
+/* How long an API reader waits for the pipeline before it says so. */
+#define API_LOCK_MS 2000
+
+static enum MHD_Result send_stalled(struct MHD_Connection *conn)
+{
+	char why[160];
+	snprintf(why, sizeof(why),
+	         "the pipeline is busy or stuck (its loop last finished a pass %.1f s ago); "
+	         "try again",
+	         (double)pipeline_stall_ns() / 1e9);
+	return send_error(conn, 503, why);
 }
 
 static enum MHD_Result h_streams(struct api *a, struct MHD_Connection *conn)
@@ -110,7 +143,8 @@ static enum MHD_Result h_streams(struct api *a, struct MHD_Connection *conn)
 		return send_error(conn, 400, "pid must be a non-negative integer");
 	if (limit && (!parse_long(limit, &f.limit) || f.limit == 0))
 		return send_error(conn, 400, "limit must be a positive integer");
-	pipeline_lock();
+	if (!pipeline_lock_timed(API_LOCK_MS))
+		return send_stalled(conn);
 	cJSON *j = streams_to_json(&f, clock_now());
 	pipeline_unlock();
 	return send_json(conn, 200, j);
@@ -122,7 +156,8 @@ static enum MHD_Result h_stream(struct api *a, struct MHD_Connection *conn, cons
 	long v;
 	if (!parse_long(id, &v))
 		return send_error(conn, 400, "stream id must be a number");
-	pipeline_lock();
+	if (!pipeline_lock_timed(API_LOCK_MS))
+		return send_stalled(conn);
 	const struct llm_call *c = stream_find((uint64_t)v);
 	cJSON *j = c ? call_to_json(c, clock_now()) : NULL;
 	pipeline_unlock();
@@ -141,7 +176,11 @@ static void stats_snapshot(struct api *a, struct stats_view *v)
 		a->hooks.capture_stats(a->hooks.ctx, &v->c);
 		v->have_capture = true;
 	}
-	pipeline_lock();
+	api_limits_stats(&v->api);
+	v->stall_ms = pipeline_stall_ns() / 1000000;
+	if (!pipeline_lock_timed(API_LOCK_MS))
+		return; /* stuck: the capture and API figures still are served */
+	v->have_pipeline = true;
 	v->p = pstats;
 	v->streams_active = stream_active_count();
 	pipeline_unlock();
@@ -237,6 +276,7 @@ static ssize_t events_reader(void *cls, uint64_t pos, char *buf, size_t max)
 static void events_done(void *cls)
 {
 	struct follow *fw = cls;
+	api_limits_unfollow();
 	events_unfollow(&fw->f);
 	free(fw->pending);
 	free(fw);
@@ -244,11 +284,18 @@ static void events_done(void *cls)
 
 static enum MHD_Result h_events(struct MHD_Connection *conn)
 {
+	if (!api_limits_follow()) {
+		char why[96];
+		snprintf(why, sizeof(why), "too many live event followers (%d): try again later",
+		         API_MAX_FOLLOWERS);
+		return send_error(conn, 503, why);
+	}
 	struct follow *fw = xcalloc(1, sizeof(*fw));
 	const char *types = arg(conn, "types");
 	if (types && *types) {
 		if (strlen(types) > sizeof(fw->types) - 3) {
 			free(fw);
+			api_limits_unfollow();
 			return send_error(conn, 400, "types: too long");
 		}
 		snprintf(fw->types, sizeof(fw->types), ",%s,", types);
@@ -260,6 +307,7 @@ static enum MHD_Result h_events(struct MHD_Connection *conn)
 				snprintf(why, sizeof(why), "types: unknown event type '%.*s'",
 				         (int)(n > 64 ? 64 : n), p);
 				free(fw);
+				api_limits_unfollow();
 				return send_error(conn, 400, why);
 			}
 			p += n + (p[n] == ',');
@@ -292,14 +340,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	(void)upload_data_size;
 	(void)req_cls;
 
+	api_limits_headers_done(conn);
+	/* Nothing here takes a body: refuse it before it is read, and close. */
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+	const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-		return send_error(conn, 405, "only GET is supported");
-	if (!strcmp(url, "/healthz")) {
-		bool ok = a->hooks.ready(a->hooks.ctx);
-		return send_text(conn, ok ? 200 : 503, "text/plain",
-		                 xstrdup(ok ? "ok\n" : "starting: probes not attached\n"),
-		                 ok ? 3 : 30);
-	}
+		return send_refusal(conn, 405, "only GET is supported");
+	if ((cl && strcmp(cl, "0")) || te)
+		return send_refusal(conn, 413, "requests take no body");
+	if (!strcmp(url, "/healthz"))
+		return h_healthz(a, conn);
 	if (!strcmp(url, "/metrics"))
 		return h_metrics(a, conn);
 	if (!strcmp(url, "/api/v1/streams") || !strcmp(url, "/api/v1/streams/"))
@@ -314,6 +364,27 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return h_events(conn);
 	return send_error(conn, 404,
 	                  "not found (see /api/v1/streams, /api/v1/probes, /metrics, /healthz)");
+}
+
+/* 200 "ok" once ready, unless the capture loop has stopped making
+ * progress: then 503 with how long, so a stuck daemon is not "healthy". */
+static enum MHD_Result h_healthz(struct api *a, struct MHD_Connection *conn)
+{
+	char body[160];
+	unsigned status = 200;
+	uint64_t stall = pipeline_stall_ns();
+	if (!a->hooks.ready(a->hooks.ctx)) {
+		status = 503;
+		snprintf(body, sizeof(body), "starting: probes not attached\n");
+	} else if (stall > PIPELINE_STALL_NS) {
+		status = 503;
+		snprintf(body, sizeof(body),
+		         "stalled: the capture loop last finished a pass %.1f s ago\n",
+		         (double)stall / 1e9);
+	} else {
+		snprintf(body, sizeof(body), "ok\n");
+	}
+	return send_text(conn, status, "text/plain", xstrdup(body), strlen(body));
 }
 
 struct api *api_start(const char *listen, const struct api_hooks *hooks)
@@ -343,10 +414,19 @@ struct api *api_start(const char *listen, const struct api_hooks *hooks)
 	}
 	struct api *a = xcalloc(1, sizeof(*a));
 	a->hooks = *hooks;
-	a->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, a, MHD_OPTION_SOCK_ADDR,
-	                        (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-	                        MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_END);
+	if (api_limits_start()) {
+		log_error("cannot start the API's connection reaper");
+		free(a);
+		return NULL;
+	}
+	a->d = MHD_start_daemon(
+	    flags, (uint16_t)port, api_limits_accept, NULL, handle, a, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)API_MAX_CONNECTIONS, MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256u << 10),
+	    MHD_OPTION_NOTIFY_CONNECTION, api_limits_notify, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+	    api_limits_completed, NULL, MHD_OPTION_END);
 	if (!a->d) {
+		api_limits_stop();
 		log_error("cannot listen on %s (in use, or not a local address?)", listen);
 		free(a);
 		return NULL;
@@ -361,5 +441,6 @@ void api_stop(struct api *a)
 		return;
 	atomic_store(&stopping, true);
 	MHD_stop_daemon(a->d);
+	api_limits_stop();
 	free(a);
 }

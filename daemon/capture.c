@@ -247,6 +247,7 @@ int capture_run(struct capture *c, volatile sig_atomic_t *stop)
 		pipeline_unlock();
 		discover_tick();
 		check_drops(c);
+		pipeline_heartbeat();
 		guardrail_reload_if_requested();
 		if (got < 0 && got != -EINTR) {
 			log_error("ring buffer consume failed: %s", strerror(-got));

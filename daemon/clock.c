@@ -61,3 +61,16 @@ uint64_t clock_now(void)
 {
 	return event_time ? last_event_ts : clock_mono_ns();
 }
+
+struct timespec clock_deadline_ms(unsigned ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return ts;
+}

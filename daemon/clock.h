@@ -5,8 +5,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 uint64_t clock_mono_ns(void);
+/* CLOCK_REALTIME ms from now, for pthread's timed waits. */
+struct timespec clock_deadline_ms(unsigned ms);
 /* realtime - monotonic, ns, measured now */
 int64_t clock_measure_wall_offset(void);
 void clock_set_wall_offset(int64_t off);

@@ -619,7 +619,8 @@ static void http_on_body(void *ctx, enum http_dir dir, const char *p, size_t n)
 	if (!call)
 		return;
 	if (call->finished) {
-		pstats.ignored_bytes[call->decode_limit ? IGNORE_DECODE_LIMIT : IGNORE_AFTER_END] += n;
+		pstats.ignored_bytes[call->decode_limit ? IGNORE_DECODE_LIMIT : IGNORE_AFTER_END] +=
+		    n;
 		return;
 	}
 	call->bytes += n;
@@ -744,6 +745,18 @@ static void http_on_error(void *ctx, enum http_dir dir, const char *reason)
 	int d = dir == HTTP_DIR_REQ ? LLMOBS_DIR_WRITE : LLMOBS_DIR_READ;
 	pstats.parse_errors_http++;
 	c->broken[d] = true;
+	/* A response that fails before its headers are complete still answers
+	 * the oldest request: the error is that call's, not a later close. */
+	if (d == LLMOBS_DIR_READ && !c->resp && !c->resp_unmatched && c->fifo) {
+		struct exchange *x = c->fifo;
+		c->fifo = x->next;
+		if (!c->fifo)
+			c->fifo_tail = NULL;
+		x->next = NULL;
+		if (c->req == x)
+			c->req = NULL;
+		c->resp = x;
+	}
 	struct llm_call *call = dir_call(c, d);
 	if (call) {
 		char why[200];

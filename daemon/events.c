@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "clock.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
@@ -66,14 +67,7 @@ void events_unfollow(struct events_follower *f)
 
 char *events_next(struct events_follower *f, int timeout_ms)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	struct timespec until = clock_deadline_ms(timeout_ms > 0 ? (unsigned)timeout_ms : 0);
 	pthread_mutex_lock(&lock);
 	while (f->next == head) {
 		if (pthread_cond_timedwait(&cond, &lock, &until) == ETIMEDOUT && f->next == head) {
@@ -109,7 +103,8 @@ uint64_t events_published(void)
 void events_reset(void)
 {
 	pthread_mutex_lock(&lock);
-	for (size_t i = 0; i < EVENTS_RING; i++) {
+	/* Slots past head were never used (slot = sequence % EVENTS_RING). */
+	for (size_t i = 0; i < EVENTS_RING && i < head; i++) {
 		free(ring[i]);
 		ring[i] = NULL;
 	}

@@ -267,8 +267,33 @@ static int parse_rule(struct guard_policy *p, const cJSON *r, unsigned idx, char
 	return 0;
 }
 
+/* The line of an escaped NUL (\u0000) in JSON text, or 0. cJSON would
+ * end the string there, silently cutting a pattern short. */
+static unsigned escaped_nul_line(const char *s, size_t n)
+{
+	unsigned line = 1;
+	for (size_t i = 0; i + 6 <= n; i++) {
+		if (s[i] == '\n')
+			line++;
+		if (s[i] != '\\')
+			continue;
+		if (s[i + 1] == 'u' && !memcmp(s + i + 2, "0000", 4))
+			return line;
+		i++; /* an escape: its next byte is not a backslash that starts one */
+	}
+	return 0;
+}
+
 struct guard_policy *guard_policy_load(const char *json, size_t len, char *err, size_t errlen)
 {
+	unsigned nul = escaped_nul_line(json, len);
+	if (nul) {
+		snprintf(err, errlen,
+		         "line %u: \\u0000 (a NUL byte) cannot be kept in a policy string; in a "
+		         "pattern, write the regex \\x00",
+		         nul);
+		return NULL;
+	}
 	cJSON *j = cJSON_ParseWithLength(json, len);
 	const cJSON *rules = j ? cJSON_GetObjectItemCaseSensitive(j, "rules") : NULL;
 	if (!j || !cJSON_IsArray(rules) || !cJSON_GetArraySize(rules)) {

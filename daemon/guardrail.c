@@ -2,15 +2,20 @@
 #include "guardrail.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "clock.h"
 #include "live.h"
 #include "sockkill.h"
 #include "log.h"
+#include "pipeline.h"
 #include "stream.h"
 #include "telemetry.h"
 
@@ -25,14 +30,9 @@ bool guardrail_enforce;
 volatile sig_atomic_t guardrail_reload_requested;
 static char policy_path[4096]; /* "" = the default policy */
 
-int guardrail_load(const char *path_arg, char *err, size_t errlen)
+/* Reads and compiles a policy (NULL path: the default); no lock needed. */
+static struct guard_policy *compile(const char *path, char *err, size_t errlen)
 {
-	char path_copy[sizeof(policy_path)]; /* path_arg may be policy_path itself */
-	const char *path = NULL;
-	if (path_arg) {
-		snprintf(path_copy, sizeof(path_copy), "%s", path_arg);
-		path = path_copy;
-	}
 	struct guard_policy *p;
 	if (!path) {
 		p = guard_policy_default(err, errlen);
@@ -41,35 +41,90 @@ int guardrail_load(const char *path_arg, char *err, size_t errlen)
 		buf_init(&b, 4 << 20);
 		if (buf_read_file(&b, path) != 0) {
 			snprintf(err, errlen, "%s", strerror(errno));
-			return -1;
+			buf_free(&b);
+			return NULL;
 		}
 		if (b.cut)
 			snprintf(err, errlen, "larger than 4 MiB");
 		p = b.cut ? NULL : guard_policy_load(b.data ? b.data : "", b.len, err, errlen);
 		buf_free(&b);
 	}
+	return p;
+}
+
+int guardrail_load(const char *path_arg, char *err, size_t errlen)
+{
+	char path[sizeof(policy_path)] = ""; /* path_arg may be policy_path itself */
+	if (path_arg)
+		snprintf(path, sizeof(path), "%s", path_arg);
+	struct guard_policy *p = compile(path_arg ? path : NULL, err, errlen);
 	if (!p)
 		return -1;
 	guardrail_set_policy(p);
 	guard_policy_unref(p);
-	snprintf(policy_path, sizeof(policy_path), "%s", path ? path : "");
-	log_info("guardrail policy: %s, %u rules", path ? path : "default", guard_policy_rules(p));
+	snprintf(policy_path, sizeof(policy_path), "%s", path);
+	log_info("guardrail policy: %s, %u rules", path[0] ? path : "default",
+	         guard_policy_rules(p));
 	return 0;
+}
+
+/* A reload compiles on its own thread (a large policy takes seconds) and
+ * swaps the policy in under the pipeline lock: capture never waits. */
+static atomic_bool reloading;
+
+static void *reload_thread(void *arg)
+{
+	(void)arg;
+	char err[512], path[sizeof(policy_path)];
+	pipeline_lock();
+	snprintf(path, sizeof(path), "%s", policy_path);
+	pipeline_unlock();
+	uint64_t t0 = clock_mono_ns();
+	struct guard_policy *p = compile(path[0] ? path : NULL, err, sizeof(err));
+	if (!p) {
+		log_error("SIGHUP: policy %s not reloaded, the current one stays: %s",
+		          path[0] ? path : "default", err);
+	} else {
+		pipeline_lock();
+		guardrail_set_policy(p);
+		guard_policy_unref(p);
+		pipeline_unlock();
+		log_info("SIGHUP: guardrail policy %s reloaded, %u rules (compiled in %.0f ms)",
+		         path[0] ? path : "default", guard_policy_rules(p),
+		         (double)(clock_mono_ns() - t0) / 1e6);
+	}
+	atomic_store(&reloading, false);
+	return NULL;
+}
+
+void guardrail_reload_wait(void)
+{
+	while (atomic_load(&reloading)) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
 }
 
 void guardrail_reload_if_requested(void)
 {
-	if (!guardrail_reload_requested)
-		return;
+	if (!guardrail_reload_requested || atomic_load(&reloading))
+		return; /* one reload at a time; a later SIGHUP waits its turn */
 	guardrail_reload_requested = 0;
-	if (!current) {
+	pipeline_lock();
+	bool off = !current;
+	pipeline_unlock();
+	if (off) {
 		log_warn("SIGHUP: guardrails are off (--policy off): nothing to reload");
 		return;
 	}
-	char err[512];
-	if (guardrail_load(policy_path[0] ? policy_path : NULL, err, sizeof(err)))
-		log_error("SIGHUP: policy %s not reloaded, the current one stays: %s",
-		          policy_path[0] ? policy_path : "default", err);
+	atomic_store(&reloading, true);
+	pthread_t t;
+	if (pthread_create(&t, NULL, reload_thread, NULL)) {
+		atomic_store(&reloading, false);
+		log_error("SIGHUP: cannot start the reload: %s", strerror(errno));
+		return;
+	}
+	pthread_detach(t);
 }
 
 void guardrail_set_policy(struct guard_policy *p)

@@ -28,6 +28,7 @@ struct dir_state {
 	enum kept target;
 	size_t target_len;
 	size_t hdr_bytes;
+	bool in_body; /* headers done: errors now are the body's */
 	bool failed;
 	bool in_query; /* past the '?' of the request target */
 	const char *fail_reason;
@@ -109,6 +110,7 @@ static int on_message_begin(http_parser *p)
 	s->in_value = false;
 	s->target = KEEP_NONE;
 	s->hdr_bytes = 0;
+	s->in_body = false;
 	return 0;
 }
 
@@ -182,6 +184,7 @@ static int on_headers_complete(http_parser *p)
 	if (p->content_length != ULLONG_MAX && p->content_length <= INT64_MAX)
 		m->content_length = (int64_t)p->content_length;
 	int skip_body = 0;
+	s->in_body = true;
 	if (s->dir == HTTP_DIR_REQ) {
 		snprintf(m->method, sizeof(m->method), "%s", http_method_str(p->method));
 		bool head = p->method == HTTP_HEAD;
@@ -271,6 +274,9 @@ static void fail_parse(struct http_conn *c, struct dir_state *s, enum http_errno
 	char reason[192];
 	if (s->fail_reason)
 		snprintf(reason, sizeof(reason), "%s", s->fail_reason);
+	else if (e == HPE_INVALID_CONTENT_LENGTH && s->in_body && (s->p.flags & F_CHUNKED))
+		/* http-parser reports a chunk size overflow as a Content-Length error */
+		snprintf(reason, sizeof(reason), "invalid chunk size (too large, or not hex)");
 	else
 		snprintf(reason, sizeof(reason), "%s: %s", http_errno_name(e),
 		         http_errno_description(e));

@@ -1,6 +1,7 @@
 /* llmobsd: host-level observability for LLM API traffic. */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -405,6 +406,30 @@ static int load_policy(const char *arg)
 	return 0;
 }
 
+/* SIGINT/SIGTERM stop the daemon within a bounded time even when a stage
+ * is stuck (holding the pipeline lock, say): past this after the signal,
+ * it exits at once; the kernel detaches its probes with its fds. */
+#define STOP_GRACE_S 5
+static atomic_bool stopped_cleanly;
+
+static void *exit_watchdog(void *arg)
+{
+	(void)arg;
+	struct timespec tick = {0, 100 * 1000 * 1000};
+	while (!stop)
+		nanosleep(&tick, NULL);
+	for (int i = 0; i < STOP_GRACE_S * 10; i++) {
+		nanosleep(&tick, NULL);
+		if (atomic_load(&stopped_cleanly))
+			return NULL;
+	}
+	static const char msg[] = "llmobsd: a stage did not stop within 5 s of the signal; "
+	                          "exiting now\n";
+	if (write(2, msg, sizeof(msg) - 1) < 0) {
+	}
+	_exit(1);
+}
+
 static void on_signal(int sig)
 {
 	if (sig == SIGHUP) {
@@ -572,11 +597,16 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc;
 	install_signals();
+	pthread_t wd;
+	if (pthread_create(&wd, NULL, exit_watchdog, NULL) == 0)
+		pthread_detach(wd);
 	telemetry_init();
 	pipeline_init(o.keep);
 	if (load_policy(o.policy))
 		return 2;
 	rc = o.replay ? run_replay(&o) : run_live(&o);
+	guardrail_reload_wait();
+	atomic_store(&stopped_cleanly, true);
 	pipeline_free();
 	guardrail_set_policy(NULL);
 	route_free();

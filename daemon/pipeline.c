@@ -2,7 +2,11 @@
 #include "pipeline.h"
 
 #include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "conn.h"
@@ -39,6 +43,25 @@ void pipeline_unlock(void)
 	pthread_mutex_unlock(&lock);
 }
 
+bool pipeline_lock_timed(unsigned ms)
+{
+	struct timespec until = clock_deadline_ms(ms);
+	return pthread_mutex_timedlock(&lock, &until) == 0;
+}
+
+static _Atomic uint64_t last_beat;
+
+void pipeline_heartbeat(void)
+{
+	atomic_store(&last_beat, clock_mono_ns());
+}
+
+uint64_t pipeline_stall_ns(void)
+{
+	uint64_t b = atomic_load(&last_beat), now = clock_mono_ns();
+	return b && now > b ? now - b : 0;
+}
+
 static const char *close_reason(uint16_t src)
 {
 	switch (src) {
@@ -53,6 +76,21 @@ static const char *close_reason(uint16_t src)
 	}
 }
 
+#ifdef LLMOBS_FAILPOINTS
+/* Test builds only (make asan): LLMOBS_FAILPOINT_STALL=TEXT makes the
+ * record carrying TEXT hang its stage, lock held, the way a bug would;
+ * the e2e tests check that /healthz, the API and SIGTERM still answer. */
+static void failpoint_stall(const struct llmobs_event *ev)
+{
+	const char *want = getenv("LLMOBS_FAILPOINT_STALL");
+	if (want && *want && memmem(ev + 1, ev->len, want, strlen(want)))
+		for (;;)
+			sleep(1);
+}
+#else
+#define failpoint_stall(ev) ((void)0)
+#endif
+
 void pipeline_event(const struct llmobs_event *ev, size_t size)
 {
 	if (size < sizeof(*ev) || ev->len > size - sizeof(*ev) || ev->type >= LLMOBS_EV__MAX ||
@@ -66,6 +104,7 @@ void pipeline_event(const struct llmobs_event *ev, size_t size)
 
 	switch (ev->type) {
 	case LLMOBS_EV_DATA:
+		failpoint_stall(ev);
 		pstats.data_bytes[ev->dir] += ev->len;
 		c = conn_lookup(ev->tgid, ev->conn, 1, ev);
 		conn_data(c, ev, (const char *)(ev + 1));

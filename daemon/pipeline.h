@@ -4,6 +4,7 @@
 #ifndef LLMOBS_PIPELINE_H
 #define LLMOBS_PIPELINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,5 +50,14 @@ void pipeline_event(const struct llmobs_event *ev, size_t size);
 void pipeline_tick(void);
 void pipeline_lock(void);
 void pipeline_unlock(void);
+/* For readers (API threads): false when the lock was not free within ms,
+ * so a stuck stage cannot hang them too. */
+bool pipeline_lock_timed(unsigned ms);
+
+/* Liveness of the loop that feeds the pipeline: it beats after each pass;
+ * the stall is the time since the last beat (0 before the first). */
+void pipeline_heartbeat(void);
+uint64_t pipeline_stall_ns(void);
+#define PIPELINE_STALL_NS (5ull * 1000 * 1000 * 1000) /* /healthz says 503 past this */
 
 #endif

@@ -180,14 +180,26 @@ void pj_ms(double *dst, const cJSON *v, double scale)
 		*dst = v->valuedouble * scale;
 }
 
-int64_t pj_tokens(const cJSON *v)
+/* No call reports more; far below where int64 sums could overflow. */
+#define TOKENS_MAX 1e12
+
+int64_t pj_tokens(struct llm_decode *d, const cJSON *v)
 {
-	return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (int64_t)v->valuedouble : -1;
+	if (!cJSON_IsNumber(v))
+		return -1;
+	double x = v->valuedouble;
+	if (!(x >= 0 && x <= TOKENS_MAX) || x != (double)(int64_t)x) {
+		char why[96];
+		snprintf(why, sizeof(why), "usage: token count %.17g out of range", x);
+		pj_fail(d, why);
+		return -1;
+	}
+	return (int64_t)x;
 }
 
-bool pj_take_tokens(int64_t *dst, const cJSON *v)
+bool pj_take_tokens(struct llm_decode *d, int64_t *dst, const cJSON *v)
 {
-	int64_t t = pj_tokens(v);
+	int64_t t = pj_tokens(d, v);
 	if (t < 0)
 		return false;
 	*dst = t;

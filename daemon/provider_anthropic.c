@@ -8,10 +8,10 @@ static int take_usage(struct llm_decode *d, const cJSON *u)
 {
 	if (!cJSON_IsObject(u))
 		return DEC_NONE;
-	int64_t in = pj_tokens(pj_get(u, "input_tokens"));
-	int64_t rd = pj_tokens(pj_get(u, "cache_read_input_tokens"));
-	int64_t wr = pj_tokens(pj_get(u, "cache_creation_input_tokens"));
-	int64_t out = pj_tokens(pj_get(u, "output_tokens"));
+	int64_t in = pj_tokens(d, pj_get(u, "input_tokens"));
+	int64_t rd = pj_tokens(d, pj_get(u, "cache_read_input_tokens"));
+	int64_t wr = pj_tokens(d, pj_get(u, "cache_creation_input_tokens"));
+	int64_t out = pj_tokens(d, pj_get(u, "output_tokens"));
 	/* message_delta repeats the counts cumulatively; only update what it has */
 	if (in >= 0)
 		d->usage.input_tokens = in + (rd > 0 ? rd : 0) + (wr > 0 ? wr : 0);

@@ -8,10 +8,10 @@ static int take_usage(struct llm_decode *d, const cJSON *u)
 {
 	if (!cJSON_IsObject(u))
 		return DEC_NONE;
-	int64_t in = pj_tokens(pj_get(u, "promptTokenCount"));
-	int64_t cand = pj_tokens(pj_get(u, "candidatesTokenCount"));
-	int64_t think = pj_tokens(pj_get(u, "thoughtsTokenCount"));
-	int64_t cached = pj_tokens(pj_get(u, "cachedContentTokenCount"));
+	int64_t in = pj_tokens(d, pj_get(u, "promptTokenCount"));
+	int64_t cand = pj_tokens(d, pj_get(u, "candidatesTokenCount"));
+	int64_t think = pj_tokens(d, pj_get(u, "thoughtsTokenCount"));
+	int64_t cached = pj_tokens(d, pj_get(u, "cachedContentTokenCount"));
 	if (in >= 0)
 		d->usage.input_tokens = in;
 	if (cand >= 0 || think >= 0)

@@ -24,11 +24,12 @@ void pj_set_str(char *dst, size_t cap, const cJSON *v);
 /* *dst = v * scale when v is a non-negative number */
 void pj_ms(double *dst, const cJSON *v, double scale);
 /* *dst = the token count in v when v reports one; true if it did */
-bool pj_take_tokens(int64_t *dst, const cJSON *v);
+bool pj_take_tokens(struct llm_decode *d, int64_t *dst, const cJSON *v);
 /* finish_reason = v when v is a string: DEC_FINISH, else DEC_NONE */
 int pj_finish(struct llm_decode *d, const cJSON *v);
-/* a non-negative token count, or -1 */
-int64_t pj_tokens(const cJSON *v);
+/* a token count (0 to 1e12, whole), or -1 when absent; a number out of
+ * that range fails the call with the reason and gives -1 */
+int64_t pj_tokens(struct llm_decode *d, const cJSON *v);
 /* marks the call failed; the first reason wins */
 void pj_fail(struct llm_decode *d, const char *why);
 /* parses a JSON object (counting malformed input), or NULL */

@@ -20,8 +20,8 @@ static int decode_object(struct llm_decode *d, cJSON *j)
 		pj_tool(d, (int)d->ntools, pj_get(fn, "name"), pj_get(fn, "arguments"));
 	}
 	if (cJSON_IsTrue(pj_get(j, "done"))) {
-		pj_take_tokens(&d->usage.input_tokens, pj_get(j, "prompt_eval_count"));
-		pj_take_tokens(&d->usage.output_tokens, pj_get(j, "eval_count"));
+		pj_take_tokens(d, &d->usage.input_tokens, pj_get(j, "prompt_eval_count"));
+		pj_take_tokens(d, &d->usage.output_tokens, pj_get(j, "eval_count"));
 		pj_set_str(d->finish_reason, sizeof(d->finish_reason), pj_get(j, "done_reason"));
 		/* durations are nanoseconds */
 		pj_ms(&d->server_timings.total_ms, pj_get(j, "total_duration"), 1e-6);

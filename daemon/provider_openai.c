@@ -13,11 +13,11 @@ static int take_usage(struct llm_decode *d, const cJSON *j)
 		return DEC_NONE; /* absent, or "usage": null on ordinary chunks */
 	/* vLLM's continuous usage repeats running totals: the last one wins */
 	bool got = false;
-	got |= pj_take_tokens(&d->usage.input_tokens, pj_get(u, "prompt_tokens"));
-	got |= pj_take_tokens(&d->usage.output_tokens, pj_get(u, "completion_tokens"));
-	got |= pj_take_tokens(&d->usage.cached_input_tokens,
+	got |= pj_take_tokens(d, &d->usage.input_tokens, pj_get(u, "prompt_tokens"));
+	got |= pj_take_tokens(d, &d->usage.output_tokens, pj_get(u, "completion_tokens"));
+	got |= pj_take_tokens(d, &d->usage.cached_input_tokens,
 	                      pj_get(pj_get(u, "prompt_tokens_details"), "cached_tokens"));
-	got |= pj_take_tokens(&d->usage.reasoning_tokens,
+	got |= pj_take_tokens(d, &d->usage.reasoning_tokens,
 	                      pj_get(pj_get(u, "completion_tokens_details"), "reasoning_tokens"));
 	return got ? DEC_USAGE : DEC_NONE;
 }

@@ -11,11 +11,11 @@ static int take_response(struct llm_decode *d, const cJSON *r)
 	pj_set_str(d->response_model, sizeof(d->response_model), pj_get(r, "model"));
 	const cJSON *u = pj_get(r, "usage");
 	if (cJSON_IsObject(u)) {
-		pj_take_tokens(&d->usage.input_tokens, pj_get(u, "input_tokens"));
-		pj_take_tokens(&d->usage.output_tokens, pj_get(u, "output_tokens"));
-		pj_take_tokens(&d->usage.cached_input_tokens,
+		pj_take_tokens(d, &d->usage.input_tokens, pj_get(u, "input_tokens"));
+		pj_take_tokens(d, &d->usage.output_tokens, pj_get(u, "output_tokens"));
+		pj_take_tokens(d, &d->usage.cached_input_tokens,
 		               pj_get(pj_get(u, "input_tokens_details"), "cached_tokens"));
-		pj_take_tokens(&d->usage.reasoning_tokens,
+		pj_take_tokens(d, &d->usage.reasoning_tokens,
 		               pj_get(pj_get(u, "output_tokens_details"), "reasoning_tokens"));
 		flags |= DEC_USAGE;
 	}

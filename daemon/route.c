@@ -178,7 +178,9 @@ int route_load(const char *file, char *err, size_t n)
 	cJSON *j = cJSON_ParseWithLength(text.data ? text.data : "", text.len);
 	buf_free(&text);
 	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "routes");
-	if (!j || !cJSON_IsArray(arr)) {
+	if (!j)
+		return route_error(err, n, file, -1, "not valid JSON");
+	if (!cJSON_IsArray(arr)) {
 		cJSON_Delete(j);
 		return route_error(
 		    err, n, file, -1,

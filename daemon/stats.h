@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api_limits.h"
 #include "pipeline.h"
 
 /* Capture-side counters read from BPF maps by the loader. */
@@ -30,12 +31,15 @@ struct capture_stats {
 struct stats_view {
 	struct pipeline_stats p;
 	struct capture_stats c;
-	bool have_capture; /* false when replaying: no BPF side */
+	struct api_limit_stats api;
+	bool have_capture;  /* false when replaying: no BPF side */
+	bool have_pipeline; /* false when the pipeline lock was not free in time */
 	uint64_t streams_active;
+	uint64_t stall_ms; /* since the capture loop's last pass */
 };
 
 enum stat_kind { STAT_COUNTER, STAT_GAUGE };
-enum stat_section { STAT_CAPTURE, STAT_PIPELINE };
+enum stat_section { STAT_CAPTURE, STAT_PIPELINE, STAT_API };
 
 struct stat_row {
 	const char *family;      /* Prometheus family name */
@@ -46,6 +50,7 @@ struct stat_row {
 	const char *key; /* its key in /api/v1/stats[section] */
 	size_t off;      /* a uint64_t in struct stats_view */
 	const char *help;
+	double scale; /* /metrics serves value * scale (0: 1), e.g. ms as seconds */
 };
 
 extern const struct stat_row stat_rows[];
@@ -56,7 +61,7 @@ static inline uint64_t stat_value(const struct stat_row *r, const struct stats_v
 	return *(const uint64_t *)((const char *)v + r->off);
 }
 
-/* {"capture": {...}, "pipeline": {...}} from the table. */
+/* {"capture": {...}, "pipeline": {...}, "api": {...}} from the table. */
 cJSON *stats_to_json(const struct stats_view *v);
 
 #endif

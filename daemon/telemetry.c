@@ -211,16 +211,18 @@ void telemetry_sync(const struct stats_view *v)
 {
 	for (size_t i = 0; i < stat_nrows; i++) {
 		const struct stat_row *r = &stat_rows[i];
-		if (r->section == STAT_CAPTURE && !v->have_capture)
+		if ((r->section == STAT_CAPTURE && !v->have_capture) ||
+		    (r->section == STAT_PIPELINE && !v->have_pipeline))
 			continue;
 		const char *const lv[] = {r->label_value};
 		const char *const *l = r->label ? lv : NULL;
 		uint64_t now = stat_value(r, v);
+		double scale = r->scale ? r->scale : 1;
 		if (r->kind == STAT_GAUGE) {
-			metric_set(stat_metric[i], l, (double)now);
+			metric_set(stat_metric[i], l, (double)now * scale);
 		} else {
 			if (now > stat_last[i])
-				metric_add(stat_metric[i], l, (double)(now - stat_last[i]));
+				metric_add(stat_metric[i], l, (double)(now - stat_last[i]) * scale);
 			stat_last[i] = now;
 		}
 	}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite from the repository root: the cmocka unit binaries
-# build/tests/test_* (ASan/UBSan), then tests/e2e/test_*.py. One line per
+# build/tests/test_* (ASan/UBSan), tests/e2e/test_*.py, then the fuzz
+# targets briefly (tests/fuzz/run.sh --short). One line per
 # suite, then the total as the last line: "N passed, N failed" (", N skipped"
 # when any). Exit 1 when a test failed or a suite crashed or timed out (a
 # non-zero exit without failed tests counts as one failure).
@@ -28,7 +29,7 @@ for arg in "$@"; do
 	case $arg in
 	-v) verbose=1 ;;
 	-h | --help)
-		sed -n '2,14s/^# \{0,1\}//p' "$0"
+		sed -n '2,15s/^# \{0,1\}//p' "$0"
 		exit 0
 		;;
 	*) filters+=("$arg") ;;
@@ -145,6 +146,13 @@ for script in tests/e2e/test_*.py; do
 	selected "$script" || continue
 	run_suite e2e "$script" "$PYTHON" "$script"
 done
+
+# Every parser's libFuzzer harness, briefly, on its seeds and on the inputs
+# of the defects found once (tests/fuzz/regress/): `make fuzz` runs long.
+if selected tests/fuzz/run.sh; then
+	echo "== fuzz targets (tests/fuzz/run.sh --short: 10 s each, seeds + regression inputs)"
+	run_suite e2e "tests/fuzz/run.sh --short" tests/fuzz/run.sh --short
+fi
 
 echo "=="
 if ((suites == 0)); then

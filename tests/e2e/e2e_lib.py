@@ -41,7 +41,8 @@ import tls_sse_server
 
 E2E_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(E2E_DIR))
-DAEMON = os.path.join(REPO, "build", "llmobsd")
+# LLMOBS_DAEMON=build/llmobsd-asan runs every test against the sanitizer build.
+DAEMON = os.path.join(REPO, os.environ.get("LLMOBS_DAEMON") or os.path.join("build", "llmobsd"))
 SECRET = client_py.DEFAULT_API_KEY  # the API key clients send; never served
 CI = os.environ.get("CI", "").lower() == "true"
 
@@ -193,13 +194,13 @@ class Managed:
 class Daemon(Managed):
     """build/llmobsd --listen 127.0.0.1:PORT ARGS, healthy on return."""
 
-    def __init__(self, *args, port=None, wait=True, timeout=30.0, binary=DAEMON):
+    def __init__(self, *args, port=None, wait=True, timeout=30.0, binary=DAEMON, env=None):
         if binary == DAEMON and "--replay" not in args:
             require_bpf()
         self.port = port or free_port()
         self.base = "http://127.0.0.1:%d" % self.port
         argv = [binary, "--listen", "127.0.0.1:%d" % self.port] + list(args)
-        super().__init__("llmobsd", argv, tmpfile("llmobsd.log"))
+        super().__init__("llmobsd", argv, tmpfile("llmobsd.log"), env=env)
         if wait:
             self.wait_healthy(timeout)
 

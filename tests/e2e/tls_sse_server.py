@@ -60,6 +60,9 @@ DEFAULT_SCRIPT. Sources, later ones override earlier ones key by key:
                   The end of the body (chunked: "0\r\n\r\n"; length: the
                   tail's bytes, counted in Content-Length) goes out
                   tail_delay_ms after the last piece, in its own write.
+                  "pieces_b64": [base64, ...] instead of pieces: bytes as
+                  they are; "content_encoding": a Content-Encoding header
+                  for pieces already encoded (or not: hostile input).
 
 Timing (what TTFT tests rely on): the response headers, the role chunk and
 the first content delta go out in ONE write after first_delay_ms, so the
@@ -363,8 +366,14 @@ class Conn:
     def send_raw(self, raw):
         """Given body bytes, chunked or with a length, paced like send_stream
         (see "raw")."""
-        pieces = [p.encode() for p in raw["pieces"]]
+        if "pieces_b64" in raw:
+            import base64
+            pieces = [base64.b64decode(p) for p in raw["pieces_b64"]]
+        else:
+            pieces = [p.encode() for p in raw["pieces"]]
         extra = {}
+        if raw.get("content_encoding"):
+            extra["Content-Encoding"] = raw["content_encoding"]
         encoding = raw.get("encoding")
         if encoding:
             import zlib

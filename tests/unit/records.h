@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "clock.h"
 #include "pipeline.h"
@@ -143,6 +144,21 @@ static inline size_t chunked_response(char *out, size_t cap, const char *headers
 	}
 	n += (size_t)snprintf(out + n, cap - n, "0\r\n\r\n");
 	return n;
+}
+
+/* gzip of in[0..n) into out (cap bytes); returns its length. */
+static inline size_t gzip_of(const char *in, size_t n, char *out, size_t cap)
+{
+	z_stream z = {0};
+	assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY), Z_OK);
+	z.next_in = (Bytef *)in;
+	z.avail_in = (uInt)n;
+	z.next_out = (Bytef *)out;
+	z.avail_out = (uInt)cap;
+	assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+	size_t got = z.total_out;
+	deflateEnd(&z);
+	return got;
 }
 
 #endif

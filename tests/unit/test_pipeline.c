@@ -437,20 +437,6 @@ static void test_bad_records_counted(void **state)
 
 /* ---- other providers, compression ---- */
 
-static size_t gzip_bytes(const char *in, size_t n, char *out, size_t cap)
-{
-	z_stream z = {0};
-	assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
-	z.next_in = (Bytef *)in;
-	z.avail_in = (uInt)n;
-	z.next_out = (Bytef *)out;
-	z.avail_out = (uInt)cap;
-	assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
-	size_t got = z.total_out;
-	deflateEnd(&z);
-	return got;
-}
-
 static const char SSE_BODY[] =
     "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"zip\"}}]}\n\n"
     "data: "
@@ -479,7 +465,7 @@ static void test_gzip_and_brotli_bodies(void **state)
 {
 	(void)state;
 	char z[4096];
-	size_t zn = gzip_bytes(SSE_BODY, strlen(SSE_BODY), z, sizeof(z));
+	size_t zn = gzip_of(SSE_BODY, strlen(SSE_BODY), z, sizeof(z));
 	check_encoded_every_split("gzip", z, zn);
 	uint8_t br[4096];
 	size_t brn = sizeof(br);

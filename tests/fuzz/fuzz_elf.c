@@ -1,0 +1,27 @@
+/* ELF files as discovery reads them: symbols (libelf), then the placement
+ * of probes, which decodes instructions at the symbols' offsets. */
+#include <string.h>
+
+#include "elfsym.h"
+#include "fuzz.h"
+#include "placement.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char path[64];
+	int fd = fin_file(data, size, path, sizeof(path));
+	uint64_t offs[F__N] = {0};
+	struct elf_info info;
+	memset(&info, 0, sizeof(info));
+	int found = elf_func_offsets(path, ssl_func_names, F__N, offs, &info);
+	if (found > 0) {
+		if (info.ntext > 4)
+			abort();
+		struct placement out[F__N];
+		place_probes(path, &info, offs, true, out);
+		for (int i = 0; i < F__N; i++)
+			(void)place_kind_name(out[i].kind);
+	}
+	close(fd);
+	return 0;
+}

@@ -301,7 +301,7 @@ static void test_wrong_types_neither_crash_nor_fail(void **state)
 	    "{\"choices\":[{\"index\":\"0\",\"delta\":\"text\",\"finish_reason\":5}]}",
 	    "{\"choices\":[{\"index\":0,\"delta\":{\"content\":null,\"tool_calls\":\"no\"}}]}",
 	    "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[5,{\"function\":7}]}}]}",
-	    "{\"usage\":{\"prompt_tokens\":\"12\",\"completion_tokens\":-3,"
+	    "{\"usage\":{\"prompt_tokens\":\"12\",\"completion_tokens\":null,"
 	    "\"prompt_tokens_details\":[],\"completion_tokens_details\":\"x\"}}",
 	    "{\"model\":7,\"error\":null,\"choices\":[],\"usage\":[]}",
 	    "{}",

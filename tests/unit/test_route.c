@@ -98,7 +98,8 @@ static void test_bad_route_files(void **state)
 	char err[512];
 	assert_int_equal(route_load("/nonexistent/routes.json", err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "cannot open"));
-	expect_error("not json", "expected a JSON object");
+	expect_error("not json", "not valid JSON");
+	expect_error("[{\"path\": \"/a\"}]", "expected a JSON object");
 	expect_error(
 	    "{\"routes\": [{\"path\": \"/a\", \"api\": \"openai\"}, {\"api\": \"openai\"}]}",
 	    "route 2: \"path\"");

@@ -85,13 +85,14 @@ static void *reload_thread(void *arg)
 		log_error("SIGHUP: policy %s not reloaded, the current one stays: %s",
 		          path[0] ? path : "default", err);
 	} else {
+		unsigned rules = guard_policy_rules(p);
 		pipeline_lock();
 		guardrail_set_policy(p);
 		guard_policy_unref(p);
 		pipeline_unlock();
-		log_info("SIGHUP: guardrail policy %s reloaded, %u rules (compiled in %.0f ms)",
-		         path[0] ? path : "default", guard_policy_rules(p),
-		         (double)(clock_mono_ns() - t0) / 1e6);
+		/* Same words as the start-up line, so one grep finds both. */
+		log_info("guardrail policy: %s, %u rules (reloaded on SIGHUP, compiled in %.0f ms)",
+		         path[0] ? path : "default", rules, (double)(clock_mono_ns() - t0) / 1e6);
 	}
 	atomic_store(&reloading, false);
 	return NULL;

@@ -32,12 +32,15 @@ DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
 BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS       := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
-# Files that need BPF (libbpf skeletons); everything else in daemon/ is the
-# BPF-free pipeline core that tests and --replay drive.
-DAEMON_BPF  := daemon/main.c daemon/capture.c daemon/attach.c daemon/discover.c
-CORE_SRCS   := $(filter-out $(DAEMON_BPF),$(wildcard daemon/*.c))
+# daemon/ has one folder per stage (README "Source layout"). Only main.c and
+# the capture/ files that include a libbpf skeleton need BPF; everything else
+# is the BPF-free pipeline core that tests, fuzzers and --replay drive.
+LAYERS      := core capture wire llm guard call sinks api
+DAEMON_SRCS := $(wildcard daemon/*.c $(foreach l,$(LAYERS),daemon/$(l)/*.c daemon/$(l)/*/*.c))
+DAEMON_BPF  := daemon/main.c $(shell grep -l '\.skel\.h"' daemon/capture/*.c)
+CORE_SRCS   := $(filter-out $(DAEMON_BPF),$(DAEMON_SRCS))
 CORE_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
-DAEMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter $(wildcard $(DAEMON_BPF)),$(DAEMON_BPF)))
+DAEMON_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(DAEMON_BPF))
 CLI_OBJS    := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cli/*.c))
 ASAN_CORE   := $(patsubst %.c,$(BUILD)/asan/%.o,$(CORE_SRCS))
 ASAN_BPF    := $(patsubst %.c,$(BUILD)/asan/%.o,$(DAEMON_BPF))
@@ -77,12 +80,14 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(wildcard include/llmobs/
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@
 
-$(BUILD)/obj/%.o: %.c $(SKELS) | $(BUILD)
+$(BUILD)/obj/%.o: %.c | $(BUILD)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c $< -o $@
 
+$(DAEMON_OBJS): $(SKELS)
+
 # The sanitizer build (unit tests, and the daemon e2e tests can run) also
-# has the test failpoints (daemon/pipeline.c).
+# has the test failpoints (daemon/call/pipeline.c).
 $(BUILD)/asan/%.o: %.c | $(BUILD)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -DLLMOBS_FAILPOINTS -O1 -g $(SAN) $(WARN) -MMD -MP -c $< -o $@
@@ -121,11 +126,11 @@ $(BUILD)/bench/loadgen: tests/bench/loadgen.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< -lssl -lcrypto
 
-$(BUILD)/bench/count_probes: tests/bench/count_probes.c $(BUILD)/obj/daemon/elfsym.o \
-		$(BUILD)/obj/daemon/placement.o $(BUILD)/obj/daemon/insn.o $(SKELS)
+$(BUILD)/bench/count_probes: tests/bench/count_probes.c $(BUILD)/obj/daemon/capture/elfsym.o \
+		$(BUILD)/obj/daemon/capture/placement.o $(BUILD)/obj/daemon/capture/insn.o $(SKELS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(BUILD)/obj/daemon/elfsym.o \
-		$(BUILD)/obj/daemon/placement.o $(BUILD)/obj/daemon/insn.o $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(BUILD)/obj/daemon/capture/elfsym.o \
+		$(BUILD)/obj/daemon/capture/placement.o $(BUILD)/obj/daemon/capture/insn.o $(LIBS)
 
 # libFuzzer harnesses (tests/fuzz/): `make fuzz` runs each for FUZZ_TIME
 # seconds (FUZZ_TARGETS="http sse" picks some); `make test` runs each
@@ -163,7 +168,7 @@ run: deps
 	$(SUDO) $(BUILD)/llmobsd $(ARGS)
 
 format:
-	clang-format -i $(wildcard bpf/*.[ch] include/llmobs/*.h daemon/*.[ch] cli/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch])
+	clang-format -i $(wildcard bpf/*.[ch] bpf/*/*.h include/llmobs/*.h $(DAEMON_SRCS) $(shell find daemon -name "*.h") cli/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch])
 
 clean:
 	rm -rf $(BUILD)

@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "bench_count.skel.h"
-#include "elfsym.h"
-#include "placement.h"
+#include "capture/elfsym.h"
+#include "capture/placement.h"
 
 static volatile sig_atomic_t stop;
 

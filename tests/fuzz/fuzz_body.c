@@ -1,7 +1,7 @@
 /* Content-Encoding decoding (gzip, deflate, br, and what is unsupported):
  * the first byte picks the encoding, the rest is the body in pieces. The
  * decoder must stop within its limits and never loop. */
-#include "body.h"
+#include "wire/body.h"
 #include "fuzz.h"
 
 static const char *const encodings[] = {

@@ -1,7 +1,7 @@
 /* /proc/PID/cgroup text and container ids found in cgroup paths. */
 #include <string.h>
 
-#include "cgroup.h"
+#include "core/cgroup.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

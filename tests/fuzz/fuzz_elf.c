@@ -2,9 +2,9 @@
  * of probes, which decodes instructions at the symbols' offsets. */
 #include <string.h>
 
-#include "elfsym.h"
+#include "capture/elfsym.h"
 #include "fuzz.h"
-#include "placement.h"
+#include "capture/placement.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

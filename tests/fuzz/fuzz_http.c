@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "http.h"
+#include "wire/http.h"
 
 struct seen {
 	size_t bytes, headers;

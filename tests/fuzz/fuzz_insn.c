@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "insn.h"
+#include "capture/insn.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,8 +1,8 @@
 /* Newline-delimited JSON framing: lines split anywhere, a bounded partial
  * line picked by the input. */
-#include "buf.h"
+#include "core/buf.h"
 #include "fuzz.h"
-#include "ndjson.h"
+#include "wire/ndjson.h"
 
 static void on_line(void *ctx, const char *line, size_t n)
 {

@@ -19,18 +19,18 @@
  *   7  a raw record: header bytes as given, then a payload */
 #include <string.h>
 
-#include "clock.h"
-#include "cgroup.h"
-#include "events.h"
+#include "core/clock.h"
+#include "core/cgroup.h"
+#include "sinks/events.h"
 #include "fuzz.h"
-#include "guard.h"
-#include "guardrail.h"
-#include "metrics.h"
-#include "pipeline.h"
-#include "stats.h"
-#include "stream.h"
-#include "stream_json.h"
-#include "telemetry.h"
+#include "guard/policy.h"
+#include "call/call_guard.h"
+#include "sinks/metrics.h"
+#include "call/pipeline.h"
+#include "core/stats.h"
+#include "call/call.h"
+#include "call/call_json.h"
+#include "sinks/prometheus.h"
 
 #define NCONN 4
 #define MS    1000000ull

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "provider.h"
+#include "llm/provider.h"
 
 static void check(const struct llm_decode *d)
 {

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "record.h"
+#include "capture/record.h"
 
 static void on_record(const struct llmobs_event *ev, size_t size, void *ctx)
 {

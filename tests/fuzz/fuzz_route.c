@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "http.h"
-#include "route.h"
+#include "wire/http.h"
+#include "llm/route.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "sse.h"
+#include "wire/sse.h"
 
 static void on_event(void *ctx, const struct sse_event *ev)
 {

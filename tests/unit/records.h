@@ -9,11 +9,11 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "clock.h"
-#include "pipeline.h"
-#include "stream.h"
-#include "stream_json.h"
-#include "telemetry.h"
+#include "core/clock.h"
+#include "call/pipeline.h"
+#include "call/call.h"
+#include "call/call_json.h"
+#include "sinks/prometheus.h"
 
 #define TGID 4242
 #define SSL1 0x55550000ull

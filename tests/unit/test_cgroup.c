@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cgroup.h"
+#include "core/cgroup.h"
 
 #define CID "3f4e5d6c7b8a99887766554433221100ffeeddccbbaa00112233445566778899"
 

@@ -13,9 +13,9 @@
 #include <string.h>
 
 #include "fixture.h"
-#include "live.h"
-#include "stats.h"
-#include "telemetry.h"
+#include "sinks/live.h"
+#include "core/stats.h"
+#include "sinks/prometheus.h"
 
 static char *readme, *sec_buf;
 

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "elfsym.h"
+#include "capture/elfsym.h"
 
 /* Stands in for an OpenSSL built into the executable: in .symtab only. */
 __attribute__((noinline, used)) int SSL_write(void *s, const void *b, int n)

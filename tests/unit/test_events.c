@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "events.h"
+#include "sinks/events.h"
 
 static cJSON *num(int i)
 {

@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "body.h"
-#include "provider.h"
+#include "wire/body.h"
+#include "llm/provider.h"
 #include "records.h"
 
 static void sink(void *ctx, const char *p, size_t n)

@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "core/buf.h"
 #include "fixture.h"
-#include "http.h"
+#include "wire/http.h"
 
 /* Substrings of credential values in the fixtures; none may be delivered. */
 static const char *const secrets[] = {"SECRET", "sk-REDACTED"};

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "insn.h"
-#include "placement.h"
+#include "capture/insn.h"
+#include "capture/placement.h"
 
 /* Debian 12 libssl.so.3 (objdump), at their file offsets. */
 static const uint8_t READ_EX[] = {0x48, 0x83, 0xec, 0x08, 0xe8, 0xc7, 0xfd, 0xff,

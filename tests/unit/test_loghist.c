@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "loghist.h"
+#include "core/loghist.h"
 
 static void test_buckets_bound_their_values(void **state)
 {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metrics.h"
+#include "sinks/metrics.h"
 
 static char *render(void)
 {

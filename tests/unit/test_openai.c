@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "fixture.h"
-#include "provider.h"
-#include "sse.h"
+#include "llm/provider.h"
+#include "wire/sse.h"
 
 /* What a stream must decode to, read off the file by hand. */
 struct expect {

@@ -13,14 +13,14 @@
 #include <brotli/encode.h>
 #include <zlib.h>
 
-#include "clock.h"
+#include "core/clock.h"
 #include "fixture.h"
 #include "records.h"
-#include "guardrail.h"
-#include "pipeline.h"
-#include "stream.h"
-#include "stream_json.h"
-#include "telemetry.h"
+#include "call/call_guard.h"
+#include "call/pipeline.h"
+#include "call/call.h"
+#include "call/call_json.h"
+#include "sinks/prometheus.h"
 
 static const char REQ_BODY[] =
     "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"

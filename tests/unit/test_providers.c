@@ -12,9 +12,9 @@
 #include <string.h>
 
 #include "fixture.h"
-#include "provider.h"
-#include "ndjson.h"
-#include "sse.h"
+#include "llm/provider.h"
+#include "wire/ndjson.h"
+#include "wire/sse.h"
 
 #define NA (-1)
 

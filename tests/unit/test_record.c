@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "record.h"
+#include "capture/record.h"
 
 struct seen {
 	int n;

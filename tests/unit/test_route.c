@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "fixture.h"
-#include "provider.h"
-#include "route.h"
+#include "llm/provider.h"
+#include "llm/route.h"
 
 static struct route match(const char *method, const char *path, const char *host)
 {

@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "core/buf.h"
 #include "fixture.h"
-#include "sse.h"
+#include "wire/sse.h"
 
 /* Appends s escaped so that events can be compared as one string and a
  * mismatch prints readably: \n, \r, \0, | and \ are escaped. */

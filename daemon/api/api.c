@@ -1,0 +1,446 @@
+#include "api/api.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "api/limits.h"
+#include "core/buf.h"
+#include "sinks/events.h"
+#include "core/clock.h"
+#include "sinks/live.h"
+#include "core/log.h"
+#include "sinks/metrics.h"
+#include "call/pipeline.h"
+#include "core/stats.h"
+#include "call/call_json.h"
+#include "sinks/prometheus.h"
+
+struct api {
+	struct MHD_Daemon *d;
+	struct api_hooks hooks;
+};
+
+static atomic_bool stopping; /* ends live event streams on shutdown */
+
+static enum MHD_Result h_healthz(struct api *a, struct MHD_Connection *conn);
+
+int api_parse_listen(const char *s, char *host, size_t hostlen, unsigned *port)
+{
+	const char *colon = strrchr(s, ':');
+	if (!colon || colon == s)
+		return -1;
+	const char *h = s;
+	size_t hl = (size_t)(colon - s);
+	if (*h == '[' && hl >= 2 && h[hl - 1] == ']') {
+		h++;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= hostlen)
+		return -1;
+	char *end;
+	long p = strtol(colon + 1, &end, 10);
+	if (*end || p < 0 || p > 65535 || end == colon + 1)
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (unsigned)p;
+	return 0;
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, const char *ctype,
+                                 char *body, size_t len)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(r, "Content-Type", ctype);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	enum MHD_Result ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, cJSON *j)
+{
+	char *s = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	if (!s)
+		return MHD_NO;
+	return send_text(conn, status, "application/json", s, strlen(s));
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, const char *msg)
+{
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "error", msg);
+	return send_json(conn, status, j);
+}
+
+/* An error that also ends the connection: its request body (if any) is
+ * never read. */
+static enum MHD_Result send_refusal(struct MHD_Connection *conn, unsigned status, const char *msg)
+{
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "error", msg);
+	char *s = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "Connection", "close");
+	enum MHD_Result ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static const char *arg(struct MHD_Connection *conn, const char *k)
+{
+	const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, k);
+	return v && *v ? v : NULL;
+}
+
+static bool parse_long(const char *s, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < 0)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* How long an API reader waits for the pipeline before it says so. */
+#define API_LOCK_MS 2000
+
+static enum MHD_Result send_stalled(struct MHD_Connection *conn)
+{
+	char why[160];
+	snprintf(why, sizeof(why),
+	         "the pipeline is busy or stuck (its loop last finished a pass %.1f s ago); "
+	         "try again",
+	         (double)pipeline_stall_ns() / 1e9);
+	return send_error(conn, 503, why);
+}
+
+static enum MHD_Result h_streams(struct api *a, struct MHD_Connection *conn)
+{
+	(void)a;
+	struct stream_filter f = {
+	    .state = arg(conn, "state"),
+	    .provider = arg(conn, "provider"),
+	    .model = arg(conn, "model"),
+	    .comm = arg(conn, "comm"),
+	};
+	const char *pid = arg(conn, "pid"), *limit = arg(conn, "limit");
+	if (f.state && strcmp(f.state, "active") && strcmp(f.state, "recent"))
+		return send_error(conn, 400, "state must be 'active' or 'recent'");
+	if (pid && !parse_long(pid, &f.pid))
+		return send_error(conn, 400, "pid must be a non-negative integer");
+	if (limit && (!parse_long(limit, &f.limit) || f.limit == 0))
+		return send_error(conn, 400, "limit must be a positive integer");
+	if (!pipeline_lock_timed(API_LOCK_MS))
+		return send_stalled(conn);
+	cJSON *j = streams_to_json(&f, clock_now());
+	pipeline_unlock();
+	return send_json(conn, 200, j);
+}
+
+static enum MHD_Result h_stream(struct api *a, struct MHD_Connection *conn, const char *id)
+{
+	(void)a;
+	long v;
+	if (!parse_long(id, &v))
+		return send_error(conn, 400, "stream id must be a number");
+	if (!pipeline_lock_timed(API_LOCK_MS))
+		return send_stalled(conn);
+	const struct llm_call *c = stream_find((uint64_t)v);
+	cJSON *j = c ? call_to_json(c, clock_now()) : NULL;
+	pipeline_unlock();
+	if (!j)
+		return send_error(conn, 404,
+		                  "no such stream (it may have aged out of the recent list)");
+	return send_json(conn, 200, j);
+}
+
+/* One consistent copy of every self-metric (capture counters first: they
+ * are read from BPF maps without the pipeline lock). */
+static void stats_snapshot(struct api *a, struct stats_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	if (a->hooks.capture_stats) {
+		a->hooks.capture_stats(a->hooks.ctx, &v->c);
+		v->have_capture = true;
+	}
+	api_limits_stats(&v->api);
+	v->stall_ms = pipeline_stall_ns() / 1000000;
+	if (!pipeline_lock_timed(API_LOCK_MS))
+		return; /* stuck: the capture and API figures still are served */
+	v->have_pipeline = true;
+	v->p = pstats;
+	v->streams_active = stream_active_count();
+	pipeline_unlock();
+}
+
+static enum MHD_Result h_metrics(struct api *a, struct MHD_Connection *conn)
+{
+	struct buf out;
+	struct stats_view v;
+	buf_init(&out, 0);
+	stats_snapshot(a, &v);
+	telemetry_sync(&v);
+	metrics_render(&out);
+	char *body = out.data ? out.data : xstrdup("");
+	return send_text(conn, 200, "text/plain; version=0.0.4; charset=utf-8", body, out.len);
+}
+
+static enum MHD_Result h_stats(struct api *a, struct MHD_Connection *conn)
+{
+	struct stats_view v;
+	stats_snapshot(a, &v);
+	return send_json(conn, 200, stats_to_json(&v));
+}
+
+static enum MHD_Result h_probes(struct api *a, struct MHD_Connection *conn)
+{
+	cJSON *j = a->hooks.probes ? a->hooks.probes(a->hooks.ctx) : NULL;
+	if (!j)
+		return send_error(conn, 503, "no probes: replaying a recording, or still starting");
+	return send_json(conn, 200, j);
+}
+
+/* ---- GET /api/v1/events: Server-Sent Events ---- */
+
+#define EVENTS_KEEPALIVE_S 15
+
+struct follow {
+	struct events_follower f;
+	char *pending;
+	size_t off, len;
+	char types[512]; /* ",a,b," or "" for all */
+	int idle_s;
+};
+
+static bool wanted(const struct follow *fw, const char *ev)
+{
+	if (!fw->types[0])
+		return true;
+	const char *t = strstr(ev, "\nevent: ");
+	if (!t)
+		return true; /* comments and unexpected shapes pass */
+	t += 8;
+	size_t n = strcspn(t, "\n");
+	char key[80];
+	if (n + 3 > sizeof(key))
+		return false;
+	snprintf(key, sizeof(key), ",%.*s,", (int)n, t);
+	return strstr(fw->types, key) != NULL;
+}
+
+static ssize_t events_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct follow *fw = cls;
+	(void)pos;
+	while (!fw->pending) {
+		if (atomic_load(&stopping))
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		char *e = events_next(&fw->f, 1000);
+		if (!e) {
+			if (++fw->idle_s < EVENTS_KEEPALIVE_S)
+				continue;
+			e = xstrdup(": keep-alive\n\n");
+		}
+		fw->idle_s = 0;
+		if (!wanted(fw, e)) {
+			free(e);
+			continue;
+		}
+		fw->pending = e;
+		fw->len = strlen(e);
+		fw->off = 0;
+	}
+	size_t n = fw->len - fw->off < max ? fw->len - fw->off : max;
+	memcpy(buf, fw->pending + fw->off, n);
+	fw->off += n;
+	if (fw->off == fw->len) {
+		free(fw->pending);
+		fw->pending = NULL;
+	}
+	return (ssize_t)n;
+}
+
+static void events_done(void *cls)
+{
+	struct follow *fw = cls;
+	api_limits_unfollow();
+	events_unfollow(&fw->f);
+	free(fw->pending);
+	free(fw);
+}
+
+static enum MHD_Result h_events(struct MHD_Connection *conn)
+{
+	if (!api_limits_follow()) {
+		char why[96];
+		snprintf(why, sizeof(why), "too many live event followers (%d): try again later",
+		         API_MAX_FOLLOWERS);
+		return send_error(conn, 503, why);
+	}
+	struct follow *fw = xcalloc(1, sizeof(*fw));
+	const char *types = arg(conn, "types");
+	if (types && *types) {
+		if (strlen(types) > sizeof(fw->types) - 3) {
+			free(fw);
+			api_limits_unfollow();
+			return send_error(conn, 400, "types: too long");
+		}
+		snprintf(fw->types, sizeof(fw->types), ",%s,", types);
+		/* a misspelt type would follow nothing, silently */
+		for (const char *p = types; *p;) {
+			size_t n = strcspn(p, ",");
+			if (n && !live_event_known(p, n)) {
+				char why[160];
+				snprintf(why, sizeof(why), "types: unknown event type '%.*s'",
+				         (int)(n > 64 ? 64 : n), p);
+				free(fw);
+				api_limits_unfollow();
+				return send_error(conn, 400, why);
+			}
+			p += n + (p[n] == ',');
+		}
+	}
+	events_follow(&fw->f);
+	/* a comment first: the client sees the headers at once */
+	fw->pending = xstrdup(": llmobs live events\n\n");
+	fw->len = strlen(fw->pending);
+	struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
+	                                                           events_reader, fw, events_done);
+	if (!r) {
+		events_done(fw);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "text/event-stream");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	enum MHD_Result ret = MHD_queue_response(conn, 200, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **req_cls)
+{
+	struct api *a = cls;
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	(void)req_cls;
+
+	api_limits_headers_done(conn);
+	/* Nothing here takes a body: refuse it before it is read, and close. */
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+	const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return send_refusal(conn, 405, "only GET is supported");
+	if ((cl && strcmp(cl, "0")) || te)
+		return send_refusal(conn, 413, "requests take no body");
+	if (!strcmp(url, "/healthz"))
+		return h_healthz(a, conn);
+	if (!strcmp(url, "/metrics"))
+		return h_metrics(a, conn);
+	if (!strcmp(url, "/api/v1/streams") || !strcmp(url, "/api/v1/streams/"))
+		return h_streams(a, conn);
+	if (!strncmp(url, "/api/v1/streams/", 16))
+		return h_stream(a, conn, url + 16);
+	if (!strcmp(url, "/api/v1/stats"))
+		return h_stats(a, conn);
+	if (!strcmp(url, "/api/v1/probes"))
+		return h_probes(a, conn);
+	if (!strcmp(url, "/api/v1/events"))
+		return h_events(conn);
+	return send_error(conn, 404,
+	                  "not found (see /api/v1/streams, /api/v1/probes, /metrics, /healthz)");
+}
+
+/* 200 "ok" once ready, unless the capture loop has stopped making
+ * progress: then 503 with how long, so a stuck daemon is not "healthy". */
+static enum MHD_Result h_healthz(struct api *a, struct MHD_Connection *conn)
+{
+	char body[160];
+	unsigned status = 200;
+	uint64_t stall = pipeline_stall_ns();
+	if (!a->hooks.ready(a->hooks.ctx)) {
+		status = 503;
+		snprintf(body, sizeof(body), "starting: probes not attached\n");
+	} else if (stall > PIPELINE_STALL_NS) {
+		status = 503;
+		snprintf(body, sizeof(body),
+		         "stalled: the capture loop last finished a pass %.1f s ago\n",
+		         (double)stall / 1e9);
+	} else {
+		snprintf(body, sizeof(body), "ok\n");
+	}
+	return send_text(conn, status, "text/plain", xstrdup(body), strlen(body));
+}
+
+struct api *api_start(const char *listen, const struct api_hooks *hooks)
+{
+	char host[128];
+	unsigned port;
+	struct sockaddr_storage ss = {0};
+	unsigned flags =
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+
+	if (api_parse_listen(listen, host, sizeof(host), &port) != 0) {
+		log_error("--listen %s: expected ADDR:PORT", listen);
+		return NULL;
+	}
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		flags |= MHD_USE_IPv6;
+	} else {
+		log_error("--listen %s: '%s' is not an IP address", listen, host);
+		return NULL;
+	}
+	struct api *a = xcalloc(1, sizeof(*a));
+	a->hooks = *hooks;
+	if (api_limits_start()) {
+		log_error("cannot start the API's connection reaper");
+		free(a);
+		return NULL;
+	}
+	a->d = MHD_start_daemon(
+	    flags, (uint16_t)port, api_limits_accept, NULL, handle, a, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)API_MAX_CONNECTIONS, MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256u << 10),
+	    MHD_OPTION_NOTIFY_CONNECTION, api_limits_notify, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+	    api_limits_completed, NULL, MHD_OPTION_END);
+	if (!a->d) {
+		api_limits_stop();
+		log_error("cannot listen on %s (in use, or not a local address?)", listen);
+		free(a);
+		return NULL;
+	}
+	log_info("API listening on http://%s/ (/metrics, /api/v1/streams, /healthz)", listen);
+	return a;
+}
+
+void api_stop(struct api *a)
+{
+	if (!a)
+		return;
+	atomic_store(&stopping, true);
+	MHD_stop_daemon(a->d);
+	api_limits_stop();
+	free(a);
+}

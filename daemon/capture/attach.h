@@ -1,0 +1,36 @@
+/* Kernel-side plumbing: tracefs, the tracepoints, optional programs, the
+ * plaintext ports and the cgroup filter. (Uprobes: discover.c.) */
+#ifndef LLMOBS_CAPTURE_ATTACH_H
+#define LLMOBS_CAPTURE_ATTACH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct llmobs_bpf;
+struct bpf_link;
+
+#define ATTACH_MAX_LINKS 256
+
+struct attach_set {
+	struct bpf_link *links[ATTACH_MAX_LINKS];
+	unsigned nlinks;
+	unsigned tracepoints_failed;
+	bool exec_watch; /* new processes are seen (sched_process_exec) */
+};
+
+/* Mounts tracefs at /sys/kernel/tracing when it is not mounted. */
+int tracefs_ensure(void);
+/* Attaches the syscall/sched tracepoints whose programs were loaded. */
+void attach_tracepoints(struct llmobs_bpf *skel, struct attach_set *set);
+/* Turns the optional programs' loading on or off (before load). */
+void attach_set_optional(struct llmobs_bpf *skel, bool load);
+/* Plaintext HTTP is followed on sockets connected to these ports. */
+int attach_plain_ports(struct llmobs_bpf *skel, const uint16_t *ports, size_t n);
+/* Only processes in this cgroup v2 directory (and below) are traced. */
+int attach_cgroup_filter(struct llmobs_bpf *skel, const char *dir);
+void attach_destroy(struct attach_set *set);
+/* The sum over CPUs of one value of a per-CPU array map (0 if absent). */
+uint64_t attach_percpu_sum(int map_fd, uint32_t key);
+
+#endif

@@ -1,0 +1,714 @@
+/* Finds the files that carry OpenSSL and places the SSL probes on them.
+ *
+ * A uprobe belongs to a file (inode), not to a process: one attach covers
+ * every process that maps the file, now or later. So the unit here is the
+ * file, keyed by (device, inode) as /proc/PID/maps and the BPF side report
+ * it. Files come from three places: the system library directories and
+ * --libssl (pinned: probed even with no user, so a new process is covered
+ * from its first call), a scan of every /proc/PID/maps at start, and BPF
+ * reports of exec() and mmap(PROT_EXEC) of files not yet dismissed. */
+#include "capture/discover.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+#include <uthash.h>
+
+#include "capture/attach.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/cgroup.h"
+#include "capture/elfsym.h"
+#include "capture/placement.h"
+#include "llmobs.skel.h"
+#include "core/log.h"
+
+#define func_names ssl_func_names
+#define MAX_PROBES (2 * F__N)
+_Static_assert(F__N <= LLMOBS_PROBE_FUNCS, "a file's probe counters hold LLMOBS_PROBE_FUNCS");
+/* A file whose last user exited is detached only after a /proc check
+ * confirms it (forked children map it without any exec or mmap). */
+#define RECHECK_NS    (1000ull * 1000 * 1000)
+#define REFRESH_NS    (30ull * 1000 * 1000 * 1000)
+#define MAX_DISMISSED 65536
+
+struct file_key {
+	uint64_t dev; /* kernel encoding: major << 20 | minor */
+	uint64_t ino;
+};
+
+struct probe {
+	enum ssl_func func;
+	bool ret;
+	uint64_t offset;
+	uint32_t cookie;
+	struct bpf_link *link;
+};
+
+struct target {
+	struct file_key key;
+	unsigned slot;
+	char path[PATH_MAX]; /* as the first process that mapped it names it */
+	struct elf_info info;
+	bool pinned;
+	uint32_t first_pid;
+	time_t attached_at;
+	struct probe probes[MAX_PROBES];
+	unsigned nprobes;
+	struct placement place[F__N];
+	uint32_t *users;
+	unsigned nusers, cap;
+	UT_hash_handle hh;
+};
+
+struct dismissed {
+	struct file_key key;
+	UT_hash_handle hh;
+};
+
+static struct llmobs_bpf *skel;
+static struct discover_filter filter;
+static bool redirect = true; /* placement.h; --probe-at symbol turns it off */
+static struct target *targets;
+static struct dismissed *dismissed;
+static unsigned ndismissed;
+static uint8_t slots_used[LLMOBS_MAX_PROBE_FILES];
+static uint64_t attach_errors;
+static uint64_t hits_retired;             /* of detached files: counters never go down */
+static uint64_t last_refresh, recheck_at; /* CLOCK_MONOTONIC ns; 0 = none */
+static uint64_t mapped_at;                /* the exec/mmap being handled (for the log) */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t kdev_of(dev_t d)
+{
+	return ((uint64_t)major(d) << 20) | minor(d);
+}
+
+void discover_init(struct llmobs_bpf *s, const struct discover_filter *f)
+{
+	skel = s;
+	filter = *f;
+	redirect = !f->probe_symbols;
+}
+
+/* ---- the BPF "files" map: what to report again ---- */
+
+static void bpf_mark(const struct file_key *k, uint8_t state)
+{
+	struct llmobs_file_key bk = {.ino = k->ino, .dev = (uint32_t)k->dev};
+	int fd = bpf_map__fd(skel->maps.files);
+	if (state)
+		bpf_map_update_elem(fd, &bk, &state, BPF_ANY);
+	else
+		bpf_map_delete_elem(fd, &bk);
+}
+
+static void dismiss(const struct file_key *k)
+{
+	struct dismissed *d;
+	HASH_FIND(hh, dismissed, k, sizeof(*k), d);
+	if (!d) {
+		if (ndismissed >= MAX_DISMISSED) { /* a build host: forget and relearn */
+			struct dismissed *tmp;
+			HASH_ITER(hh, dismissed, d, tmp)
+			{
+				HASH_DEL(dismissed, d);
+				free(d);
+			}
+			ndismissed = 0;
+		}
+		d = xcalloc(1, sizeof(*d));
+		d->key = *k;
+		HASH_ADD(hh, dismissed, key, sizeof(d->key), d);
+		ndismissed++;
+	}
+	bpf_mark(k, LLMOBS_FILE_IGNORED);
+}
+
+/* ---- users ---- */
+
+static void add_user(struct target *t, uint32_t pid)
+{
+	for (unsigned i = 0; i < t->nusers; i++)
+		if (t->users[i] == pid)
+			return;
+	if (t->nusers == t->cap) {
+		t->cap = t->cap ? 2 * t->cap : 8;
+		t->users = xrealloc(t->users, t->cap * sizeof(*t->users));
+	}
+	t->users[t->nusers++] = pid;
+}
+
+static bool remove_user(struct target *t, uint32_t pid)
+{
+	for (unsigned i = 0; i < t->nusers; i++) {
+		if (t->users[i] == pid) {
+			t->users[i] = t->users[--t->nusers];
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ---- attach / detach ---- */
+
+static void zero_hits(uint32_t cookie)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *zeros = xcalloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(uint64_t));
+	bpf_map_update_elem(bpf_map__fd(skel->maps.probe_hits), &cookie, zeros, BPF_ANY);
+	free(zeros);
+}
+
+static uint64_t read_hits(uint32_t cookie)
+{
+	return attach_percpu_sum(bpf_map__fd(skel->maps.probe_hits), cookie);
+}
+
+static struct bpf_program *prog_for(enum ssl_func f, bool ret)
+{
+	if (ret)
+		return skel->progs.ssl_exit_ret;
+	switch (f) {
+	case F_WRITE:
+		return skel->progs.ssl_write_enter;
+	case F_WRITE_EX:
+		return skel->progs.ssl_write_ex_enter;
+	case F_READ:
+		return skel->progs.ssl_read_enter;
+	case F_READ_EX:
+		return skel->progs.ssl_read_ex_enter;
+	case F_FREE:
+		return skel->progs.ssl_free_enter;
+	case F_SHUTDOWN:
+		return skel->progs.ssl_shutdown_enter;
+	default:
+		return NULL;
+	}
+}
+
+static bool attach_probe(struct target *t, const char *open_path, enum ssl_func f, uint64_t off,
+                         bool ret)
+{
+	struct bpf_program *prog = prog_for(f, ret);
+	if (!prog || !bpf_program__autoload(prog))
+		return false; /* optional program that did not load */
+	uint32_t cookie = llmobs_probe_cookie(t->slot, f, ret);
+	zero_hits(cookie);
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret, .bpf_cookie = cookie);
+	struct bpf_link *l = bpf_program__attach_uprobe_opts(prog, -1, open_path, off, &opts);
+	if (!l) {
+		attach_errors++;
+		log_warn("%s: cannot attach %s to %s+0x%llx: %s", t->path,
+		         ret ? "uretprobe" : "uprobe", func_names[f], (unsigned long long)off,
+		         strerror(errno));
+		return false;
+	}
+	t->probes[t->nprobes++] = (struct probe){f, ret, off, cookie, l};
+	return true;
+}
+
+static void detach_probes(struct target *t)
+{
+	for (unsigned i = 0; i < t->nprobes; i++)
+		bpf_link__destroy(t->probes[i].link);
+	t->nprobes = 0;
+}
+
+/* Entry and return probe of a read/write function: both or neither (the
+ * return probe copies reads and learns the fd; alone, the entry probe would
+ * leave stale per-thread state). */
+static bool attach_pair(struct target *t, const char *open_path, enum ssl_func f, uint64_t off)
+{
+	if (!attach_probe(t, open_path, f, off, false))
+		return false;
+	if (attach_probe(t, open_path, f, off, true))
+		return true;
+	bpf_link__destroy(t->probes[--t->nprobes].link);
+	return false;
+}
+
+static int alloc_slot(void)
+{
+	for (int i = 0; i < LLMOBS_MAX_PROBE_FILES; i++)
+		if (!slots_used[i]) {
+			slots_used[i] = 1;
+			return i;
+		}
+	return -1;
+}
+
+/* Probes one file. Returns the target, or NULL when it carries no usable
+ * SSL functions (dismissed) or attaching failed. */
+static struct target *probe_file(const struct file_key *k, const char *open_path,
+                                 const char *shown_path, uint32_t pid, bool pinned)
+{
+	uint64_t off[F__N];
+	struct elf_info info;
+	uint64_t t0 = clock_mono_ns();
+	int n = elf_func_offsets(open_path, func_names, F__N, off, &info);
+	uint64_t t1 = clock_mono_ns();
+	bool can_read = off[F_READ] || off[F_READ_EX], can_write = off[F_WRITE] || off[F_WRITE_EX];
+	if (n <= 0 || !can_read || !can_write) {
+		if (pinned)
+			log_warn("%s: no SSL_read/SSL_write symbols; not probed", shown_path);
+		dismiss(k);
+		return NULL;
+	}
+	int slot = alloc_slot();
+	if (slot < 0) {
+		attach_errors++;
+		log_error("%s: more than %d files to probe; not probed", shown_path,
+		          LLMOBS_MAX_PROBE_FILES);
+		return NULL;
+	}
+	struct target *t = xcalloc(1, sizeof(*t));
+	t->key = *k;
+	t->slot = (unsigned)slot;
+	t->info = info;
+	t->pinned = pinned;
+	t->first_pid = pid;
+	t->attached_at = time(NULL);
+	snprintf(t->path, sizeof(t->path), "%s", shown_path);
+	place_probes(open_path, &info, off, redirect, t->place);
+	unsigned io = 0, emulated = 0, probed = 0;
+	for (enum ssl_func f = F_WRITE; f < F__N; f++) {
+		const struct placement *pl = &t->place[f];
+		if (pl->kind != PLACE_PUBLIC && pl->kind != PLACE_CALLEE)
+			continue;
+		bool ok = f <= F_READ_EX ? attach_pair(t, open_path, f, pl->at)
+		                         : attach_probe(t, open_path, f, pl->at, false);
+		if (ok && f <= F_READ_EX)
+			io++;
+		probed += ok;
+		emulated += ok && pl->emulated;
+		log_debug("%s: %s at 0x%llx (%s, %s): %s", shown_path, func_names[f],
+		          (unsigned long long)pl->at, pl->insn,
+		          pl->emulated ? "emulated" : "single-stepped", pl->why);
+	}
+	if (!io) {
+		detach_probes(t);
+		slots_used[slot] = 0;
+		free(t);
+		return NULL;
+	}
+	HASH_ADD(hh, targets, key, sizeof(t->key), t);
+	bpf_mark(k, LLMOBS_FILE_PROBED);
+	char who[96] = "";
+	log_debug("%s: symbols %.2f ms, attach %.2f ms, handling began %.2f ms after the mapping",
+	          t->path, (double)(t1 - t0) / 1e6, (double)(clock_mono_ns() - t1) / 1e6,
+	          mapped_at ? (double)(t0 - mapped_at) / 1e6 : -1.0);
+	if (pid && mapped_at)
+		snprintf(who, sizeof(who), ", first used by pid %u, %.1f ms after it mapped it",
+		         pid, (double)(clock_mono_ns() - mapped_at) / 1e6);
+	else if (pid)
+		snprintf(who, sizeof(who), ", first used by pid %u", pid);
+	log_info("attached %u probes to %s (%s, OpenSSL %s; %u of %u functions on emulated "
+	         "instructions%s)",
+	         t->nprobes, t->path, info.executable ? "executable" : "library",
+	         info.openssl3 ? "3.x" : (off[F_READ_EX] ? "1.1.1" : "1.1 or older"), emulated,
+	         probed, who);
+	return t;
+}
+
+static void detach_target(struct target *t, const char *why)
+{
+	for (unsigned i = 0; i < t->nprobes; i++)
+		hits_retired += read_hits(t->probes[i].cookie);
+	log_info("detached %u probes from %s (%s)", t->nprobes, t->path, why);
+	HASH_DEL(targets, t);
+	detach_probes(t);
+	bpf_mark(&t->key, 0); /* a later user is reported as new again */
+	slots_used[t->slot] = 0;
+	free(t->users);
+	free(t);
+}
+
+/* ---- processes ---- */
+
+static bool pid_selected(uint32_t pid)
+{
+	if (filter.pid && pid != filter.pid)
+		return false;
+	if (filter.comm) {
+		char fn[64], comm[32] = "";
+		snprintf(fn, sizeof(fn), "/proc/%u/comm", pid);
+		FILE *f = fopen(fn, "re");
+		if (!f)
+			return false;
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = '\0';
+		fclose(f);
+		comm[strcspn(comm, "\n")] = '\0';
+		if (strcmp(comm, filter.comm) != 0)
+			return false;
+	}
+	if (filter.cgroup_path) {
+		char fn[64], text[4096];
+		snprintf(fn, sizeof(fn), "/proc/%u/cgroup", pid);
+		FILE *f = fopen(fn, "re");
+		if (!f)
+			return false;
+		size_t n = fread(text, 1, sizeof(text) - 1, f);
+		fclose(f);
+		text[n] = '\0';
+		const char *v2 = strstr(text, "0::");
+		size_t len = strlen(filter.cgroup_path);
+		if (!v2 || (v2 != text && v2[-1] != '\n'))
+			return false;
+		v2 += 3;
+		if (strncmp(v2, filter.cgroup_path, len) != 0 ||
+		    (v2[len] != '\n' && v2[len] != '/' && v2[len] != '\0' &&
+		     strcmp(filter.cgroup_path, "/") != 0))
+			return false;
+	}
+	return true;
+}
+
+/* The path to open a file mapped by pid: through its root (containers), or
+ * the mapping itself when that path names another file (deleted/replaced). */
+static bool open_path_of(uint32_t pid, const char *range, const char *path,
+                         const struct file_key *k, char *out, size_t n)
+{
+	struct stat st;
+	snprintf(out, n, "/proc/%u/root%s", pid, path);
+	if (stat(out, &st) == 0 && kdev_of(st.st_dev) == k->dev && st.st_ino == k->ino)
+		return true;
+	snprintf(out, n, "/proc/%u/map_files/%s", pid, range);
+	return stat(out, &st) == 0;
+}
+
+/* Looks at every executable file mapping of pid. Returns false when the
+ * process is gone. */
+static bool scan_pid(uint32_t pid)
+{
+	char fn[64], line[PATH_MAX + 128];
+	snprintf(fn, sizeof(fn), "/proc/%u/maps", pid);
+	FILE *f = fopen(fn, "re");
+	if (!f)
+		return false;
+	struct file_key last = {0, 0};
+	while (fgets(line, sizeof(line), f)) {
+		char range[64], perms[8], path[PATH_MAX];
+		unsigned maj, min;
+		unsigned long long ino, off;
+		path[0] = '\0';
+		if (sscanf(line, "%63s %7s %llx %x:%x %llu %4095[^\n]", range, perms, &off, &maj,
+		           &min, &ino, path) < 6)
+			continue;
+		if (perms[2] != 'x' || !ino || path[0] != '/')
+			continue;
+		struct file_key k = {((uint64_t)maj << 20) | min, ino};
+		if (k.dev == last.dev && k.ino == last.ino)
+			continue; /* the same file's next segment */
+		last = k;
+		struct target *t;
+		HASH_FIND(hh, targets, &k, sizeof(k), t);
+		if (t) {
+			add_user(t, pid);
+			continue;
+		}
+		struct dismissed *d;
+		HASH_FIND(hh, dismissed, &k, sizeof(k), d);
+		if (d)
+			continue;
+		char *del = strstr(path, " (deleted)");
+		if (del && del[10] == '\0')
+			*del = '\0';
+		char open_path[PATH_MAX + 64];
+		if (!open_path_of(pid, range, path, &k, open_path, sizeof(open_path))) {
+			log_debug("pid %u: cannot open %s", pid, path);
+			continue;
+		}
+		t = probe_file(&k, open_path, path, pid, false);
+		if (t)
+			add_user(t, pid);
+	}
+	fclose(f);
+	return true;
+}
+
+static void scan_all(void)
+{
+	DIR *d = opendir("/proc");
+	if (!d) {
+		log_error("cannot read /proc: %s", strerror(errno));
+		return;
+	}
+	uint32_t self = (uint32_t)getpid();
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		uint32_t pid = (uint32_t)strtoul(de->d_name, NULL, 10);
+		if (pid != self && pid_selected(pid))
+			scan_pid(pid);
+	}
+	closedir(d);
+}
+
+void discover_scan_all(void)
+{
+	pthread_mutex_lock(&lock);
+	scan_all();
+	last_refresh = clock_mono_ns();
+	unsigned n = HASH_COUNT(targets);
+	pthread_mutex_unlock(&lock);
+	log_info("discovery: %u file(s) probed, %u dismissed", n, ndismissed);
+}
+
+/* ---- pinned files ---- */
+
+/* Library directories of Debian/Ubuntu, Fedora/RHEL, Alpine and /usr/local. */
+static const char *const lib_dirs[] = {
+    "/usr/lib/x86_64-linux-gnu",
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/lib/aarch64-linux-gnu",
+    "/usr/lib64",
+    "/lib64",
+    "/usr/lib",
+    "/lib",
+    "/usr/local/lib",
+    "/usr/local/lib64",
+    "/usr/local/ssl/lib",
+    NULL,
+};
+static const char *const lib_names[] = {"libssl.so.3", "libssl.so.1.1", NULL};
+
+static unsigned pin(const char *path, bool explicit)
+{
+	char real[PATH_MAX];
+	struct stat st;
+	if (!realpath(path, real) || stat(real, &st) != 0) {
+		if (explicit)
+			log_error("--libssl %s: %s", path, strerror(errno));
+		return 0;
+	}
+	struct file_key k = {kdev_of(st.st_dev), st.st_ino};
+	struct target *t;
+	HASH_FIND(hh, targets, &k, sizeof(k), t);
+	if (t)
+		return 0; /* /lib and /usr/lib are often the same directory */
+	return probe_file(&k, real, real, 0, true) ? 1 : 0;
+}
+
+unsigned discover_pinned(const char **extra)
+{
+	unsigned n = 0;
+	pthread_mutex_lock(&lock);
+	char path[PATH_MAX];
+	for (int i = 0; extra && extra[i]; i++)
+		n += pin(extra[i], true);
+	for (int d = 0; lib_dirs[d]; d++) {
+		for (int j = 0; lib_names[j]; j++) {
+			snprintf(path, sizeof(path), "%s/%s", lib_dirs[d], lib_names[j]);
+			if (access(path, F_OK) == 0)
+				n += pin(path, false);
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+/* ---- events ---- */
+
+void discover_mapped(const struct llmobs_event *ev)
+{
+	struct file_key k = {ev->pos, ev->conn};
+	struct target *t;
+	pthread_mutex_lock(&lock);
+	HASH_FIND(hh, targets, &k, sizeof(k), t);
+	if (t) {
+		add_user(t, ev->tgid);
+		pthread_mutex_unlock(&lock);
+		return;
+	}
+	struct dismissed *d;
+	HASH_FIND(hh, dismissed, &k, sizeof(k), d);
+	mapped_at = ev->ts_ns;
+	bool alive = !d && scan_pid(ev->tgid);
+	mapped_at = 0;
+	if (alive) {
+		HASH_FIND(hh, targets, &k, sizeof(k), t);
+		HASH_FIND(hh, dismissed, &k, sizeof(k), d);
+	}
+	/* Known by now, or a key /proc/PID/maps does not show (overlayfs maps
+	 * the lower file): the scan above probed what the process maps, and
+	 * the periodic refresh keeps its users right. */
+	if (!t)
+		dismiss(&k);
+	pthread_mutex_unlock(&lock);
+}
+
+void discover_exit(uint32_t tgid)
+{
+	struct target *t, *tmp;
+	pthread_mutex_lock(&lock);
+	HASH_ITER(hh, targets, t, tmp)
+	{
+		/* exits that come together are checked together */
+		if (remove_user(t, tgid) && !t->nusers && !t->pinned && !recheck_at)
+			recheck_at = clock_mono_ns() + RECHECK_NS;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+/* A full rescan: finds users of every probed file (forked children map
+ * files without an exec or mmap), probes files whose reports were lost,
+ * and detaches files nobody maps any more. */
+void discover_tick(void)
+{
+	uint64_t now = clock_mono_ns();
+	if (now - last_refresh < REFRESH_NS && !(recheck_at && now >= recheck_at))
+		return;
+	recheck_at = 0;
+	last_refresh = now;
+	pthread_mutex_lock(&lock);
+	struct target *t, *tmp;
+	HASH_ITER(hh, targets, t, tmp)
+	{
+		t->nusers = 0;
+	}
+	scan_all();
+	HASH_ITER(hh, targets, t, tmp)
+	{
+		if (!t->nusers && !t->pinned)
+			detach_target(t, "no process uses it any more");
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+/* ---- reporting ---- */
+
+void discover_stats(struct discover_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&lock);
+	struct target *t, *tmp;
+	HASH_ITER(hh, targets, t, tmp)
+	{
+		if (t->info.executable)
+			out->files_executable++;
+		else
+			out->files_library++;
+		out->uprobes += t->nprobes;
+		for (unsigned i = 0; i < t->nprobes; i++)
+			out->hits += read_hits(t->probes[i].cookie);
+	}
+	out->attach_errors = attach_errors;
+	out->hits += hits_retired;
+	pthread_mutex_unlock(&lock);
+}
+
+static cJSON *target_json(const struct target *t)
+{
+	char tmp[64];
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "path", t->path);
+	snprintf(tmp, sizeof(tmp), "%llx:%02llx", (unsigned long long)(t->key.dev >> 20),
+	         (unsigned long long)(t->key.dev & 0xfffff));
+	cJSON_AddStringToObject(o, "device", tmp);
+	cJSON_AddNumberToObject(o, "inode", (double)t->key.ino);
+	cJSON_AddStringToObject(o, "kind", t->info.executable ? "executable" : "library");
+	cJSON_AddStringToObject(o, "openssl", t->info.openssl3 ? "3.x" : "1.1");
+	if (t->info.soname[0])
+		cJSON_AddStringToObject(o, "soname", t->info.soname);
+	cJSON_AddStringToObject(o, "origin", t->pinned ? "pinned" : "discovered");
+	struct tm tm;
+	gmtime_r(&t->attached_at, &tm);
+	strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cJSON_AddStringToObject(o, "attached_at", tmp);
+	cJSON *users = cJSON_AddArrayToObject(o, "pids");
+	for (unsigned i = 0; i < t->nusers && i < 256; i++)
+		cJSON_AddItemToArray(users, cJSON_CreateNumber(t->users[i]));
+	cJSON_AddNumberToObject(o, "processes", t->nusers);
+	cJSON *probes = cJSON_AddArrayToObject(o, "probes");
+	uint64_t total = 0;
+	for (unsigned i = 0; i < t->nprobes; i++) {
+		const struct probe *p = &t->probes[i];
+		cJSON *po = cJSON_CreateObject();
+		cJSON_AddStringToObject(po, "function", func_names[p->func]);
+		cJSON_AddStringToObject(po, "type", p->ret ? "uretprobe" : "uprobe");
+		snprintf(tmp, sizeof(tmp), "0x%llx", (unsigned long long)p->offset);
+		cJSON_AddStringToObject(po, "offset", tmp);
+		uint64_t h = read_hits(p->cookie);
+		total += h;
+		cJSON_AddNumberToObject(po, "hits", (double)h);
+		cJSON_AddItemToArray(probes, po);
+	}
+	cJSON_AddNumberToObject(o, "hits", (double)total);
+	cJSON *fns = cJSON_AddArrayToObject(o, "functions");
+	for (int f = 0; f < F__N; f++) {
+		const struct placement *pl = &t->place[f];
+		if (pl->kind == PLACE_NONE)
+			continue;
+		cJSON *fo = cJSON_CreateObject();
+		cJSON_AddStringToObject(fo, "function", func_names[f]);
+		snprintf(tmp, sizeof(tmp), "0x%llx", (unsigned long long)pl->symbol);
+		cJSON_AddStringToObject(fo, "symbol_offset", tmp);
+		cJSON_AddStringToObject(fo, "placement", place_kind_name(pl->kind));
+		if (pl->kind == PLACE_COVERED) {
+			cJSON_AddNullToObject(fo, "probe_offset");
+			cJSON_AddStringToObject(fo, "covered_by", func_names[pl->covered_by]);
+		} else {
+			snprintf(tmp, sizeof(tmp), "0x%llx", (unsigned long long)pl->at);
+			cJSON_AddStringToObject(fo, "probe_offset", tmp);
+			cJSON_AddStringToObject(fo, "hit_cost",
+			                        pl->emulated ? "emulated" : "single-stepped");
+		}
+		cJSON_AddStringToObject(fo, "first_instruction", pl->insn);
+		cJSON_AddStringToObject(fo, "why", pl->why);
+		cJSON_AddItemToArray(fns, fo);
+	}
+	return o;
+}
+
+cJSON *discover_json(void)
+{
+	cJSON *j = cJSON_CreateObject();
+	cJSON *files = cJSON_AddArrayToObject(j, "files");
+	pthread_mutex_lock(&lock);
+	struct target *t, *tmp;
+	HASH_ITER(hh, targets, t, tmp)
+	{
+		cJSON_AddItemToArray(files, target_json(t));
+	}
+	cJSON_AddNumberToObject(j, "files_dismissed", ndismissed);
+	cJSON_AddNumberToObject(j, "attach_errors", (double)attach_errors);
+	pthread_mutex_unlock(&lock);
+	return j;
+}
+
+void discover_free(void)
+{
+	struct target *t, *tmp;
+	pthread_mutex_lock(&lock);
+	HASH_ITER(hh, targets, t, tmp)
+	{
+		HASH_DEL(targets, t);
+		detach_probes(t);
+		slots_used[t->slot] = 0;
+		free(t->users);
+		free(t);
+	}
+	struct dismissed *d, *dtmp;
+	HASH_ITER(hh, dismissed, d, dtmp)
+	{
+		HASH_DEL(dismissed, d);
+		free(d);
+	}
+	ndismissed = 0;
+	pthread_mutex_unlock(&lock);
+}

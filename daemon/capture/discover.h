@@ -1,0 +1,46 @@
+/* Zero-config probe placement: finds every file that carries OpenSSL
+ * (libssl of any version or path, executables that link it statically such
+ * as node) in the processes on the host, attaches the SSL uprobes once per
+ * file, keeps track of the processes using each file, and detaches when the
+ * last one is gone. Runs on the capture thread; discover_json() from any. */
+#ifndef LLMOBS_CAPTURE_DISCOVER_H
+#define LLMOBS_CAPTURE_DISCOVER_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "llmobs/event.h"
+
+struct llmobs_bpf;
+
+struct discover_filter {
+	uint32_t pid;            /* 0 = any */
+	const char *comm;        /* process name, or NULL */
+	const char *cgroup_path; /* cgroup v2 path (relative to the mount), or NULL */
+	bool probe_symbols;      /* probe the public symbols only (no placement) */
+};
+
+struct discover_stats {
+	unsigned files_library, files_executable; /* probed files */
+	unsigned uprobes;                         /* uprobes + uretprobes attached */
+	uint64_t attach_errors, hits;
+};
+
+void discover_init(struct llmobs_bpf *skel, const struct discover_filter *f);
+/* Files probed whether or not a process uses them: the system libssl
+ * files and --libssl paths. Returns how many files got probes. */
+unsigned discover_pinned(const char **extra);
+/* Every process's executable mappings (/proc/PID/maps). */
+void discover_scan_all(void);
+/* A process exec'd or mapped a file (LLMOBS_EV_MAPPED), or exited. */
+void discover_mapped(const struct llmobs_event *ev);
+void discover_exit(uint32_t tgid);
+/* Call often: every 30 s, and soon after a file lost its last known user,
+ * rescans /proc (users, missed files) and detaches unused files. */
+void discover_tick(void);
+void discover_stats(struct discover_stats *out);
+cJSON *discover_json(void);
+void discover_free(void);
+
+#endif

@@ -1,0 +1,25 @@
+/* Function symbols of an ELF file as uprobe file offsets (libelf). */
+#ifndef LLMOBS_CAPTURE_ELFSYM_H
+#define LLMOBS_CAPTURE_ELFSYM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct elf_info {
+	bool executable; /* has PT_INTERP (a program, not a library) */
+	bool openssl3;   /* exports SSL_get1_peer_certificate (3.x only) */
+	char soname[64]; /* DT_SONAME, "" when none */
+	/* file offsets of the executable PT_LOAD segments (up to 4) */
+	uint64_t text_start[4], text_end[4];
+	unsigned ntext;
+};
+
+/* Looks up each of names[0..n) among the defined function symbols of path
+ * (.dynsym, then .symtab) and stores its file offset in offsets[i], or 0
+ * when absent. Returns how many were found, or -1 when path is not a
+ * readable ELF file. info may be NULL. */
+int elf_func_offsets(const char *path, const char *const *names, size_t n, uint64_t *offsets,
+                     struct elf_info *info);
+
+#endif

@@ -1,0 +1,42 @@
+/* Where each SSL probe goes in a file. A uprobe on an instruction the
+ * kernel emulates (push, call, jmp, nop) costs ~5 us here; one it must
+ * single-step (sub, mov, test...) ~18 us. OpenSSL 3's SSL_read_ex and
+ * SSL_write_ex begin "sub $8,%rsp; call internal", and the internal
+ * functions begin with a push and take the same arguments, so probing them
+ * is cheaper at the same hit count; SSL_read and SSL_write reach the same
+ * internal functions by their first call and need no probe of their own. */
+#ifndef LLMOBS_CAPTURE_PLACEMENT_H
+#define LLMOBS_CAPTURE_PLACEMENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "capture/elfsym.h"
+
+enum ssl_func { F_WRITE, F_WRITE_EX, F_READ, F_READ_EX, F_FREE, F_SHUTDOWN, F__N };
+extern const char *const ssl_func_names[F__N];
+
+enum place_kind {
+	PLACE_NONE = 0, /* the file does not have the function */
+	PLACE_PUBLIC,   /* the symbol itself */
+	PLACE_CALLEE,   /* the function the entry calls, args passed through */
+	PLACE_COVERED,  /* no probe: reaches another function's probe */
+};
+
+struct placement {
+	enum place_kind kind;
+	uint64_t symbol; /* file offset of the public symbol */
+	uint64_t at;     /* file offset of the probe */
+	bool emulated;   /* the probed instruction is emulated, not stepped */
+	enum ssl_func covered_by;
+	char insn[48]; /* the probed (or, if covered, the entry) instruction */
+	char why[160];
+};
+
+/* Chooses placements for every function with offsets[f] != 0 in path.
+ * redirect=false keeps every public symbol (for comparison). */
+void place_probes(const char *path, const struct elf_info *info, const uint64_t offsets[F__N],
+                  bool redirect, struct placement out[F__N]);
+const char *place_kind_name(enum place_kind k);
+
+#endif

@@ -1,0 +1,76 @@
+#include "core/clock.h"
+
+#include <stdio.h>
+#include <time.h>
+
+static int64_t wall_offset;
+static int event_time;
+static uint64_t last_event_ts;
+
+uint64_t clock_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int64_t clock_measure_wall_offset(void)
+{
+	/* Bracket the realtime read with two monotonic reads to halve the error. */
+	uint64_t a = clock_mono_ns();
+	struct timespec rt;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	uint64_t b = clock_mono_ns();
+	int64_t wall = (int64_t)rt.tv_sec * 1000000000ll + rt.tv_nsec;
+	return wall - (int64_t)(a + (b - a) / 2);
+}
+
+void clock_set_wall_offset(int64_t off)
+{
+	wall_offset = off;
+}
+
+int64_t clock_wall_offset(void)
+{
+	return wall_offset;
+}
+
+void clock_format_rfc3339(uint64_t mono_ns, char *out, size_t n)
+{
+	int64_t wall = (int64_t)mono_ns + wall_offset;
+	time_t sec = (time_t)(wall / 1000000000ll);
+	int ms = (int)((wall % 1000000000ll) / 1000000ll);
+	struct tm tm;
+	gmtime_r(&sec, &tm);
+	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+}
+
+void clock_use_event_time(int on)
+{
+	event_time = on;
+}
+
+void clock_note_event(uint64_t ts)
+{
+	if (ts > last_event_ts)
+		last_event_ts = ts;
+}
+
+uint64_t clock_now(void)
+{
+	return event_time ? last_event_ts : clock_mono_ns();
+}
+
+struct timespec clock_deadline_ms(unsigned ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return ts;
+}

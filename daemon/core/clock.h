@@ -1,0 +1,26 @@
+/* Capture timestamps are CLOCK_MONOTONIC ns (bpf_ktime_get_ns). Wall time is
+ * derived once, from an offset taken at start (or stored in a recording). */
+#ifndef LLMOBS_CORE_CLOCK_H
+#define LLMOBS_CORE_CLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+uint64_t clock_mono_ns(void);
+/* CLOCK_REALTIME ms from now, for pthread's timed waits. */
+struct timespec clock_deadline_ms(unsigned ms);
+/* realtime - monotonic, ns, measured now */
+int64_t clock_measure_wall_offset(void);
+void clock_set_wall_offset(int64_t off);
+int64_t clock_wall_offset(void);
+/* RFC 3339 UTC with milliseconds: 2026-11-23T05:53:38.123Z */
+void clock_format_rfc3339(uint64_t mono_ns, char *out, size_t n);
+
+/* "Now" for ages/durations of calls still in flight: the monotonic clock
+ * when live, the last replayed event's time when replaying. */
+void clock_use_event_time(int on);
+void clock_note_event(uint64_t ts);
+uint64_t clock_now(void);
+
+#endif

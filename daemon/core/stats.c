@@ -1,0 +1,135 @@
+/* The self-metrics table (see stats.h). A new counter is one row here. */
+#include "core/stats.h"
+
+#define P(field) offsetof(struct stats_view, p.field)
+#define C(field) offsetof(struct stats_view, c.field)
+/* rows served as they are (scale 1) */
+#define ROW(...)                                                                                   \
+	{                                                                                          \
+		__VA_ARGS__, 0                                                                     \
+	}
+#define A(field) offsetof(struct stats_view, api.field)
+
+/* clang-format off */
+const struct stat_row stat_rows[] = {
+    ROW("llmobs_capture_events_total", STAT_COUNTER, NULL, NULL, STAT_CAPTURE, "events", C(events),
+     "Records the BPF programs submitted to the ring buffer."),
+    ROW("llmobs_capture_dropped_events_total", STAT_COUNTER, NULL, NULL, STAT_CAPTURE, "dropped_events",
+     C(rb_drops), "Records lost because the ring buffer was full."),
+    ROW("llmobs_capture_dropped_bytes_total", STAT_COUNTER, NULL, NULL, STAT_CAPTURE, "dropped_bytes",
+     C(rb_drop_bytes), "Payload bytes in records lost to a full ring buffer."),
+    ROW("llmobs_capture_truncated_bytes_total", STAT_COUNTER, NULL, NULL, STAT_CAPTURE,
+     "truncated_bytes", C(trunc_bytes), "Bytes of SSL calls beyond the per-call copy limit."),
+    ROW("llmobs_capture_read_faults_total", STAT_COUNTER, NULL, NULL, STAT_CAPTURE, "read_faults",
+     C(read_faults), "Plaintext buffers the kernel could not read."),
+    ROW("llmobs_capture_muted_calls_total", STAT_COUNTER, NULL, NULL, STAT_CAPTURE, "muted_calls",
+     C(muted_calls),
+     "SSL calls not copied: their connection is the server side of a local TLS server, or not "
+     "HTTP/1."),
+    ROW("llmobs_probe_hits_total", STAT_COUNTER, NULL, NULL, STAT_CAPTURE, "probe_hits", C(hits),
+     "SSL uprobe/uretprobe executions, traced processes or not."),
+    ROW("llmobs_probes_attached", STAT_GAUGE, NULL, NULL, STAT_CAPTURE, "probes_attached",
+     C(probes_attached), "uprobes and uretprobes attached."),
+    ROW("llmobs_probe_attached", STAT_GAUGE, "kind", "library", STAT_CAPTURE, "probe_files_library",
+     C(probe_files[0]), "Files carrying OpenSSL with probes attached, by kind."),
+    ROW("llmobs_probe_attached", STAT_GAUGE, "kind", "executable", STAT_CAPTURE,
+     "probe_files_executable", C(probe_files[1]), NULL),
+    ROW("llmobs_probe_attach_errors_total", STAT_COUNTER, NULL, NULL, STAT_CAPTURE, "attach_errors",
+     C(attach_errors), "Uprobes that failed to attach."),
+    ROW("llmobs_ringbuf_size_bytes", STAT_GAUGE, NULL, NULL, STAT_CAPTURE, "ringbuf_bytes",
+     C(ringbuf_bytes), "BPF ring buffer size."),
+    ROW("llmobs_ringbuf_used_bytes", STAT_GAUGE, NULL, NULL, STAT_CAPTURE, "ringbuf_used_bytes",
+     C(ringbuf_used), "Ring buffer bytes written by BPF, not yet consumed."),
+    ROW("llmobs_ringbuf_used_max_bytes", STAT_GAUGE, NULL, NULL, STAT_CAPTURE,
+     "ringbuf_used_max_bytes", C(ringbuf_used_max),
+     "Most ring buffer bytes seen waiting before a drain."),
+
+    ROW("llmobs_pipeline_data_records_total", STAT_COUNTER, NULL, NULL, STAT_PIPELINE, "data_events",
+     P(events[LLMOBS_EV_DATA]), "Data records (plaintext pieces) the pipeline received."),
+    ROW("llmobs_pipeline_bad_records_total", STAT_COUNTER, NULL, NULL, STAT_PIPELINE, "bad_events",
+     P(bad_events), "Records of a wrong size or type, rejected."),
+    ROW("llmobs_capture_bytes_total", STAT_COUNTER, "direction", "write", STAT_PIPELINE, "write_bytes",
+     P(data_bytes[LLMOBS_DIR_WRITE]), "Plaintext bytes captured, by direction."),
+    ROW("llmobs_capture_bytes_total", STAT_COUNTER, "direction", "read", STAT_PIPELINE, "read_bytes",
+     P(data_bytes[LLMOBS_DIR_READ]), NULL),
+    ROW("llmobs_capture_lost_bytes_total", STAT_COUNTER, NULL, NULL, STAT_PIPELINE, "lost_bytes",
+     P(lost_bytes), "Bytes missing from connection byte streams (gaps seen by the pipeline)."),
+    ROW("llmobs_capture_gaps_total", STAT_COUNTER, NULL, NULL, STAT_PIPELINE, "gaps", P(gaps),
+     "Gaps in connection byte streams (records lost before the pipeline)."),
+    ROW("llmobs_capture_duplicate_bytes_total", STAT_COUNTER, NULL, NULL, STAT_PIPELINE,
+     "duplicate_bytes", P(duplicate_bytes), "Bytes seen twice (overlapping records), parsed once."),
+    ROW("llmobs_capture_write_retry_bytes_total", STAT_COUNTER, NULL, NULL, STAT_PIPELINE,
+     "write_retry_bytes", P(write_retry_bytes),
+     "Bytes of SSL writes that failed and were retried by the app."),
+    ROW("llmobs_capture_ignored_bytes_total", STAT_COUNTER, "reason", "not_http", STAT_PIPELINE,
+     "ignored_not_http_bytes", P(ignored_bytes[IGNORE_NOT_HTTP]),
+     "Captured bytes not parsed, by reason."),
+    ROW("llmobs_capture_ignored_bytes_total", STAT_COUNTER, "reason", "server_side", STAT_PIPELINE,
+     "ignored_server_side_bytes", P(ignored_bytes[IGNORE_SERVER_SIDE]), NULL),
+    ROW("llmobs_capture_ignored_bytes_total", STAT_COUNTER, "reason", "resync", STAT_PIPELINE,
+     "ignored_resync_bytes", P(ignored_bytes[IGNORE_RESYNC]), NULL),
+    ROW("llmobs_capture_ignored_bytes_total", STAT_COUNTER, "reason", "unmatched", STAT_PIPELINE,
+     "ignored_unmatched_bytes", P(ignored_bytes[IGNORE_UNMATCHED]), NULL),
+    ROW("llmobs_capture_ignored_bytes_total", STAT_COUNTER, "reason", "encoding", STAT_PIPELINE,
+     "ignored_encoding_bytes", P(ignored_bytes[IGNORE_ENCODING]), NULL),
+    ROW("llmobs_capture_ignored_bytes_total", STAT_COUNTER, "reason", "after_end", STAT_PIPELINE,
+     "ignored_after_end_bytes", P(ignored_bytes[IGNORE_AFTER_END]), NULL),
+    ROW("llmobs_parse_errors_total", STAT_COUNTER, "stage", "http", STAT_PIPELINE, "http_parse_errors",
+     P(parse_errors_http), "Inputs a pipeline stage could not parse."),
+    ROW("llmobs_parse_errors_total", STAT_COUNTER, "stage", "json", STAT_PIPELINE, "json_parse_errors",
+     P(parse_errors_json), NULL),
+    ROW("llmobs_parse_errors_total", STAT_COUNTER, "stage", "body", STAT_PIPELINE, "body_parse_errors",
+     P(parse_errors_body), NULL),
+    ROW("llmobs_capture_ignored_bytes_total", STAT_COUNTER, "reason", "decode_limit", STAT_PIPELINE,
+     "ignored_decode_limit_bytes", P(ignored_bytes[IGNORE_DECODE_LIMIT]), NULL),
+    ROW("llmobs_decode_limit_calls_total", STAT_COUNTER, NULL, NULL, STAT_PIPELINE,
+     "decode_limit_calls", P(decode_limit_calls),
+     "Calls whose compressed body inflated past the limit (32 MiB, or 200x past 1 MiB): "
+     "truncated."),
+    ROW("llmobs_connections_active", STAT_GAUGE, NULL, NULL, STAT_PIPELINE, "connections_active",
+     P(conns_active), "Connections being tracked."),
+    ROW("llmobs_connections_total", STAT_COUNTER, NULL, NULL, STAT_PIPELINE, "connections_total",
+     P(conns_total), "Connections seen."),
+    ROW("llmobs_connections_muted_total", STAT_COUNTER, NULL, NULL, STAT_PIPELINE, "connections_muted",
+     P(conns_muted), "TLS connections no longer copied (server side, or not HTTP/1)."),
+    ROW("llmobs_calls_started_total", STAT_COUNTER, NULL, NULL, STAT_PIPELINE, "calls_total",
+     P(calls_total), "LLM calls seen (their request headers were parsed)."),
+    ROW("llmobs_streams_active", STAT_GAUGE, NULL, NULL, STAT_PIPELINE, "streams_active",
+     offsetof(struct stats_view, streams_active), "LLM calls in flight."),
+    {"llmobs_pipeline_stall_seconds", STAT_GAUGE, NULL, NULL, STAT_CAPTURE, "stall_ms",
+     offsetof(struct stats_view, stall_ms),
+     "Time since the capture loop last finished a pass (a few ms when healthy; /healthz "
+     "answers 503 past 5 s).",
+     0.001},
+    ROW("llmobs_api_refused_connections_total", STAT_COUNTER, "reason", "header_timeout", STAT_API,
+     "header_timeouts", A(header_timeouts),
+     "API connections closed or refused so that no client locks others out, by reason."),
+    ROW("llmobs_api_refused_connections_total", STAT_COUNTER, "reason", "pending_evicted", STAT_API,
+     "pending_evicted", A(pending_evicted), NULL),
+    ROW("llmobs_api_refused_connections_total", STAT_COUNTER, "reason", "per_address", STAT_API,
+     "address_refused", A(address_refused), NULL),
+    ROW("llmobs_api_refused_connections_total", STAT_COUNTER, "reason", "followers", STAT_API,
+     "followers_refused", A(followers_refused), NULL),
+
+};
+/* clang-format on */
+const size_t stat_nrows = sizeof(stat_rows) / sizeof(stat_rows[0]);
+
+cJSON *stats_to_json(const struct stats_view *v)
+{
+	cJSON *j = cJSON_CreateObject();
+	cJSON *sec[3] = {cJSON_AddObjectToObject(j, "capture"),
+	                 cJSON_AddObjectToObject(j, "pipeline"), cJSON_AddObjectToObject(j, "api")};
+	for (size_t i = 0; i < stat_nrows; i++)
+		cJSON_AddNumberToObject(sec[stat_rows[i].section], stat_rows[i].key,
+		                        (double)stat_value(&stat_rows[i], v));
+	/* the total of the per-kind rows, as served before they existed */
+	cJSON_AddNumberToObject(sec[STAT_CAPTURE], "probe_files",
+	                        (double)(v->c.probe_files[0] + v->c.probe_files[1]));
+	cJSON *dl = cJSON_AddObjectToObject(sec[STAT_CAPTURE], "visibility_delay_ms");
+	cJSON_AddNumberToObject(dl, "samples", (double)v->c.delay_samples);
+	cJSON_AddNumberToObject(dl, "p50", v->c.delay_p50_us / 1e3);
+	cJSON_AddNumberToObject(dl, "p99", v->c.delay_p99_us / 1e3);
+	cJSON_AddNumberToObject(dl, "max", v->c.delay_max_us / 1e3);
+	return j;
+}

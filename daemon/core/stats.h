@@ -1,0 +1,67 @@
+/* The daemon's own counters (capture, pipeline, connections) described once:
+ * one row per series gives its Prometheus family, labels and help, and its
+ * key in GET /api/v1/stats, so /metrics, the stats JSON and the README's
+ * metrics table (checked by a test) cannot drift apart. */
+#ifndef LLMOBS_CORE_STATS_H
+#define LLMOBS_CORE_STATS_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/limits.h"
+#include "call/pipeline.h"
+
+/* Capture-side counters read from BPF maps by the loader. */
+struct capture_stats {
+	uint64_t events, rb_drops, rb_drop_bytes, trunc_bytes, read_faults, hits;
+	uint64_t muted_calls;      /* SSL calls on connections muted as useless */
+	uint64_t ringbuf_bytes;    /* ring size */
+	uint64_t ringbuf_used;     /* bytes waiting to be consumed, now */
+	uint64_t ringbuf_used_max; /* the most seen before a drain */
+	/* capture -> API delay of data records (bucketed: <= 25% high) */
+	uint64_t delay_samples, delay_p50_us, delay_p99_us, delay_max_us;
+	uint64_t probes_attached; /* uprobes + uretprobes */
+	uint64_t probe_files[2];  /* probed files: libraries, executables */
+	uint64_t attach_errors;
+};
+
+/* Everything a row can read, copied at once (under the pipeline lock). */
+struct stats_view {
+	struct pipeline_stats p;
+	struct capture_stats c;
+	struct api_limit_stats api;
+	bool have_capture;  /* false when replaying: no BPF side */
+	bool have_pipeline; /* false when the pipeline lock was not free in time */
+	uint64_t streams_active;
+	uint64_t stall_ms; /* since the capture loop's last pass */
+};
+
+enum stat_kind { STAT_COUNTER, STAT_GAUGE };
+enum stat_section { STAT_CAPTURE, STAT_PIPELINE, STAT_API };
+
+struct stat_row {
+	const char *family;      /* Prometheus family name */
+	enum stat_kind kind;     /* counters only grow */
+	const char *label;       /* one label name, or NULL */
+	const char *label_value; /* this row's value of it */
+	enum stat_section section;
+	const char *key; /* its key in /api/v1/stats[section] */
+	size_t off;      /* a uint64_t in struct stats_view */
+	const char *help;
+	double scale; /* /metrics serves value * scale (0: 1), e.g. ms as seconds */
+};
+
+extern const struct stat_row stat_rows[];
+extern const size_t stat_nrows;
+
+static inline uint64_t stat_value(const struct stat_row *r, const struct stats_view *v)
+{
+	return *(const uint64_t *)((const char *)v + r->off);
+}
+
+/* {"capture": {...}, "pipeline": {...}, "api": {...}} from the table. */
+cJSON *stats_to_json(const struct stats_view *v);
+
+#endif

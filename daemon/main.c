@@ -17,6 +17,7 @@
 #include "core/cgroup.h"
 #include "capture/discover.h"
 #include "call/call_guard.h"
+#include "call/sink.h"
 #include "sinks/live.h"
 #include "core/clock.h"
 #include "wire/conn.h"
@@ -281,7 +282,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 				    optarg);
 				return 2;
 			}
-			live_backpressure_lag_us = v * 1000;
+			bp_alert_lag_us = v * 1000;
 			break;
 		case OPT_PROBE_AT:
 			if (strcmp(optarg, "auto") && strcmp(optarg, "symbol")) {
@@ -600,7 +601,9 @@ int main(int argc, char **argv)
 	pthread_t wd;
 	if (pthread_create(&wd, NULL, exit_watchdog, NULL) == 0)
 		pthread_detach(wd);
-	telemetry_init();
+	prometheus_init();
+	call_sink_register(&prometheus_sink);
+	call_sink_register(&live_sink);
 	pipeline_init(o.keep);
 	if (load_policy(o.policy))
 		return 2;

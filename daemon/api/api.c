@@ -192,7 +192,7 @@ static enum MHD_Result h_metrics(struct api *a, struct MHD_Connection *conn)
 	struct stats_view v;
 	buf_init(&out, 0);
 	stats_snapshot(a, &v);
-	telemetry_sync(&v);
+	prometheus_sync(&v);
 	metrics_render(&out);
 	char *body = out.data ? out.data : xstrdup("");
 	return send_text(conn, 200, "text/plain; version=0.0.4; charset=utf-8", body, out.len);

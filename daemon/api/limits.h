@@ -11,18 +11,14 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "core/stats.h"
+
 #define API_MAX_CONNECTIONS   512 /* all, including followers */
 #define API_HEADER_TIMEOUT_MS 5000
 #define API_MAX_PENDING       64 /* connections whose request headers are not complete */
 #define API_MAX_PER_ADDRESS   32 /* per non-loopback peer address */
 #define API_MAX_FOLLOWERS     32 /* GET /api/v1/events at once */
 
-struct api_limit_stats {
-	uint64_t header_timeouts; /* connections closed: headers too slow */
-	uint64_t pending_evicted; /* the oldest half-open one, for a new one */
-	uint64_t address_refused; /* a peer over its per-address cap */
-	uint64_t followers_refused;
-};
 
 int api_limits_start(void);
 void api_limits_stop(void);

@@ -8,6 +8,8 @@
 #include "llmobs/event.h"
 #include "core/loghist.h"
 
+uint32_t bp_alert_lag_us = 500000;
+
 void bp_add_read(struct backpressure *b, const struct llmobs_event *ev)
 {
 	if (!ev->bp_valid)

@@ -24,6 +24,9 @@ struct backpressure {
 	uint32_t writes_blocked;
 };
 
+/* Read lag that raises the call's one backpressure event (call/sink.h). */
+extern uint32_t bp_alert_lag_us;
+
 /* A read record's socket sample (ev->bp_valid). */
 void bp_add_read(struct backpressure *b, const struct llmobs_event *ev);
 void bp_add_write_blocked(struct backpressure *b, uint32_t us);

@@ -8,10 +8,9 @@
 
 #include "wire/body.h"
 #include "core/clock.h"
-#include "sinks/live.h"
+#include "call/sink.h"
 #include "core/loghist.h"
 #include "wire/sse.h"
-#include "sinks/prometheus.h"
 
 static struct llm_call *active_head; /* newest first, linked via next_recent */
 static struct llm_call *recent_head; /* newest first */
@@ -155,8 +154,7 @@ void call_finish(struct llm_call *c, enum call_status st, uint64_t ts, const cha
 	c->next_recent = recent_head;
 	recent_head = c;
 	n_recent++;
-	telemetry_call_finished(c);
-	live_stream_end(c);
+	sink_end(c);
 	trim_recent();
 }
 
@@ -184,7 +182,7 @@ void call_on_chunk(struct llm_call *c, uint64_t ts, int flags)
 void call_add_dropped(struct llm_call *c, uint64_t n)
 {
 	c->dropped_bytes += n;
-	telemetry_dropped_bytes(c, n);
+	sink_dropped(c, n);
 }
 
 double call_ttft_ms(const struct llm_call *c)

@@ -12,12 +12,11 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
-#include "sinks/live.h"
+#include "call/sink.h"
 #include "guard/enforce.h"
 #include "core/log.h"
 #include "call/pipeline.h"
 #include "call/call.h"
-#include "sinks/prometheus.h"
 
 static struct guard_policy *current;
 enum content_mode guardrail_content = CONTENT_REDACTED;
@@ -163,7 +162,6 @@ static void on_hit(void *ctx, const struct guard_hit *h)
 	if (guardrail_content == CONTENT_REDACTED && h->rule->action == GUARD_REDACT &&
 	    h->where == GUARD_RESPONSE && t && h->to <= t->len)
 		memset(t->data + h->from, '*', (size_t)(h->to - h->from));
-	telemetry_guardrail_match(h->rule);
 	bool enforced = false;
 	char err[256] = "";
 	if (h->rule->action == GUARD_BLOCK && guardrail_enforce && !c->guard.blocked_by) {
@@ -180,7 +178,7 @@ static void on_hit(void *ctx, const struct guard_hit *h)
 			log_warn("rule %s: cannot cut call %llu of pid %u: %s", h->rule->id,
 			         (unsigned long long)c->id, c->pid, err);
 	}
-	live_guardrail(c, h, enforced, err);
+	sink_guard_hit(c, h, enforced, err);
 }
 
 /* A call scans with the policy current at its first scan, to its end. */
@@ -210,7 +208,7 @@ static void scan(struct llm_call *c, struct guard_stream **s, enum guard_where w
 	}
 	uint64_t t0 = clock_mono_ns();
 	guard_scan(*s, p, n, on_hit, &hc);
-	telemetry_guardrail_scan((double)(clock_mono_ns() - t0) / 1e9);
+	sink_guard_scan((double)(clock_mono_ns() - t0) / 1e9);
 }
 
 /* Every string value of the request JSON (messages, system prompt, tool

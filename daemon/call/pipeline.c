@@ -17,7 +17,6 @@
  * that failed reports within microseconds, so this bound is generous. */
 #define HELD_WRITE_FLUSH_NS (200ull * 1000 * 1000)
 
-struct pipeline_stats pstats;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 void pipeline_init(unsigned keep_recent)

@@ -1,5 +1,8 @@
 /* The self-metrics table (see stats.h). A new counter is one row here. */
 #include "core/stats.h"
+#include "llmobs/event.h"
+
+struct pipeline_stats pstats;
 
 #define P(field) offsetof(struct stats_view, p.field)
 #define C(field) offsetof(struct stats_view, c.field)

@@ -8,12 +8,11 @@
 #include "sinks/events.h"
 #include "guard/policy.h"
 #include "llm/provider.h"
+#include "call/backpressure.h"
 #include "call/call.h"
 #include "call/call_json.h"
 
 #include <string.h>
-
-uint32_t live_backpressure_lag_us = 500000;
 
 const char *const live_event_names[LIVE__N] = {
     [LIVE_STREAM_START] = "stream_start",
@@ -53,7 +52,7 @@ static cJSON *brief(const struct llm_call *c)
 	return o;
 }
 
-void live_stream_start(const struct llm_call *c)
+static void on_start(const struct llm_call *c)
 {
 	if (!events_followed())
 		return;
@@ -62,7 +61,7 @@ void live_stream_start(const struct llm_call *c)
 	events_publish(live_event_names[LIVE_STREAM_START], o);
 }
 
-void live_stream_end(const struct llm_call *c)
+static void on_end(const struct llm_call *c)
 {
 	if (!events_followed())
 		return;
@@ -71,7 +70,7 @@ void live_stream_end(const struct llm_call *c)
 	    call_to_json(c, clock_now()));
 }
 
-void live_chunk(const struct llm_call *c)
+static void on_chunk(const struct llm_call *c)
 {
 	if (!events_followed())
 		return;
@@ -81,21 +80,18 @@ void live_chunk(const struct llm_call *c)
 	events_publish(live_event_names[LIVE_CHUNK], o);
 }
 
-void live_backpressure(struct llm_call *c, uint32_t lag_us, uint32_t unread)
+static void on_backpressure(const struct llm_call *c, uint32_t lag_us, uint32_t unread)
 {
-	if (c->bp_alerted || lag_us < live_backpressure_lag_us)
-		return;
-	c->bp_alerted = true;
 	if (!events_followed())
 		return;
 	cJSON *o = brief(c);
 	cJSON_AddNumberToObject(o, "read_lag_ms", lag_us / 1e3);
 	cJSON_AddNumberToObject(o, "unread_bytes", unread);
-	cJSON_AddNumberToObject(o, "threshold_ms", live_backpressure_lag_us / 1e3);
+	cJSON_AddNumberToObject(o, "threshold_ms", bp_alert_lag_us / 1e3);
 	events_publish(live_event_names[LIVE_BACKPRESSURE], o);
 }
 
-void live_guardrail(const struct llm_call *c, const struct guard_hit *h, bool enforced,
+static void on_guard_hit(const struct llm_call *c, const struct guard_hit *h, bool enforced,
                     const char *error)
 {
 	if (!events_followed())
@@ -116,6 +112,15 @@ void live_guardrail(const struct llm_call *c, const struct guard_hit *h, bool en
 	}
 	events_publish(live_event_names[types[h->rule->action]], o);
 }
+
+const struct call_sink live_sink = {
+    .name = "live",
+    .start = on_start,
+    .chunk = on_chunk,
+    .end = on_end,
+    .backpressure = on_backpressure,
+    .guard_hit = on_guard_hit,
+};
 
 void live_buffer_full(uint64_t events, uint64_t bytes, uint64_t total_events)
 {

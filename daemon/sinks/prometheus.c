@@ -88,7 +88,7 @@ static const struct call_family {
 static struct metric *stat_metric[MAX_STAT_ROWS];
 static uint64_t stat_last[MAX_STAT_ROWS]; /* counters: totals at the previous sync */
 
-void telemetry_init(void)
+void prometheus_init(void)
 {
 	metrics_reset();
 	memset(stat_last, 0, sizeof(stat_last));
@@ -117,7 +117,7 @@ void telemetry_init(void)
 	}
 }
 
-size_t telemetry_families(struct family_info *out, size_t cap)
+size_t prometheus_families(struct family_info *out, size_t cap)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < N_CALL_FAMILIES && n < cap; i++)
@@ -143,7 +143,7 @@ static const char *model_of(const struct llm_call *c)
 	return c->dec.response_model[0] ? c->dec.response_model : "unknown";
 }
 
-void telemetry_call_finished(const struct llm_call *c)
+static void on_end(const struct llm_call *c)
 {
 	const char *prov = llm_provider(&c->dec), *model = model_of(c);
 	const char *op = provider_operation(c->dec.provider);
@@ -189,25 +189,35 @@ void telemetry_call_finished(const struct llm_call *c)
 		metric_add(m_bp_wblock, lpm, (double)b->write_blocked_us / 1e6);
 }
 
-void telemetry_guardrail_match(const struct guard_rule *r)
+static void on_guard_hit(const struct llm_call *c, const struct guard_hit *h, bool enforced,
+                         const char *error)
 {
-	const char *l[] = {r->id, guard_action_name(r->action)};
+	(void)c, (void)enforced, (void)error;
+	const char *l[] = {h->rule->id, guard_action_name(h->rule->action)};
 	metric_add(m_guard_matches, l, 1);
 }
 
-void telemetry_guardrail_scan(double seconds)
+static void on_guard_scan(double seconds)
 {
 	metric_observe(m_guard_scan, NULL, seconds);
 }
 
-void telemetry_dropped_bytes(const struct llm_call *c, uint64_t n)
+static void on_dropped(const struct llm_call *c, uint64_t n)
 {
 	const char *l[] = {llm_provider(&c->dec), model_of(c)};
 	metric_add(m_stream_dropped, l, (double)n);
 }
 
+const struct call_sink prometheus_sink = {
+    .name = "prometheus",
+    .end = on_end,
+    .dropped = on_dropped,
+    .guard_hit = on_guard_hit,
+    .guard_scan = on_guard_scan,
+};
+
 /* Counters we only know as totals: add what grew since the last sync. */
-void telemetry_sync(const struct stats_view *v)
+void prometheus_sync(const struct stats_view *v)
 {
 	for (size_t i = 0; i < stat_nrows; i++) {
 		const struct stat_row *r = &stat_rows[i];

@@ -11,7 +11,7 @@
 #include "wire/body.h"
 #include "call/backpressure.h"
 #include "core/buf.h"
-#include "sinks/live.h"
+#include "call/sink.h"
 #include "core/cgroup.h"
 #include "core/clock.h"
 #include "wire/http.h"
@@ -344,7 +344,10 @@ void conn_data(struct conn *c, const struct llmobs_event *ev, const char *data)
 	struct exchange *x = c->resp ? c->resp : c->fifo;
 	if (ev->bp_valid && ev->offset == 0 && x && x->call && !x->call->finished) {
 		bp_add_read(&x->call->bp, ev);
-		live_backpressure(x->call, ev->lag_us, ev->unread);
+		if (!x->call->bp_alerted && ev->lag_us >= bp_alert_lag_us) {
+			x->call->bp_alerted = true; /* one event per call */
+			sink_backpressure(x->call, ev->lag_us, ev->unread);
+		}
 	}
 	feed(c, ev->dir, ev->ts_ns, p, n);
 }
@@ -458,7 +461,7 @@ static void sse_on_event(void *ctx, const struct sse_event *ev)
 	if (flags == DEC_DONE)
 		return; /* the terminator is not a chunk */
 	call_on_chunk(call, c->ts, flags);
-	live_chunk(call);
+	sink_chunk(call);
 }
 
 static void sse_on_other(void *ctx, const char *line, size_t n)
@@ -489,7 +492,7 @@ static void ndjson_line(void *ctx, const char *p, size_t n)
 	if (flags & (DEC_DONE | DEC_END))
 		call->end_read = true;
 	call_on_chunk(call, c->ts, flags);
-	live_chunk(call);
+	sink_chunk(call);
 }
 
 static void on_request_headers(struct conn *c, const struct http_msg *m)
@@ -519,7 +522,7 @@ static void on_request_headers(struct conn *c, const struct http_msg *m)
 		call->fd = c->fd;
 		x->call = call;
 		pstats.calls_total++;
-		live_stream_start(call);
+		sink_start(call);
 	}
 	c->req = x;
 	if (c->fifo_tail)

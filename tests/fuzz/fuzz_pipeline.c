@@ -30,6 +30,7 @@
 #include "core/stats.h"
 #include "call/call.h"
 #include "call/call_json.h"
+#include "sinks/live.h"
 #include "sinks/prometheus.h"
 
 #define NCONN 4
@@ -48,6 +49,8 @@ static void init_once(void)
 	if (done)
 		return;
 	done = 1;
+	call_sink_register(&prometheus_sink);
+	call_sink_register(&live_sink);
 	cgroup_lookup_enable(false);
 	char err[256];
 	struct guard_policy *p = guard_policy_default(err, sizeof(err));
@@ -180,7 +183,7 @@ static void serve_everything(struct events_follower *fw, bool render)
 		free(ev);
 	if (!render) /* /metrics text (every series so far) is costly: one input in 8 */
 		return;
-	telemetry_sync(&v);
+	prometheus_sync(&v);
 	struct buf m;
 	buf_init(&m, 64u << 20);
 	metrics_render(&m);
@@ -194,7 +197,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
 	 * set now and then keeps rendering them cheap. */
 	static unsigned inputs;
 	if (inputs++ % 64 == 0)
-		telemetry_init();
+		prometheus_init();
 	struct fin f = {buf, size};
 	clock_use_event_time(1);
 	uint8_t sel = fin_u8(&f);

@@ -13,6 +13,7 @@
 #include "call/pipeline.h"
 #include "call/call.h"
 #include "call/call_json.h"
+#include "sinks/live.h"
 #include "sinks/prometheus.h"
 
 #define TGID 4242
@@ -58,7 +59,10 @@ static inline void reset(void)
 static inline int setup(void **state)
 {
 	(void)state;
-	telemetry_init();
+	prometheus_init();
+	call_sinks_clear(); /* the sinks main.c registers */
+	call_sink_register(&prometheus_sink);
+	call_sink_register(&live_sink);
 	reset();
 	return 0;
 }

@@ -95,7 +95,7 @@ static void test_readme_lists_every_metric_family(void **state)
 {
 	(void)state;
 	struct family_info fam[128];
-	size_t nf = telemetry_families(fam, 128);
+	size_t nf = prometheus_families(fam, 128);
 	assert_true(nf > 30 && nf < 128);
 	char *sec = section("\n## Metrics");
 	struct doc_family doc[128];

@@ -533,6 +533,32 @@ static int run_replay(const struct options *o)
 	return 0;
 }
 
+/* The capture loop's records go to the pipeline, as replay_one's do. */
+static void capture_record(const void *data, size_t size)
+{
+	pipeline_event(data, size);
+}
+
+static void capture_batch_end(void)
+{
+	pipeline_tick();
+	pipeline_unlock();
+}
+
+static void capture_after_pass(void)
+{
+	pipeline_heartbeat();
+	guardrail_reload_if_requested();
+}
+
+static const struct capture_hooks capture_to_pipeline = {
+    .batch_begin = pipeline_lock,
+    .record = capture_record,
+    .batch_end = capture_batch_end,
+    .after_pass = capture_after_pass,
+    .ring_drops = live_buffer_full,
+};
+
 static int run_live(const struct options *o)
 {
 	struct recorder *rec = NULL;
@@ -552,6 +578,7 @@ static int run_live(const struct options *o)
 		}
 	}
 	struct capture_opts copts = {
+	    .hooks = &capture_to_pipeline,
 	    .pid = o->pid,
 	    .comm = o->comm,
 	    .probe_symbols = o->probe_symbols,
@@ -574,9 +601,11 @@ static int run_live(const struct options *o)
 	if (!cap)
 		goto out;
 	atomic_store(&live_capture, cap);
+	conn_mute_hook = capture_mute; /* connections the pipeline will never parse */
 	rc = capture_run(cap, &stop) ? 1 : 0;
 	log_info("stopping");
 out:
+	conn_mute_hook = NULL;
 	api_stop(api);
 	atomic_store(&live_capture, NULL);
 	capture_stop(cap);

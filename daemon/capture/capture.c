@@ -15,14 +15,10 @@
 #include "capture/attach.h"
 #include "core/buf.h"
 #include "core/clock.h"
-#include "wire/conn.h"
 #include "capture/discover.h"
-#include "call/call_guard.h"
-#include "sinks/live.h"
 #include "core/loghist.h"
 #include "llmobs.skel.h"
 #include "core/log.h"
-#include "call/pipeline.h"
 
 #define DELAY_BUCKETS LOGHIST_BUCKETS
 
@@ -31,6 +27,7 @@ struct capture {
 	struct ring_buffer *rb;
 	struct attach_set links;
 	struct recorder *rec;
+	const struct capture_hooks *hooks;
 	uint32_t ringbuf_bytes;
 	uint64_t record_errors;
 	/* The ring's consumer and producer positions (read-only mappings of
@@ -47,9 +44,9 @@ struct capture {
 #define POLL_MS 4
 
 static atomic_bool running;
-static struct capture *muting; /* for conn_mute_hook */
+static struct capture *muting; /* for capture_mute */
 
-static void mute_conn(uint32_t tgid, uint64_t ssl)
+void capture_mute(uint32_t tgid, uint64_t ssl)
 {
 	struct {
 		uint64_t ssl;
@@ -91,7 +88,7 @@ static int on_record(void *ctx, void *data, size_t size)
 		discover_mapped(ev);
 	else if (size >= sizeof(*ev) && ev->type == LLMOBS_EV_EXIT)
 		discover_exit(ev->tgid);
-	pipeline_event(data, size);
+	c->hooks->record(data, size);
 	return 0;
 }
 
@@ -112,7 +109,7 @@ static void check_drops(struct capture *c)
 	if (drops == c->drops_seen)
 		return;
 	uint64_t bytes = stat_sum(c, LLMOBS_STAT_RB_DROP_BYTES);
-	live_buffer_full(drops - c->drops_seen, bytes - c->drop_bytes_seen, drops);
+	c->hooks->ring_drops(drops - c->drops_seen, bytes - c->drop_bytes_seen, drops);
 	c->drops_seen = drops;
 	c->drop_bytes_seen = bytes;
 }
@@ -181,6 +178,7 @@ struct capture *capture_start(const struct capture_opts *o)
 
 	struct capture *c = xcalloc(1, sizeof(*c));
 	c->rec = o->rec;
+	c->hooks = o->hooks;
 	c->ringbuf_bytes = o->ringbuf_bytes;
 	c->skel = open_and_load(o, true);
 	if (!c->skel)
@@ -213,7 +211,6 @@ struct capture *capture_start(const struct capture_opts *o)
 	if (!ds.uprobes)
 		log_warn("no process uses OpenSSL yet; probes attach as processes load it");
 	muting = c;
-	conn_mute_hook = mute_conn;
 	atomic_store(&running, true);
 	log_info("capturing: %u probes on %u file(s) (%u pinned), ring buffer %u KiB%s%s",
 	         ds.uprobes, ds.files_library + ds.files_executable, pinned, o->ringbuf_bytes >> 10,
@@ -241,14 +238,12 @@ int capture_run(struct capture *c, volatile sig_atomic_t *stop)
 		atomic_store(&c->fill_now, fill);
 		if (fill > atomic_load(&c->fill_max))
 			atomic_store(&c->fill_max, fill);
-		pipeline_lock();
+		c->hooks->batch_begin();
 		int got = ring_buffer__consume(c->rb);
-		pipeline_tick();
-		pipeline_unlock();
+		c->hooks->batch_end();
 		discover_tick();
 		check_drops(c);
-		pipeline_heartbeat();
-		guardrail_reload_if_requested();
+		c->hooks->after_pass();
 		if (got < 0 && got != -EINTR) {
 			log_error("ring buffer consume failed: %s", strerror(-got));
 			return -1;
@@ -296,7 +291,6 @@ void capture_stop(struct capture *c)
 	if (!c)
 		return;
 	atomic_store(&running, false);
-	conn_mute_hook = NULL;
 	muting = NULL;
 	long page = sysconf(_SC_PAGESIZE);
 	if (c->cons_pos) {

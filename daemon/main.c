@@ -419,7 +419,9 @@ static void *exit_watchdog(void *arg)
 	struct timespec tick = {0, 100 * 1000 * 1000};
 	while (!stop)
 		nanosleep(&tick, NULL);
-	for (int i = 0; i < STOP_GRACE_S * 10; i++) {
+	/* a deadline, not a count of ticks: a loaded host oversleeps each */
+	uint64_t deadline = clock_mono_ns() + STOP_GRACE_S * 1000000000ull;
+	while (clock_mono_ns() < deadline) {
 		nanosleep(&tick, NULL);
 		if (atomic_load(&stopped_cleanly))
 			return NULL;

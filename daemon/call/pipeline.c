@@ -1,4 +1,5 @@
-/* Dispatches capture records to connections; owns the pipeline lock. */
+/* Dispatches capture records to connections (wire/conn.c), whose HTTP/1.1
+ * messages become calls (call/assemble.c); owns the pipeline lock. */
 #include "call/pipeline.h"
 
 #include <pthread.h>
@@ -8,10 +9,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/clock.h"
-#include "wire/conn.h"
-#include "core/json_arena.h"
+#include "call/assemble.h"
 #include "call/call.h"
+#include "core/clock.h"
+#include "core/json_arena.h"
+#include "wire/conn.h"
+#include "wire/peer.h"
 
 /* Writes are held until the SSL call is known to have succeeded; a call
  * that failed reports within microseconds, so this bound is generous. */
@@ -24,6 +27,7 @@ void pipeline_init(unsigned keep_recent)
 	json_arena_init();
 	memset(&pstats, 0, sizeof(pstats));
 	stream_registry_init(keep_recent);
+	conn_set_ops(&http1_calls);
 }
 
 void pipeline_free(void)

@@ -8,7 +8,7 @@
 #include <uthash.h>
 
 #include "core/buf.h"
-#include "wire/conn.h"
+#include "wire/peer.h"
 
 #define PEERS_MAX 65536
 

@@ -74,7 +74,7 @@ struct llm_call *call_new(uint32_t pid, uint32_t tid, const char *comm, const ch
 	snprintf(c->thread, sizeof(c->thread), "%s", thread);
 	c->status = CALL_STREAMING;
 	llm_decode_init(&c->dec, PROVIDER_UNKNOWN);
-	buf_init(&c->body, 4u << 20);
+	buf_init(&c->body, CALL_BODY_MAX);
 	c->attached = true;
 	c->next_recent = active_head;
 	active_head = c;

@@ -11,6 +11,10 @@
 #include "call/call_guard.h"
 #include "llm/provider.h"
 
+/* Bytes of a request or a plain response body kept for decoding; the rest
+ * is counted as cut (buf.h). */
+#define CALL_BODY_MAX (4u << 20)
+
 enum call_status {
 	CALL_STREAMING = 0, /* in flight (request sent, response not finished) */
 	CALL_COMPLETED,
@@ -68,7 +72,7 @@ struct llm_call {
 	uint32_t ngaps, max_gap_us;
 
 	/* pipeline-private */
-	struct buf body; /* request body, then non-SSE response body */
+	struct buf body; /* request body, then non-SSE response body (CALL_BODY_MAX) */
 	struct sse_parser *sse;
 	struct body_decoder *encoding; /* Content-Encoding of the response */
 	bool unsupported_encoding;

@@ -27,6 +27,8 @@ bool guardrail_enforce;
 #define UNSETTLED 1024
 
 volatile sig_atomic_t guardrail_reload_requested;
+#define GUARD_POLICY_FILE_MAX (4u << 20)
+
 static char policy_path[4096]; /* "" = the default policy */
 
 /* Reads and compiles a policy (NULL path: the default); no lock needed. */
@@ -37,14 +39,14 @@ static struct guard_policy *compile(const char *path, char *err, size_t errlen)
 		p = guard_policy_default(err, errlen);
 	} else {
 		struct buf b;
-		buf_init(&b, 4 << 20);
+		buf_init(&b, GUARD_POLICY_FILE_MAX);
 		if (buf_read_file(&b, path) != 0) {
 			snprintf(err, errlen, "%s", strerror(errno));
 			buf_free(&b);
 			return NULL;
 		}
 		if (b.cut)
-			snprintf(err, errlen, "larger than 4 MiB");
+			snprintf(err, errlen, "larger than %u MiB", GUARD_POLICY_FILE_MAX >> 20);
 		p = b.cut ? NULL : guard_policy_load(b.data ? b.data : "", b.len, err, errlen);
 		buf_free(&b);
 	}
@@ -133,11 +135,6 @@ void guardrail_set_policy(struct guard_policy *p)
 		guard_policy_ref(p);
 	guard_policy_unref(current);
 	current = p;
-}
-
-struct guard_policy *guardrail_policy(void)
-{
-	return current;
 }
 
 struct hit_ctx {

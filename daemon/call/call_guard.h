@@ -58,7 +58,6 @@ extern volatile sig_atomic_t guardrail_reload_requested;
 void guardrail_reload_if_requested(void);
 /* Waits for a reload in progress to finish (at exit). */
 void guardrail_reload_wait(void);
-struct guard_policy *guardrail_policy(void);
 
 void guardrail_request(struct llm_call *c, const char *body, size_t n);
 /* Scans the response text added since the last call. */

@@ -76,17 +76,6 @@ size_t buf_append(struct buf *b, const void *p, size_t n)
 	return take;
 }
 
-void buf_consume(struct buf *b, size_t n)
-{
-	if (n >= b->len) {
-		b->len = 0;
-	} else {
-		memmove(b->data, b->data + n, b->len - n);
-		b->len -= n;
-	}
-	if (b->data)
-		b->data[b->len] = '\0';
-}
 
 void buf_reset(struct buf *b)
 {

@@ -44,6 +44,9 @@ cJSON *pj_body(struct llm_decode *d, const char *s, size_t n);
 bool pj_take_error(struct llm_decode *d, const cJSON *j);
 /* names and/or extends the tool call `key`: args is a JSON text fragment
  * (string) or a whole JSON value (printed) */
+/* The tool call with this key, created on first use; NULL past the cap
+ * (counted in tools_dropped). */
+struct llm_tool_call *llm_tool(struct llm_decode *d, int key);
 void pj_tool(struct llm_decode *d, int key, const cJSON *name, const cJSON *args);
 /* appends a non-empty string to the completion text: DEC_CONTENT */
 int pj_text(struct llm_decode *d, const cJSON *v);

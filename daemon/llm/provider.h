@@ -93,9 +93,6 @@ enum {
 /* d must be zeroed or previously initialised (its buffers are freed). */
 void llm_decode_init(struct llm_decode *d, enum provider_id p);
 void llm_decode_free(struct llm_decode *d);
-/* The tool call with this key, created on first use; NULL past the cap
- * (counted in tools_dropped). */
-struct llm_tool_call *llm_tool(struct llm_decode *d, int key);
 /* gen_ai.provider.name of this call */
 const char *llm_provider(const struct llm_decode *d);
 

@@ -43,8 +43,9 @@ void peer_note(const struct llmobs_event *ev)
 		p->key = k;
 		HASH_ADD(hh, peers, key, sizeof(k), p);
 	}
-	inet_ntop(ev->family == 10 ? AF_INET6 : AF_INET, ev->addr, ip, sizeof(ip));
-	if (ev->family == 10)
+	/* ev->family is the kernel's AF_* value (the same numbers) */
+	inet_ntop(ev->family == AF_INET6 ? AF_INET6 : AF_INET, ev->addr, ip, sizeof(ip));
+	if (ev->family == AF_INET6)
 		snprintf(p->addr, sizeof(p->addr), "[%s]:%u", ip, ntohs(ev->port));
 	else
 		snprintf(p->addr, sizeof(p->addr), "%s:%u", ip, ntohs(ev->port));

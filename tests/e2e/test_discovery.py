@@ -120,7 +120,7 @@ def node_openai_sdk_is_captured_from_the_node_binary():
     assert f["hits"] >= 6, f
     # /metrics and the CLI show it too
     status, _, text = d.get("/metrics")
-    assert 'llmobs_probe_attached{kind="executable"} 1' in text.decode(), text
+    assert 'llmobs_probed_files{kind="executable"} 1' in text.decode(), text
     assert "llmobs_probe_attach_errors_total 0" in text.decode()
     cli = subprocess.run([CLI, "--server", d.base, "probes"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, timeout=10)

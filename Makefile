@@ -54,7 +54,7 @@ FUZZ_CORE   := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(CORE_SRCS))
 FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_TIME   ?= 600
 
-.PHONY: all deps vmlinux run test unit asan e2e bench fuzz fuzz-build format clean
+.PHONY: all deps vmlinux run test unit asan e2e bench fuzz fuzz-build format clean check-layers
 all: $(BUILD)/llmobsd $(BUILD)/llmobs-cli
 
 deps:
@@ -155,6 +155,11 @@ $(BUILD) $(BUILD)/bpf:
 	mkdir -p $@
 
 unit: $(UNIT_BINS)
+
+# Each daemon/ folder includes only from the folders below it (README
+# "Source layout"); make test runs it as its first suite.
+check-layers:
+	tests/check_layers.sh
 
 # One command from a clean clone: dependencies, build, unit + e2e tests.
 # The build is the caller's; the tests run as root (BPF).

@@ -258,15 +258,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->policy = optarg;
 			break;
 		case OPT_ENFORCE:
-			guardrail_enforce = true;
+			call_guard_enforce = true;
 			break;
 		case OPT_CONTENT:
 			if (!strcmp(optarg, "full"))
-				guardrail_content = CONTENT_FULL;
+				call_guard_content = CONTENT_FULL;
 			else if (!strcmp(optarg, "redacted"))
-				guardrail_content = CONTENT_REDACTED;
+				call_guard_content = CONTENT_REDACTED;
 			else if (!strcmp(optarg, "off"))
-				guardrail_content = CONTENT_OFF;
+				call_guard_content = CONTENT_OFF;
 			else {
 				fprintf(stderr,
 				        "llmobsd: --content: full, redacted or off, not '%s'\n",
@@ -381,7 +381,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		fprintf(stderr, "llmobsd: --json and --serve go with --replay\n");
 		return 2;
 	}
-	if (o->record && guardrail_content != CONTENT_FULL) {
+	if (o->record && call_guard_content != CONTENT_FULL) {
 		fprintf(stderr, "llmobsd: --record writes raw plaintext (before any redaction): "
 		                "it needs --content full\n");
 		return 2;
@@ -400,7 +400,7 @@ static int load_policy(const char *arg)
 	char err[512];
 	if (arg && !strcmp(arg, "off"))
 		return 0;
-	if (guardrail_load(arg && strcmp(arg, "default") ? arg : NULL, err, sizeof(err))) {
+	if (call_guard_load(arg && strcmp(arg, "default") ? arg : NULL, err, sizeof(err))) {
 		fprintf(stderr, "llmobsd: --policy %s: %s\n", arg ? arg : "default", err);
 		return -1;
 	}
@@ -436,7 +436,7 @@ static void *exit_watchdog(void *arg)
 static void on_signal(int sig)
 {
 	if (sig == SIGHUP) {
-		guardrail_reload_requested = 1;
+		call_guard_reload_requested = 1;
 		return;
 	}
 	stop = 1;
@@ -514,9 +514,9 @@ static int run_replay(const struct options *o)
 	log_info("replayed %ld records in %.3f s, %.3f s of CPU (%.0f records/s)%s%s", n, secs,
 	         cpu_s, secs > 0 ? (double)n / secs : 0.0, err[0] ? "; " : "", err);
 	if (o->replay_json) {
-		struct stream_filter f = {.limit = (long)o->keep};
+		struct call_filter f = {.limit = (long)o->keep};
 		pipeline_lock();
-		cJSON *j = streams_to_json(&f, clock_now());
+		cJSON *j = calls_to_json(&f, clock_now());
 		pipeline_unlock();
 		char *s = cJSON_Print(j);
 		puts(s);
@@ -550,7 +550,7 @@ static void capture_batch_end(void)
 static void capture_after_pass(void)
 {
 	pipeline_heartbeat();
-	guardrail_reload_if_requested();
+	call_guard_reload_if_requested();
 }
 
 static const struct capture_hooks capture_to_pipeline = {
@@ -639,10 +639,10 @@ int main(int argc, char **argv)
 	if (load_policy(o.policy))
 		return 2;
 	rc = o.replay ? run_replay(&o) : run_live(&o);
-	guardrail_reload_wait();
+	call_guard_reload_wait();
 	atomic_store(&stopped_cleanly, true);
 	pipeline_free();
-	guardrail_set_policy(NULL);
+	call_guard_set_policy(NULL);
 	route_free();
 	free(o.libssl);
 	return rc;

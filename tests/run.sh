@@ -124,6 +124,9 @@ run_suite() {
 	return 0
 }
 
+echo "== layer check (tests/check_layers.sh: includes follow the data flow)"
+run_suite e2e "tests/check_layers.sh" tests/check_layers.sh
+
 echo "== unit tests ($BUILD/tests/test_*, cmocka + ASan/UBSan)"
 for bin in "$BUILD"/tests/test_*; do
 	[[ -f $bin && -x $bin ]] || continue

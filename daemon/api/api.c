@@ -130,7 +130,7 @@ static enum MHD_Result send_stalled(struct MHD_Connection *conn)
 static enum MHD_Result h_streams(struct api *a, struct MHD_Connection *conn)
 {
 	(void)a;
-	struct stream_filter f = {
+	struct call_filter f = {
 	    .state = arg(conn, "state"),
 	    .provider = arg(conn, "provider"),
 	    .model = arg(conn, "model"),
@@ -145,7 +145,7 @@ static enum MHD_Result h_streams(struct api *a, struct MHD_Connection *conn)
 		return send_error(conn, 400, "limit must be a positive integer");
 	if (!pipeline_lock_timed(API_LOCK_MS))
 		return send_stalled(conn);
-	cJSON *j = streams_to_json(&f, clock_now());
+	cJSON *j = calls_to_json(&f, clock_now());
 	pipeline_unlock();
 	return send_json(conn, 200, j);
 }
@@ -158,7 +158,7 @@ static enum MHD_Result h_stream(struct api *a, struct MHD_Connection *conn, cons
 		return send_error(conn, 400, "stream id must be a number");
 	if (!pipeline_lock_timed(API_LOCK_MS))
 		return send_stalled(conn);
-	const struct llm_call *c = stream_find((uint64_t)v);
+	const struct llm_call *c = call_find((uint64_t)v);
 	cJSON *j = c ? call_to_json(c, clock_now()) : NULL;
 	pipeline_unlock();
 	if (!j)
@@ -182,7 +182,7 @@ static void stats_snapshot(struct api *a, struct stats_view *v)
 		return; /* stuck: the capture and API figures still are served */
 	v->have_pipeline = true;
 	v->p = pstats;
-	v->streams_active = stream_active_count();
+	v->streams_active = call_active_count();
 	pipeline_unlock();
 }
 

@@ -19,7 +19,6 @@
 #define API_MAX_PER_ADDRESS   32 /* per non-loopback peer address */
 #define API_MAX_FOLLOWERS     32 /* GET /api/v1/events at once */
 
-
 int api_limits_start(void);
 void api_limits_stop(void);
 

@@ -82,7 +82,7 @@ static void stream_event(struct conn *c, const char *type, const char *data, siz
 	if ((flags & DEC_ERROR) && call->dec.malformed)
 		pstats.parse_errors_json++;
 	if (flags & DEC_CONTENT)
-		guardrail_response(call);
+		call_guard_response(call);
 	if (flags & (DEC_DONE | DEC_END))
 		call->end_read = true;
 	if (flags == DEC_DONE)
@@ -324,9 +324,10 @@ static void finish_response(struct conn *c, struct llm_call *call)
 		                                call->body.len);
 		if (flags & DEC_ERROR && call->dec.malformed)
 			pstats.parse_errors_json++;
-		guardrail_response(call);
+		call_guard_response(call);
 		/* a plain JSON answer's first token arrives with its first byte */
-		call_on_chunk(call, call->t_resp_headers ? call->t_resp_headers : conn_info(c)->ts, flags);
+		call_on_chunk(call, call->t_resp_headers ? call->t_resp_headers : conn_info(c)->ts,
+		              flags);
 	}
 	settle_response(c, call);
 }
@@ -345,7 +346,7 @@ static void on_complete(struct conn *c, enum http_dir dir)
 			int flags = llm_decode_request(&call->dec, call->body.data, call->body.len);
 			if (flags & DEC_ERROR)
 				pstats.parse_errors_json++;
-			guardrail_request(call, call->body.data, call->body.len);
+			call_guard_request(call, call->body.data, call->body.len);
 		}
 		buf_reset(&call->body);
 		return;

@@ -28,7 +28,7 @@ const char *call_status_name(enum call_status s)
 	                                                                    : "unknown";
 }
 
-void stream_registry_init(unsigned keep)
+void call_registry_init(unsigned keep)
 {
 	keep_recent = keep ? keep : 1;
 }
@@ -41,7 +41,7 @@ static void call_free(struct llm_call *c)
 		sse_free(c->sse);
 	body_decoder_free(c->encoding);
 	free(c->gap_hist);
-	guardrail_call_free(c);
+	call_guard_free(c);
 	bp_free(&c->bp);
 	free(c);
 }
@@ -55,7 +55,7 @@ static void list_free(struct llm_call *head)
 	}
 }
 
-void stream_registry_free(void)
+void call_registry_free(void)
 {
 	list_free(active_head);
 	list_free(recent_head);
@@ -127,7 +127,7 @@ void call_finish(struct llm_call *c, enum call_status st, uint64_t ts, const cha
 {
 	if (c->finished)
 		return;
-	guardrail_call_end(c); /* settles pending matches (and their redaction) */
+	call_guard_end(c); /* settles pending matches (and their redaction) */
 	char blocked[160];
 	if (c->guard.blocked_by && st != CALL_COMPLETED) {
 		snprintf(blocked, sizeof(blocked), "blocked by guardrail rule %s",
@@ -229,7 +229,7 @@ void call_gap_percentiles(const struct llm_call *c, double *p50, double *p95, do
 	*max = c->max_gap_us / 1000.0;
 }
 
-void stream_foreach(call_visit_fn fn, void *ctx)
+void call_foreach(call_visit_fn fn, void *ctx)
 {
 	for (struct llm_call *c = active_head; c; c = c->next_recent)
 		if (!fn(c, ctx))
@@ -239,7 +239,7 @@ void stream_foreach(call_visit_fn fn, void *ctx)
 			return;
 }
 
-const struct llm_call *stream_find(uint64_t id)
+const struct llm_call *call_find(uint64_t id)
 {
 	for (struct llm_call *c = active_head; c; c = c->next_recent)
 		if (c->id == id)
@@ -250,7 +250,7 @@ const struct llm_call *stream_find(uint64_t id)
 	return NULL;
 }
 
-unsigned stream_active_count(void)
+unsigned call_active_count(void)
 {
 	return n_active;
 }

@@ -89,8 +89,8 @@ struct llm_call {
 };
 
 /* Registry */
-void stream_registry_init(unsigned keep_recent);
-void stream_registry_free(void);
+void call_registry_init(unsigned keep_recent);
+void call_registry_free(void);
 /* A new call, attached to the connection exchange that creates it. */
 struct llm_call *call_new(uint32_t pid, uint32_t tid, const char *comm, const char *thread);
 /* The connection no longer points at c (its exchange is gone). */
@@ -109,8 +109,8 @@ void call_gap_percentiles(const struct llm_call *c, double *p50, double *p95, do
 
 /* Iteration for the API: active first then recent, newest first. */
 typedef bool (*call_visit_fn)(const struct llm_call *c, void *ctx); /* false stops */
-void stream_foreach(call_visit_fn fn, void *ctx);
-const struct llm_call *stream_find(uint64_t id);
-unsigned stream_active_count(void);
+void call_foreach(call_visit_fn fn, void *ctx);
+const struct llm_call *call_find(uint64_t id);
+unsigned call_active_count(void);
 
 #endif

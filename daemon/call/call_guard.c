@@ -19,14 +19,14 @@
 #include "call/call.h"
 
 static struct guard_policy *current;
-enum content_mode guardrail_content = CONTENT_REDACTED;
-bool guardrail_enforce;
+enum content_mode call_guard_content = CONTENT_REDACTED;
+bool call_guard_enforce;
 
 /* A match settles within guard.c's SETTLE bytes of its end and is scanned
  * in RESP_BATCH pieces; text older than this is final. */
 #define UNSETTLED 1024
 
-volatile sig_atomic_t guardrail_reload_requested;
+volatile sig_atomic_t call_guard_reload_requested;
 #define GUARD_POLICY_FILE_MAX (4u << 20)
 
 static char policy_path[4096]; /* "" = the default policy */
@@ -53,7 +53,7 @@ static struct guard_policy *compile(const char *path, char *err, size_t errlen)
 	return p;
 }
 
-int guardrail_load(const char *path_arg, char *err, size_t errlen)
+int call_guard_load(const char *path_arg, char *err, size_t errlen)
 {
 	char path[sizeof(policy_path)] = ""; /* path_arg may be policy_path itself */
 	if (path_arg)
@@ -61,7 +61,7 @@ int guardrail_load(const char *path_arg, char *err, size_t errlen)
 	struct guard_policy *p = compile(path_arg ? path : NULL, err, errlen);
 	if (!p)
 		return -1;
-	guardrail_set_policy(p);
+	call_guard_set_policy(p);
 	guard_policy_unref(p);
 	snprintf(policy_path, sizeof(policy_path), "%s", path);
 	log_info("guardrail policy: %s, %u rules", path[0] ? path : "default",
@@ -88,7 +88,7 @@ static void *reload_thread(void *arg)
 	} else {
 		unsigned rules = guard_policy_rules(p);
 		pipeline_lock();
-		guardrail_set_policy(p);
+		call_guard_set_policy(p);
 		guard_policy_unref(p);
 		pipeline_unlock();
 		/* Same words as the start-up line, so one grep finds both. */
@@ -99,7 +99,7 @@ static void *reload_thread(void *arg)
 	return NULL;
 }
 
-void guardrail_reload_wait(void)
+void call_guard_reload_wait(void)
 {
 	while (atomic_load(&reloading)) {
 		struct timespec ts = {0, 10 * 1000 * 1000};
@@ -107,11 +107,11 @@ void guardrail_reload_wait(void)
 	}
 }
 
-void guardrail_reload_if_requested(void)
+void call_guard_reload_if_requested(void)
 {
-	if (!guardrail_reload_requested || atomic_load(&reloading))
+	if (!call_guard_reload_requested || atomic_load(&reloading))
 		return; /* one reload at a time; a later SIGHUP waits its turn */
-	guardrail_reload_requested = 0;
+	call_guard_reload_requested = 0;
 	pipeline_lock();
 	bool off = !current;
 	pipeline_unlock();
@@ -129,7 +129,7 @@ void guardrail_reload_if_requested(void)
 	pthread_detach(t);
 }
 
-void guardrail_set_policy(struct guard_policy *p)
+void call_guard_set_policy(struct guard_policy *p)
 {
 	if (p)
 		guard_policy_ref(p);
@@ -156,12 +156,12 @@ static void on_hit(void *ctx, const struct guard_hit *h)
 	}
 	/* redact: the response text (or tool arguments) is kept and served masked */
 	struct buf *t = ((struct hit_ctx *)ctx)->target;
-	if (guardrail_content == CONTENT_REDACTED && h->rule->action == GUARD_REDACT &&
+	if (call_guard_content == CONTENT_REDACTED && h->rule->action == GUARD_REDACT &&
 	    h->where == GUARD_RESPONSE && t && h->to <= t->len)
 		memset(t->data + h->from, '*', (size_t)(h->to - h->from));
 	bool enforced = false;
 	char err[256] = "";
-	if (h->rule->action == GUARD_BLOCK && guardrail_enforce && !c->guard.blocked_by) {
+	if (h->rule->action == GUARD_BLOCK && call_guard_enforce && !c->guard.blocked_by) {
 		if (c->fd < 0) {
 			snprintf(err, sizeof(err),
 			         "the connection's socket is not known (memory BIO)");
@@ -223,7 +223,7 @@ static void scan_strings(struct llm_call *c, const cJSON *j)
 	}
 }
 
-void guardrail_request(struct llm_call *c, const char *body, size_t n)
+void call_guard_request(struct llm_call *c, const char *body, size_t n)
 {
 	if (!current || !n)
 		return;
@@ -250,12 +250,12 @@ static void scan_response(struct llm_call *c, size_t batch)
 	g->resp_scanned = t->len;
 }
 
-void guardrail_response(struct llm_call *c)
+void call_guard_response(struct llm_call *c)
 {
 	/* with --enforce every delta is scanned at once: a block must not
 	 * wait for a batch */
 	if (current || c->guard.policy)
-		scan_response(c, guardrail_enforce ? 0 : RESP_BATCH);
+		scan_response(c, call_guard_enforce ? 0 : RESP_BATCH);
 }
 
 /* Tool-call arguments, complete at the end of the call: each its own
@@ -274,7 +274,7 @@ static void scan_tool_args(struct llm_call *c)
 	}
 }
 
-void guardrail_call_end(struct llm_call *c)
+void call_guard_end(struct llm_call *c)
 {
 	struct call_guard *g = &c->guard;
 	if (g->ended)
@@ -288,26 +288,26 @@ void guardrail_call_end(struct llm_call *c)
 	scan_tool_args(c);
 }
 
-void guardrail_call_free(struct llm_call *c)
+void call_guard_free(struct llm_call *c)
 {
-	guardrail_call_end(c);
+	call_guard_end(c);
 	free(c->guard.hits);
 	guard_policy_unref(c->guard.policy);
 	memset(&c->guard, 0, sizeof(c->guard));
 }
 
-size_t guardrail_servable(const struct llm_call *c)
+size_t call_guard_servable(const struct llm_call *c)
 {
 	size_t len = c->dec.text.len;
-	if (guardrail_content == CONTENT_OFF)
+	if (call_guard_content == CONTENT_OFF)
 		return 0;
-	if (guardrail_content == CONTENT_FULL || c->finished || (!c->guard.policy && !current))
+	if (call_guard_content == CONTENT_FULL || c->finished || (!c->guard.policy && !current))
 		return len;
 	size_t scanned = c->guard.resp_scanned;
 	return scanned > UNSETTLED ? scanned - UNSETTLED : 0;
 }
 
-cJSON *guardrail_hits_json(const struct llm_call *c)
+cJSON *call_guard_hits_json(const struct llm_call *c)
 {
 	cJSON *a = cJSON_CreateArray();
 	for (unsigned i = 0; i < c->guard.nhits; i++) {

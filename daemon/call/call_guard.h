@@ -29,11 +29,11 @@ struct call_guard {
 	struct call_guard_hit *hits;
 	unsigned nhits, hits_dropped;
 	const struct guard_rule *blocked_by; /* a "block" rule matched (and --enforce) */
-	bool ended;                          /* guardrail_call_end() ran */
+	bool ended;                          /* call_guard_end() ran */
 };
 
 /* --enforce: "block" rules cut the call's TCP connection. */
-extern bool guardrail_enforce;
+extern bool call_guard_enforce;
 
 /* What the daemon keeps and serves of prompts and completions. */
 enum content_mode {
@@ -42,29 +42,29 @@ enum content_mode {
 	CONTENT_FULL,         /* text as captured (matches are still reported) */
 	CONTENT_OFF,          /* metadata only: no text, no tool arguments */
 };
-extern enum content_mode guardrail_content;
+extern enum content_mode call_guard_content;
 /* How much of a call's response text may be served now. */
-size_t guardrail_servable(const struct llm_call *c);
+size_t call_guard_servable(const struct llm_call *c);
 
 /* The policy new calls use (NULL: guardrails off). Takes a reference. */
-void guardrail_set_policy(struct guard_policy *p);
+void call_guard_set_policy(struct guard_policy *p);
 /* Loads and installs a policy file (NULL: the default policy); remembers
  * the path for reloads. 0, or -1 with err (the current policy stays). */
-int guardrail_load(const char *path, char *err, size_t errlen);
-/* Set by SIGHUP; guardrail_reload_if_requested() acts on it between
+int call_guard_load(const char *path, char *err, size_t errlen);
+/* Set by SIGHUP; call_guard_reload_if_requested() acts on it between
  * batches: calls in flight keep the policy they started with. */
 #include <signal.h>
-extern volatile sig_atomic_t guardrail_reload_requested;
-void guardrail_reload_if_requested(void);
+extern volatile sig_atomic_t call_guard_reload_requested;
+void call_guard_reload_if_requested(void);
 /* Waits for a reload in progress to finish (at exit). */
-void guardrail_reload_wait(void);
+void call_guard_reload_wait(void);
 
-void guardrail_request(struct llm_call *c, const char *body, size_t n);
+void call_guard_request(struct llm_call *c, const char *body, size_t n);
 /* Scans the response text added since the last call. */
-void guardrail_response(struct llm_call *c);
+void call_guard_response(struct llm_call *c);
 /* At the end of the call: pending matches are reported, streams freed. */
-void guardrail_call_end(struct llm_call *c);
-void guardrail_call_free(struct llm_call *c);
-cJSON *guardrail_hits_json(const struct llm_call *c);
+void call_guard_end(struct llm_call *c);
+void call_guard_free(struct llm_call *c);
+cJSON *call_guard_hits_json(const struct llm_call *c);
 
 #endif

@@ -49,7 +49,7 @@ cJSON *call_to_json(const struct llm_call *c, uint64_t now)
 	add_str_or_null(o, "host", c->host);
 	add_str_or_null(o, "peer", c->peer);
 	cJSON_AddItemToObject(o, "backpressure", bp_to_json(&c->bp));
-	cJSON_AddItemToObject(o, "guardrail", guardrail_hits_json(c));
+	cJSON_AddItemToObject(o, "guardrail", call_guard_hits_json(c));
 	add_str_or_null(o, "cgroup", c->cgroup);
 	add_str_or_null(o, "container_id", c->container_id);
 	cJSON_AddStringToObject(o, "side", c->server_side ? "server" : "client");
@@ -69,10 +69,10 @@ cJSON *call_to_json(const struct llm_call *c, uint64_t now)
 	add_num_or_null(o, "duration_ms", call_duration_ms(c, now));
 	cJSON_AddNumberToObject(o, "chunks", (double)c->chunks);
 	cJSON_AddNumberToObject(o, "bytes", (double)c->bytes);
-	if (guardrail_content == CONTENT_OFF) {
+	if (call_guard_content == CONTENT_OFF) {
 		cJSON_AddNullToObject(o, "text");
 	} else {
-		size_t n = guardrail_servable(c);
+		size_t n = call_guard_servable(c);
 		char *t = xmalloc(n + 1);
 		if (n)
 			memcpy(t, c->dec.text.data, n);
@@ -100,7 +100,7 @@ cJSON *call_to_json(const struct llm_call *c, uint64_t now)
 	for (uint32_t i = 0; i < c->dec.ntools; i++) {
 		cJSON *t = cJSON_CreateObject();
 		cJSON_AddStringToObject(t, "name", c->dec.tools[i].name);
-		if (guardrail_content == CONTENT_OFF)
+		if (call_guard_content == CONTENT_OFF)
 			cJSON_AddNullToObject(t, "arguments");
 		else
 			cJSON_AddStringToObject(
@@ -121,12 +121,12 @@ cJSON *call_to_json(const struct llm_call *c, uint64_t now)
 }
 
 struct collect {
-	const struct stream_filter *f;
+	const struct call_filter *f;
 	const struct llm_call **v;
 	size_t n, cap;
 };
 
-static bool matches(const struct stream_filter *f, const struct llm_call *c)
+static bool matches(const struct call_filter *f, const struct llm_call *c)
 {
 	if (f->state && !strcmp(f->state, "active") && c->finished)
 		return false;
@@ -161,10 +161,10 @@ static int newest_first(const void *a, const void *b)
 	return x->id < y->id ? 1 : x->id > y->id ? -1 : 0;
 }
 
-cJSON *streams_to_json(const struct stream_filter *f, uint64_t now)
+cJSON *calls_to_json(const struct call_filter *f, uint64_t now)
 {
 	struct collect col = {.f = f};
-	stream_foreach(collect_one, &col);
+	call_foreach(collect_one, &col);
 	if (col.n)
 		qsort(col.v, col.n, sizeof(*col.v), newest_first);
 	size_t limit = f->limit > 0 ? (size_t)f->limit : DEFAULT_LIMIT;

@@ -8,7 +8,7 @@
 
 #include "call/call.h"
 
-struct stream_filter {
+struct call_filter {
 	const char *state; /* "active" | "recent" | NULL */
 	const char *provider;
 	const char *model;
@@ -19,6 +19,6 @@ struct stream_filter {
 
 cJSON *call_to_json(const struct llm_call *c, uint64_t now);
 /* {"streams": [...]} newest first. Caller holds the pipeline lock. */
-cJSON *streams_to_json(const struct stream_filter *f, uint64_t now);
+cJSON *calls_to_json(const struct call_filter *f, uint64_t now);
 
 #endif

@@ -26,14 +26,14 @@ void pipeline_init(unsigned keep_recent)
 {
 	json_arena_init();
 	memset(&pstats, 0, sizeof(pstats));
-	stream_registry_init(keep_recent);
+	call_registry_init(keep_recent);
 	conn_set_ops(&http1_calls);
 }
 
 void pipeline_free(void)
 {
 	conn_free_all();
-	stream_registry_free();
+	call_registry_free();
 }
 
 void pipeline_lock(void)

@@ -11,7 +11,6 @@
 #include "core/stats.h"
 #include "llmobs/event.h"
 
-
 void pipeline_init(unsigned keep_recent);
 void pipeline_free(void);
 /* One capture record: header + ev->len payload bytes, size bytes in all. */

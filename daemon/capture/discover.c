@@ -355,19 +355,13 @@ static bool pid_selected(uint32_t pid)
 			return false;
 	}
 	if (filter.cgroup_path) {
-		char fn[64], text[4096];
-		snprintf(fn, sizeof(fn), "/proc/%u/cgroup", pid);
-		FILE *f = fopen(fn, "re");
-		if (!f)
+		char text[4096];
+		if (!cgroup_read_proc(pid, text, sizeof(text)))
 			return false;
-		size_t n = fread(text, 1, sizeof(text) - 1, f);
-		fclose(f);
-		text[n] = '\0';
-		const char *v2 = strstr(text, "0::");
+		const char *v2 = cgroup_v2_path(text);
 		size_t len = strlen(filter.cgroup_path);
-		if (!v2 || (v2 != text && v2[-1] != '\n'))
+		if (!v2)
 			return false;
-		v2 += 3;
 		if (strncmp(v2, filter.cgroup_path, len) != 0 ||
 		    (v2[len] != '\n' && v2[len] != '/' && v2[len] != '\0' &&
 		     strcmp(filter.cgroup_path, "/") != 0))

@@ -76,7 +76,6 @@ size_t buf_append(struct buf *b, const void *p, size_t n)
 	return take;
 }
 
-
 void buf_reset(struct buf *b)
 {
 	b->len = 0;

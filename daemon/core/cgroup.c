@@ -82,6 +82,27 @@ void cgroup_parse(const char *text, struct cgroup_attr *out)
 	snprintf(out->container_id, sizeof(out->container_id), "%s", cid);
 }
 
+bool cgroup_read_proc(uint32_t tgid, char *text, size_t cap)
+{
+	char fn[64];
+	snprintf(fn, sizeof(fn), "/proc/%u/cgroup", tgid);
+	FILE *f = fopen(fn, "re");
+	if (!f)
+		return false;
+	size_t n = fread(text, 1, cap - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	return true;
+}
+
+const char *cgroup_v2_path(const char *text)
+{
+	const char *v2 = strstr(text, "0::");
+	while (v2 && v2 != text && v2[-1] != '\n')
+		v2 = strstr(v2 + 1, "0::");
+	return v2 ? v2 + 3 : NULL;
+}
+
 const struct cgroup_attr *cgroup_of(uint32_t tgid)
 {
 	if (!enabled)
@@ -90,14 +111,9 @@ const struct cgroup_attr *cgroup_of(uint32_t tgid)
 	HASH_FIND(hh, cache, &tgid, sizeof(tgid), e);
 	if (e)
 		return &e->attr;
-	char fn[64], text[4096];
-	snprintf(fn, sizeof(fn), "/proc/%u/cgroup", tgid);
-	FILE *f = fopen(fn, "re");
-	if (!f)
+	char text[4096];
+	if (!cgroup_read_proc(tgid, text, sizeof(text)))
 		return NULL;
-	size_t n = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	text[n] = '\0';
 	e = xcalloc(1, sizeof(*e));
 	e->tgid = tgid;
 	cgroup_parse(text, &e->attr);

@@ -19,6 +19,13 @@ const struct cgroup_attr *cgroup_of(uint32_t tgid);
 void cgroup_forget(uint32_t tgid);
 void cgroup_forget_all(void);
 
+/* /proc/PID/cgroup into text (NUL-terminated, cut at cap - 1); false when
+ * the process is gone. The one reader of that file. */
+bool cgroup_read_proc(uint32_t tgid, char *text, size_t cap);
+/* The cgroup v2 path ("0::PATH" line) in that text, up to its newline, or
+ * NULL. */
+const char *cgroup_v2_path(const char *text);
+
 /* Parsers (exposed for tests). */
 void cgroup_parse(const char *proc_cgroup_text, struct cgroup_attr *out);
 bool cgroup_container_id(const char *path, char *id, size_t n);

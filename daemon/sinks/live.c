@@ -92,7 +92,7 @@ static void on_backpressure(const struct llm_call *c, uint32_t lag_us, uint32_t 
 }
 
 static void on_guard_hit(const struct llm_call *c, const struct guard_hit *h, bool enforced,
-                    const char *error)
+                         const char *error)
 {
 	if (!events_followed())
 		return;

@@ -404,4 +404,3 @@ void conn_free_all(void)
 		conn_close(c, c->info.ts, "daemon stopped");
 	}
 }
-

@@ -56,7 +56,7 @@ static void init_once(void)
 	struct guard_policy *p = guard_policy_default(err, sizeof(err));
 	if (!p)
 		abort();
-	guardrail_set_policy(p);
+	call_guard_set_policy(p);
 	guard_policy_unref(p);
 }
 
@@ -161,17 +161,17 @@ static bool serve_one(const struct llm_call *c, void *ctx)
 static void serve_everything(struct events_follower *fw, bool render)
 {
 	uint64_t now = clock_now();
-	struct stream_filter all = {0};
-	cJSON *j = streams_to_json(&all, now);
+	struct call_filter all = {0};
+	cJSON *j = calls_to_json(&all, now);
 	char *s = cJSON_PrintUnformatted(j);
 	if (getenv("FUZZ_PIPELINE_PRINT")) /* to see what an input did */
 		fprintf(stderr, "%s\n", s);
 	free(s);
 	cJSON_Delete(j);
-	stream_foreach(serve_one, &now);
+	call_foreach(serve_one, &now);
 
 	struct stats_view v = {
-	    .p = pstats, .have_pipeline = true, .streams_active = stream_active_count()};
+	    .p = pstats, .have_pipeline = true, .streams_active = call_active_count()};
 	j = stats_to_json(&v);
 	if (getenv("FUZZ_PIPELINE_PRINT")) {
 		s = cJSON_PrintUnformatted(j);

@@ -114,13 +114,13 @@ static inline void ctl(uint32_t type, uint64_t ts, uint64_t call_id)
 
 static inline const struct llm_call *only_call(void)
 {
-	struct stream_filter f = {0};
-	cJSON *j = streams_to_json(&f, clock_now());
+	struct call_filter f = {0};
+	cJSON *j = calls_to_json(&f, clock_now());
 	cJSON *arr = cJSON_GetObjectItem(j, "streams");
 	assert_int_equal(cJSON_GetArraySize(arr), 1);
 	long id = atol(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "id")->valuestring);
 	cJSON_Delete(j);
-	return stream_find((uint64_t)id);
+	return call_find((uint64_t)id);
 }
 
 static inline void post(const char *path, const char *host, const char *body, uint64_t ts)

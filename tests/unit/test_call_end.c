@@ -138,7 +138,7 @@ static void test_terminator_ends_call_chunked(void **state)
 				fail_msg("%s: not finished once its terminator was read", k->name);
 			end_connection((enum ending)how, 240 * MS, resp + last, n - last);
 			check_case(k, only_call(), hows[how]);
-			assert_int_equal(stream_active_count(), 0);
+			assert_int_equal(call_active_count(), 0);
 		}
 	}
 }
@@ -175,7 +175,7 @@ static void test_terminator_ends_call_length(void **state)
 		post(k->path, "h", k->req, 400 * MS);
 		ssl_call(LLMOBS_DIR_READ, 440 * MS, resp, (size_t)n);
 		assert_int_equal(pstats.calls_total, 2);
-		assert_int_equal(stream_active_count(), 0);
+		assert_int_equal(call_active_count(), 0);
 	}
 }
 
@@ -268,13 +268,13 @@ static void test_finished_call_outlives_keep(void **state)
 		            -1);
 		ssl_call_on(SSL2, TGID, LLMOBS_DIR_READ, (10 + (uint64_t)i) * MS, resp, n, -1);
 	}
-	assert_null(stream_find(early_id)); /* aged out of the API's list */
+	assert_null(call_find(early_id)); /* aged out of the API's list */
 	assert_int_equal(pstats.calls_total, 13);
 	/* the late answer on the first connection, then its end */
 	ssl_call(LLMOBS_DIR_READ, 6000 * MS, resp, n);
 	ctl(LLMOBS_EV_CLOSE, 6001 * MS, 0);
 	assert_int_equal(pstats.conns_active, 1);
-	assert_int_equal(stream_active_count(), 0);
+	assert_int_equal(call_active_count(), 0);
 }
 
 int main(void)

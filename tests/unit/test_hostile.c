@@ -85,7 +85,7 @@ static void test_decompression_bomb_is_truncated(void **state)
 	const char ok[] = "{\"choices\":[{\"message\":{\"content\":\"fine\"}}]}";
 	feed_response("Content-Type: application/json\r\n", ok, sizeof(ok) - 1, 210 * MS);
 	assert_int_equal(pstats.calls_total, 2);
-	assert_int_equal(stream_active_count(), 0);
+	assert_int_equal(call_active_count(), 0);
 }
 
 /* Compressible but honest text (an LLM answer, 5-50x) passes whole. */

@@ -122,7 +122,7 @@ static void test_stream_every_split(void **state)
 		ssl_call(LLMOBS_DIR_WRITE, 2 * MS, req + rcut, rl - rcut);
 		ssl_call(LLMOBS_DIR_READ, 10 * MS, resp, cut);
 		ssl_call(LLMOBS_DIR_READ, 20 * MS, resp + cut, n - cut);
-		if (stream_active_count() + pstats.calls_total != 1 || pstats.calls_total != 1)
+		if (call_active_count() + pstats.calls_total != 1 || pstats.calls_total != 1)
 			fail_msg("split at %zu (request split at %zu): %llu calls", cut, rcut,
 			         (unsigned long long)pstats.calls_total);
 		const struct llm_call *c = only_call();
@@ -142,8 +142,8 @@ static void test_secrets_never_served(void **state)
 	ssl_call(LLMOBS_DIR_WRITE, 1 * MS, req, strlen(req));
 	size_t n = response(resp, sizeof(resp), "HTTP/1.1 200 OK");
 	ssl_call(LLMOBS_DIR_READ, 5 * MS, resp, n);
-	struct stream_filter f = {0};
-	cJSON *j = streams_to_json(&f, clock_now());
+	struct call_filter f = {0};
+	cJSON *j = calls_to_json(&f, clock_now());
 	char *s = cJSON_Print(j);
 	assert_null(strstr(s, "SECRET"));
 	assert_non_null(strstr(s, "Hello, world"));
@@ -173,8 +173,8 @@ static void test_ring_gap_truncates(void **state)
 	/* the connection recovers at the next response */
 	ssl_call(LLMOBS_DIR_WRITE, 8 * MS, req, strlen(req));
 	ssl_call(LLMOBS_DIR_READ, 9 * MS, resp, n);
-	struct stream_filter f = {.state = "recent"};
-	cJSON *j = streams_to_json(&f, clock_now());
+	struct call_filter f = {.state = "recent"};
+	cJSON *j = calls_to_json(&f, clock_now());
 	cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "streams"), 0);
 	assert_string_equal(cJSON_GetObjectItem(first, "status")->valuestring, "completed");
 	assert_string_equal(cJSON_GetObjectItem(first, "text")->valuestring, "Hello, world");
@@ -213,11 +213,11 @@ static void test_close_mid_stream_aborts(void **state)
 	size_t n = response(resp, sizeof(resp), "HTTP/1.1 200 OK");
 	ssl_call(LLMOBS_DIR_READ, 5 * MS, resp, n / 2);
 	assert_int_equal(only_call()->status, CALL_STREAMING);
-	assert_int_equal(stream_active_count(), 1);
+	assert_int_equal(call_active_count(), 1);
 	ctl(LLMOBS_EV_CLOSE, 9 * MS, 0);
 	const struct llm_call *c = only_call();
 	assert_int_equal(c->status, CALL_ABORTED);
-	assert_int_equal(stream_active_count(), 0);
+	assert_int_equal(call_active_count(), 0);
 	assert_int_equal(pstats.conns_active, 0);
 }
 
@@ -362,8 +362,8 @@ static void test_keepalive_pairs_in_order(void **state)
 	ssl_call(LLMOBS_DIR_READ, 4 * MS, resp, n);
 	ssl_call(LLMOBS_DIR_WRITE, 5 * MS, req, strlen(req));
 	ssl_call(LLMOBS_DIR_READ, 6 * MS, resp, n);
-	struct stream_filter f = {0};
-	cJSON *j = streams_to_json(&f, clock_now());
+	struct call_filter f = {0};
+	cJSON *j = calls_to_json(&f, clock_now());
 	cJSON *arr = cJSON_GetObjectItem(j, "streams");
 	assert_int_equal(cJSON_GetArraySize(arr), 2);
 	for (int i = 0; i < 2; i++) {
@@ -384,8 +384,8 @@ static void test_server_side_ignored(void **state)
 	size_t n = response(resp, sizeof(resp), "HTTP/1.1 200 OK");
 	ssl_call(LLMOBS_DIR_WRITE, 2 * MS, resp, n);
 	ssl_call(LLMOBS_DIR_READ, 3 * MS, "x", 1);
-	struct stream_filter f = {0};
-	cJSON *j = streams_to_json(&f, clock_now());
+	struct call_filter f = {0};
+	cJSON *j = calls_to_json(&f, clock_now());
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "streams")), 0);
 	cJSON_Delete(j);
 	assert_int_equal(pstats.ignored_bytes[IGNORE_SERVER_SIDE], strlen(req) + n + 1);
@@ -510,7 +510,7 @@ static void test_guardrails_across_events(void **state)
 	char err[256];
 	struct guard_policy *p = guard_policy_default(err, sizeof(err));
 	assert_non_null(p);
-	guardrail_set_policy(p);
+	call_guard_set_policy(p);
 	guard_policy_unref(p);
 	static const char *const pieces[] = {"Mail jo", "hn@exam", "ple.com, card 4111 11",
 	                                     "11 1111 1111, key AKIAIOSF", "ODNN7EXAMPLE. Done"};
@@ -533,7 +533,7 @@ static void test_guardrails_across_events(void **state)
 	assert_int_equal(c->status, CALL_COMPLETED);
 	assert_string_equal(c->dec.text.data, "Mail ****************, card *******************, "
 	                                      "key ********************. Done");
-	cJSON *j = guardrail_hits_json(c);
+	cJSON *j = call_guard_hits_json(c);
 	char *s = cJSON_PrintUnformatted(j);
 	assert_non_null(strstr(s, "\"rule\":\"injection.override\",\"action\":\"alert\","
 	                          "\"where\":\"request\""));
@@ -563,7 +563,7 @@ static void test_guardrails_across_events(void **state)
 	assert_int_equal(c->dec.ntools, 1);
 	assert_string_equal(c->dec.tools[0].args.data, "{\"to\":\"***************\"}");
 	reset();
-	guardrail_set_policy(NULL);
+	call_guard_set_policy(NULL);
 }
 
 static void test_anthropic_stream(void **state)
@@ -707,8 +707,8 @@ static void test_pipelined_requests_pair_in_order(void **state)
 	                       "Content-Length: %zu\r\n\r\n%s",
 	                       strlen(plain), plain);
 	ssl_call(LLMOBS_DIR_READ, 5 * MS, resp, r1);
-	struct stream_filter f = {0};
-	cJSON *j = streams_to_json(&f, clock_now());
+	struct call_filter f = {0};
+	cJSON *j = calls_to_json(&f, clock_now());
 	cJSON *arr = cJSON_GetObjectItem(j, "streams");
 	assert_int_equal(cJSON_GetArraySize(arr), 2);
 	cJSON *second = cJSON_GetArrayItem(arr, 0), *first = cJSON_GetArrayItem(arr, 1);

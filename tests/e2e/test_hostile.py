@@ -108,6 +108,11 @@ def finished_call_outlives_keep_under_asan():
     early = subprocess.Popen([sys.executable, "-c", EARLY_CLIENT, str(late.port), late.cafile],
                              stdout=subprocess.PIPE)
     assert early.stdout.readline().strip() == b"sent"
+    # Its write is held until the daemon knows it succeeded (up to 200 ms
+    # here: nothing follows on that connection); the twelve calls start
+    # once it has become a call, so it is the oldest.
+    e2e.wait_for(lambda: d.get_json("/api/v1/stats")[1]["pipeline"]["calls_total"] >= 1, 10,
+                 0.05, "the early call seen")
     srv = e2e.TlsServer()
     rs = e2e.run_client(srv, requests=12, keep_alive=True, include_usage=True)
     assert len(rs) == 12

@@ -112,7 +112,7 @@ run_suite() {
 	verdict=PASS
 	((skip > 0)) && verdict=SKIP
 	((fail > 0)) && verdict=FAIL && bad_suites+=("$name")
-	printf '  %-4s  %-44s %4d passed, %d failed' "$verdict" "$name" "$pass" "$fail"
+	printf '  %-4s  %-46s %4d passed, %d failed' "$verdict" "$name" "$pass" "$fail"
 	((skip > 0)) && printf ', %d skipped' "$skip"
 	printf '  (%ss)\n' "$secs"
 	[[ -n $note ]] && printf '        !! %s\n' "$note"

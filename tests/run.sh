@@ -48,6 +48,12 @@ selected() {
 	return 1
 }
 
+# Whether $1 is a unit test binary built from a tests/unit/ source: one
+# left in the build directory by a test file since removed is not run.
+unit_binary() {
+	[[ -f $1 && -x $1 && -f tests/unit/$(basename "$1").c ]]
+}
+
 # Sets pass/fail/skip from a cmocka log (one report per test group).
 parse_cmocka() {
 	local counts
@@ -106,7 +112,7 @@ run_suite() {
 	verdict=PASS
 	((skip > 0)) && verdict=SKIP
 	((fail > 0)) && verdict=FAIL && bad_suites+=("$name")
-	printf '  %-4s  %-36s %4d passed, %d failed' "$verdict" "$name" "$pass" "$fail"
+	printf '  %-4s  %-46s %4d passed, %d failed' "$verdict" "$name" "$pass" "$fail"
 	((skip > 0)) && printf ', %d skipped' "$skip"
 	printf '  (%ss)\n' "$secs"
 	[[ -n $note ]] && printf '        !! %s\n' "$note"
@@ -129,7 +135,7 @@ run_suite e2e "tests/check_layers.sh" tests/check_layers.sh
 
 echo "== unit tests ($BUILD/tests/test_*, cmocka + ASan/UBSan)"
 for bin in "$BUILD"/tests/test_*; do
-	[[ -f $bin && -x $bin ]] || continue
+	unit_binary "$bin" || continue
 	selected "$bin" || continue
 	run_suite cmocka "$bin" "$bin"
 done
@@ -138,7 +144,7 @@ done
 # shared wire captures too (only the conformance tests skip there).
 echo "== unit tests again as in a clone without ../shared (LLMOBS_WIRE_DIR=none)"
 for bin in "$BUILD"/tests/test_*; do
-	[[ -f $bin && -x $bin ]] || continue
+	unit_binary "$bin" || continue
 	selected "$bin" || continue
 	run_suite cmocka "$bin [no wire]" env LLMOBS_WIRE_DIR=none "$bin"
 done

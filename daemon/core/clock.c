@@ -51,6 +51,11 @@ void clock_use_event_time(int on)
 	event_time = on;
 }
 
+void clock_reset_event_time(void)
+{
+	last_event_ts = 0;
+}
+
 void clock_note_event(uint64_t ts)
 {
 	if (ts > last_event_ts)

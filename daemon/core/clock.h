@@ -21,6 +21,8 @@ void clock_format_rfc3339(uint64_t mono_ns, char *out, size_t n);
  * when live, the last replayed event's time when replaying. */
 void clock_use_event_time(int on);
 void clock_note_event(uint64_t ts);
+/* Forgets the last event's time: clock_now() is 0 until the next event. */
+void clock_reset_event_time(void);
 uint64_t clock_now(void);
 
 #endif

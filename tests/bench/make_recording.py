@@ -12,15 +12,25 @@ import gzip
 import struct
 
 EVENT_FMT = "<QQQQIIIiIIIHH16s16sHH16sI"  # include/llmobs/event.h, ABI 2
-DATA, CLOSE = 1, 3
+ABI = 2
+DATA, CONNECT, CLOSE = 1, 2, 3
 WRITE, READ = 0, 1
 SRC_WRITE_EX, SRC_READ_EX = 2, 4
 MS = 1000000
 
 
-def record(ts, conn, pos, call_id, typ, tgid, direction, src, payload=b""):
-    head = struct.pack(EVENT_FMT, ts, conn, pos, call_id, typ, tgid, tgid, 7, len(payload),
-                       len(payload), 0, direction, src, b"bench", b"bench", 0, 0, b"", 0)
+def file_header(wall_offset_ns=0):
+    """The recording's header (capture/record.h): magic, ABI, wall offset."""
+    return b"LLMOBSR1" + struct.pack("<IIq", ABI, 0, wall_offset_ns)
+
+
+def record(ts, conn, pos, call_id, typ, tgid, direction, src, payload=b"", comm=b"bench",
+           fd=7, family=0, port=0, addr=b""):
+    """One size-prefixed record; family/port/addr are a CONNECT's peer (port
+    in host order, addr the packed IP)."""
+    port_be = int.from_bytes(port.to_bytes(2, "big"), "little")  # network byte order
+    head = struct.pack(EVENT_FMT, ts, conn, pos, call_id, typ, tgid, tgid, fd, len(payload),
+                       len(payload), 0, direction, src, comm, comm, family, port_be, addr, 0)
     body = head + payload
     return struct.pack("<I", len(body)) + body
 
@@ -54,7 +64,7 @@ def main():
     pos = {}
     sse_events = 0
     with gzip.open(args.out, "wb", compresslevel=1) as f:
-        f.write(b"LLMOBSR1" + struct.pack("<IIq", 2, 0, 0))
+        f.write(file_header())
 
         def emit(conn, direction, data):
             nonlocal ts, call_id

@@ -67,6 +67,20 @@ static inline int setup(void **state)
 	return 0;
 }
 
+/* Before each test: a fresh pipeline, and the event clock back at 0 (event
+ * time only moves forward, so a test would otherwise start at the latest
+ * time an earlier test reached). */
+static inline int setup_each(void **state)
+{
+	(void)state;
+	clock_reset_event_time();
+	reset();
+	return 0;
+}
+
+/* A test of the pipeline, registered with its per-test setup. */
+#define PIPELINE_TEST(f) cmocka_unit_test_setup(f, setup_each)
+
 /* One SSL call, split into pieces like BPF does. */
 static inline void ssl_call_on(uint64_t ssl, uint32_t tgid, int dir, uint64_t ts, const char *p,
                                size_t n, int skip_piece)

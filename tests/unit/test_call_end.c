@@ -280,11 +280,11 @@ static void test_finished_call_outlives_keep(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_terminator_ends_call_chunked),
-	    cmocka_unit_test(test_terminator_ends_call_length),
-	    cmocka_unit_test(test_terminator_every_split_then_exit),
-	    cmocka_unit_test(test_cut_before_terminator_aborts),
-	    cmocka_unit_test(test_finished_call_outlives_keep),
+	    PIPELINE_TEST(test_terminator_ends_call_chunked),
+	    PIPELINE_TEST(test_terminator_ends_call_length),
+	    PIPELINE_TEST(test_terminator_every_split_then_exit),
+	    PIPELINE_TEST(test_cut_before_terminator_aborts),
+	    PIPELINE_TEST(test_finished_call_outlives_keep),
 	};
 	return cmocka_run_group_tests_name("call_end", tests, setup, NULL);
 }

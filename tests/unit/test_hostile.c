@@ -196,11 +196,11 @@ static void test_header_errors_are_the_calls(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_deflate_retry_is_bounded),
-	    cmocka_unit_test(test_decompression_bomb_is_truncated),
-	    cmocka_unit_test(test_honest_compression_passes),
-	    cmocka_unit_test(test_token_counts_out_of_range),
-	    cmocka_unit_test(test_header_errors_are_the_calls),
+	    PIPELINE_TEST(test_deflate_retry_is_bounded),
+	    PIPELINE_TEST(test_decompression_bomb_is_truncated),
+	    PIPELINE_TEST(test_honest_compression_passes),
+	    PIPELINE_TEST(test_token_counts_out_of_range),
+	    PIPELINE_TEST(test_header_errors_are_the_calls),
 	};
 	return cmocka_run_group_tests_name("hostile", tests, setup, NULL);
 }

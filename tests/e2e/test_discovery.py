@@ -176,16 +176,20 @@ def client_started_after_the_daemon_loading_a_private_libssl():
 
 @e2e.test
 def daemon_started_mid_connection_picks_up_the_next_request():
-    script = [dict(SCRIPT, first_delay_ms=1500), SCRIPT]
+    # the server holds response 0 until the daemon is up, however long
+    # the daemon takes to start
+    release = os.path.join(e2e.tmpdir(), "release-response-0")
+    script = [dict(SCRIPT, hold_until=release), SCRIPT]
     srv = e2e.TlsServer(script=script)
     lib, env = private_libssl()
     c = e2e.Client(srv, env=env, include_usage=True, requests=2, keep_alive=True,
                    interval=0.5)
     e2e.wait_for(lambda: lib in open("/proc/%d/maps" % c.proc.pid).read(), 10, 0.05,
                  "the client to load its libssl")
-    time.sleep(0.5)  # request 0 is out, its response 1 s away
+    e2e.wait_for(lambda: srv.requests(), 10, 0.05, "request 0 to reach the server")
     d = e2e.Daemon()
     assert os.path.getsize(c.out_path) == 0, "request 0 finished before the daemon started"
+    open(release, "w").close()
     r0, r1 = c.results()
     [s] = finished_streams(d, r1["pid"])
     check_stream(s, r1)

@@ -32,6 +32,9 @@ DEFAULT_SCRIPT. Sources, later ones override earlier ones key by key:
   status          HTTP status; != 200 sends {"error": error} as JSON.
   deltas          list of content strings, one chat.completion.chunk each.
   first_delay_ms  wait after the request is read, before the first write.
+  hold_until      a path: after first_delay_ms, wait (up to 60 s) until it
+                  exists before the first write (a test releases a
+                  response at the moment it chooses, not after a guess).
   delay_ms        wait before each later delta's write.
   finish_reason   sent in a final chunk with an empty delta; null: no chunk.
   usage           {prompt_tokens, completion_tokens,
@@ -87,6 +90,7 @@ DEFAULT_SCRIPT = {
     "status": 200,
     "deltas": ["Hello", ",", " world", "!"],
     "first_delay_ms": 0,
+    "hold_until": None,
     "delay_ms": 0,
     "finish_reason": "stop",
     "usage": {
@@ -303,6 +307,7 @@ class Conn:
             "has_auth": "authorization" in headers,
             "t_request_read_ns": t_req})
         sleep_ms(script["first_delay_ms"])
+        hold_until(script["hold_until"])
         if script["status"] != 200:
             error = script["error"] or default_error(script["status"])
             payload = json.dumps({"error": error}).encode()
@@ -417,6 +422,12 @@ class Conn:
         """TCP RST without close_notify: the client sees a truncated stream."""
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.sock.close()
+
+
+def hold_until(path, limit_s=60.0):
+    deadline = time.monotonic() + limit_s
+    while path and not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def sleep_ms(ms):

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "guard/policy.h"
+#include "guard/scan.h"
 
 struct llm_call;
 

@@ -6,7 +6,7 @@
 
 #include "core/clock.h"
 #include "sinks/events.h"
-#include "guard/policy.h"
+#include "guard/scan.h"
 #include "llm/provider.h"
 #include "call/backpressure.h"
 #include "call/call.h"

@@ -2,7 +2,7 @@
  * call finishes; self-metrics are copied from counters at scrape time. */
 #include "sinks/prometheus.h"
 
-#include "guard/policy.h"
+#include "guard/scan.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "guard/policy.h"
+#include "guard/scan.h"
 
 static struct guard_policy *policy;
 

@@ -23,7 +23,7 @@
 #include "core/cgroup.h"
 #include "sinks/events.h"
 #include "fuzz.h"
-#include "guard/policy.h"
+#include "guard/scan.h"
 #include "call/call_guard.h"
 #include "sinks/metrics.h"
 #include "call/pipeline.h"

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "guard/policy.h"
+#include "guard/scan.h"
 
 static void on_hit(void *ctx, const struct guard_hit *h)
 {

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "guard/policy.h"
+#include "guard/scan.h"
 
 struct hits {
 	char got[32][96];

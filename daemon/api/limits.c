@@ -1,4 +1,4 @@
-/* API connection limits (see api_limits.h). Every connection has a
+/* API connection limits (see limits.h). Every connection has a
  * tracker from its start to its close; a reaper thread shuts down the ones
  * whose request headers are late. */
 #include "api/limits.h"

@@ -1,4 +1,4 @@
-/* Guardrails in the pipeline (see guardrail.h). */
+/* Guardrails in the pipeline (see call_guard.h). */
 #include "call/call_guard.h"
 
 #include <errno.h>

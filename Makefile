@@ -72,13 +72,15 @@ deps:
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h
 
+# One BPF object per bpf/*.bpf.c, built from the headers of bpf/*/ (any
+# header edit rebuilds it).
 define bpf_cc
 	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ -Iinclude -I. -Ibpf \
 		-Wall -Werror -c $< -o $@
 	llvm-strip -g $@ 2>/dev/null || true
 endef
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(wildcard include/llmobs/*.h) vmlinux.h | $(BUILD)/bpf
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h bpf/*/*.h) $(wildcard include/llmobs/*.h) vmlinux.h | $(BUILD)/bpf
 	$(bpf_cc)
 
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o

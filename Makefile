@@ -72,10 +72,16 @@ deps:
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(wildcard include/llmobs/*.h) vmlinux.h | $(BUILD)/bpf
+# One BPF object per bpf/*.bpf.c, built from the headers of bpf/*/ (any
+# header edit rebuilds it).
+define bpf_cc
 	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ -Iinclude -I. -Ibpf \
 		-Wall -Werror -c $< -o $@
 	llvm-strip -g $@ 2>/dev/null || true
+endef
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h bpf/*/*.h) $(wildcard include/llmobs/*.h) vmlinux.h | $(BUILD)/bpf
+	$(bpf_cc)
 
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@
@@ -126,10 +132,19 @@ $(BUILD)/bench/loadgen: tests/bench/loadgen.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< -lssl -lcrypto
 
-$(BUILD)/bench/count_probes: tests/bench/count_probes.c $(BUILD)/obj/daemon/capture/elfsym.o \
-		$(BUILD)/obj/daemon/capture/placement.o $(BUILD)/obj/daemon/capture/insn.o $(SKELS)
+# The bench's own BPF object: bare counting probes, the floor of probe cost.
+$(BUILD)/bench/bench_count.bpf.o: tests/bench/bench_count.bpf.c vmlinux.h
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(BUILD)/obj/daemon/capture/elfsym.o \
+	$(bpf_cc)
+
+$(BUILD)/bench/bench_count.skel.h: $(BUILD)/bench/bench_count.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@
+
+$(BUILD)/bench/count_probes: tests/bench/count_probes.c $(BUILD)/obj/daemon/capture/elfsym.o \
+		$(BUILD)/obj/daemon/capture/placement.o $(BUILD)/obj/daemon/capture/insn.o \
+		$(BUILD)/bench/bench_count.skel.h
+	@mkdir -p $(@D)
+	$(CC) -I$(BUILD)/bench $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(BUILD)/obj/daemon/capture/elfsym.o \
 		$(BUILD)/obj/daemon/capture/placement.o $(BUILD)/obj/daemon/capture/insn.o $(LIBS)
 
 # libFuzzer harnesses (tests/fuzz/): `make fuzz` runs each for FUZZ_TIME
@@ -173,7 +188,7 @@ run: deps
 	$(SUDO) $(BUILD)/llmobsd $(ARGS)
 
 format:
-	clang-format -i $(wildcard bpf/*.[ch] bpf/*/*.h include/llmobs/*.h $(DAEMON_SRCS) $(shell find daemon -name "*.h") cli/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch])
+	clang-format -i $(wildcard bpf/*.[ch] bpf/*/*.h tests/bench/*.bpf.c include/llmobs/*.h $(DAEMON_SRCS) $(shell find daemon -name "*.h") cli/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch])
 
 clean:
 	rm -rf $(BUILD)

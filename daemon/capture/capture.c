@@ -48,10 +48,7 @@ static struct capture *muting; /* for capture_mute */
 
 void capture_mute(uint32_t tgid, uint64_t ssl)
 {
-	struct {
-		uint64_t ssl;
-		uint32_t tgid, pad;
-	} k = {ssl, tgid, 0};
+	struct llmobs_conn_key k = {.ssl = ssl, .tgid = tgid};
 	uint8_t one = 1;
 	if (muting)
 		bpf_map__update_elem(muting->skel->maps.muted, &k, sizeof(k), &one, sizeof(one),

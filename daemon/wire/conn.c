@@ -18,15 +18,9 @@
 
 enum conn_role { ROLE_UNKNOWN = 0, ROLE_CLIENT, ROLE_SERVER, ROLE_NOT_HTTP };
 
-struct conn_key {
-	uint64_t ssl;
-	uint32_t tgid;
-	uint32_t pad;
-};
-
 struct conn {
-	struct conn_info info; /* first: conn_info() is a cast */
-	struct conn_key key;
+	struct conn_info info;      /* first: conn_info() is a cast */
+	struct llmobs_conn_key key; /* as BPF keys it */
 	UT_hash_handle hh;
 	enum conn_role role;
 	uint64_t next_pos[2];
@@ -91,7 +85,7 @@ static const struct http_callbacks http_cbs = {
 
 struct conn *conn_lookup(uint32_t tgid, uint64_t ssl, int create, const struct llmobs_event *ev)
 {
-	struct conn_key k = {.ssl = ssl, .tgid = tgid};
+	struct llmobs_conn_key k = {.ssl = ssl, .tgid = tgid};
 	struct conn *c;
 	HASH_FIND(hh, conns, &k, sizeof(k), c);
 	if (c || !create)
@@ -261,7 +255,7 @@ static void flush_held(struct conn *c)
  * leading payload bytes to skip (already seen), or -1 to drop it whole. */
 static long continuity(struct conn *c, const struct llmobs_event *ev)
 {
-	int dir = ev->dir, side = c->info.server_side ? !dir : dir;
+	int dir = ev->dir, side = c->info.server_side ? llmobs_dir_other(dir) : dir;
 	uint64_t expect = c->next_pos[dir];
 	uint64_t piece = ev->orig_len - ev->offset;
 	if (piece > LLMOBS_MAX_DATA)
@@ -314,7 +308,7 @@ void conn_data(struct conn *c, const struct llmobs_event *ev, const char *data)
 	 * server side of a plaintext connection reads requests and writes
 	 * responses: its directions swap. */
 	if (c->key.ssl & LLMOBS_PLAIN_CONN) {
-		feed(c, i->server_side ? !ev->dir : ev->dir, ev->ts_ns, p, n);
+		feed(c, i->server_side ? llmobs_dir_other(ev->dir) : ev->dir, ev->ts_ns, p, n);
 		return;
 	}
 	if (ev->dir == LLMOBS_DIR_WRITE) {

@@ -55,6 +55,13 @@ enum llmobs_dir {
 	LLMOBS_DIR_READ = 1,  /* peer -> app (response) */
 };
 
+/* The other direction: on the server side of a plaintext connection the
+ * requests are read and the responses written. */
+static inline __u16 llmobs_dir_other(__u16 dir)
+{
+	return dir == LLMOBS_DIR_WRITE ? LLMOBS_DIR_READ : LLMOBS_DIR_WRITE;
+}
+
 enum llmobs_src {
 	LLMOBS_SRC_NONE = 0,
 	LLMOBS_SRC_SSL_WRITE = 1,
@@ -91,6 +98,15 @@ enum llmobs_file_state {
 	LLMOBS_FILE_IGNORED = 1, /* no SSL functions: never report it again */
 	LLMOBS_FILE_PROBED = 2,  /* probed: report new users (exec/mmap) */
 };
+
+/* A connection as BPF keys it ("conns", "muted") and the daemon's table
+ * does: the SSL* (or a plaintext generation, LLMOBS_PLAIN_CONN) in a process. */
+struct llmobs_conn_key {
+	__u64 ssl;
+	__u32 tgid;
+	__u32 pad; /* 0: the key is hashed whole */
+};
+_Static_assert(sizeof(struct llmobs_conn_key) == 16, "llmobs_conn_key: 16 bytes, no holes");
 
 struct llmobs_file_key {
 	__u64 ino;

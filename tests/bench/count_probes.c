@@ -1,4 +1,4 @@
-/* Attaches bare counting uprobes+uretprobes (bpf/bench_count.bpf.c) to
+/* Attaches bare counting uprobes+uretprobes (tests/bench/bench_count.bpf.c) to
  * SSL_read, SSL_read_ex, SSL_write and SSL_write_ex of one file, either at
  * the public symbols or where llmobsd would place them (placement.c), then
  * waits for SIGINT/SIGTERM and prints the hit counts.

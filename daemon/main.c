@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "wire/conn.h"
 #include "core/log.h"
+#include "core/macros.h"
 #include "call/pipeline.h"
 #include "capture/record.h"
 #include "llm/route.h"
@@ -45,6 +46,9 @@ static int load_policy(const char *arg)
  * is stuck (holding the pipeline lock, say): past this after the signal,
  * it exits at once; the kernel detaches its probes with its fds. */
 #define STOP_GRACE_S 5
+#define STOP_MESSAGE                                                                               \
+	"llmobsd: a stage did not stop within " STR(STOP_GRACE_S) " s of the signal; exiting "     \
+	                                                          "now\n"
 static atomic_bool stopped_cleanly;
 
 static void *exit_watchdog(void *arg)
@@ -60,8 +64,7 @@ static void *exit_watchdog(void *arg)
 		if (atomic_load(&stopped_cleanly))
 			return NULL;
 	}
-	static const char msg[] = "llmobsd: a stage did not stop within 5 s of the signal; "
-	                          "exiting now\n";
+	static const char msg[] = STOP_MESSAGE;
 	if (write(2, msg, sizeof(msg) - 1) < 0) {
 	}
 	_exit(1);

@@ -15,6 +15,7 @@
 #include "call/call_guard.h"
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/macros.h"
 #include "llm/route.h"
 
 #define LLMOBS_VERSION      "0.1.0"
@@ -22,8 +23,6 @@
 #define DEFAULT_RINGBUF     (DEFAULT_RINGBUF_MIB << 20)
 #define BP_LAG_MS_MAX       3600000 /* an hour */
 #define DEFAULT_KEEP        1000
-#define STR_(x)             #x
-#define STR(x)              STR_(x)
 
 /* Local model servers: Ollama, vLLM, llama.cpp and most dev servers. */
 static const uint16_t default_plain_ports[] = {11434, 8000, 8080};
@@ -220,7 +219,7 @@ static int set_content(const struct opt *d, const char *arg, struct options *o)
 		const char *name;
 		enum content_mode mode;
 	} modes[] = {{"full", CONTENT_FULL}, {"redacted", CONTENT_REDACTED}, {"off", CONTENT_OFF}};
-	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+	for (size_t i = 0; i < ARRAY_LEN(modes); i++) {
 		if (!strcmp(arg, modes[i].name)) {
 			call_guard_content = modes[i].mode;
 			return 0;
@@ -352,7 +351,7 @@ static const struct opt options[] = {
 };
 /* clang-format on */
 
-#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+#define NOPTIONS ARRAY_LEN(options)
 /* getopt_long's value for an option without a short name: its row plus
  * this, past every character a short option can be. */
 #define LONG_ONLY   256
@@ -419,7 +418,7 @@ static const struct opt *option_of(int c)
 static void defaults(struct options *o, int argc)
 {
 	o->listen = API_DEFAULT_LISTEN;
-	for (size_t i = 0; i < sizeof(default_plain_ports) / sizeof(default_plain_ports[0]); i++)
+	for (size_t i = 0; i < ARRAY_LEN(default_plain_ports); i++)
 		o->plain_ports[o->nplain++] = default_plain_ports[i];
 	o->ringbuf = DEFAULT_RINGBUF;
 	o->keep = DEFAULT_KEEP;

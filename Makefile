@@ -126,11 +126,10 @@ $(BUILD)/bench/loadgen: tests/bench/loadgen.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< -lssl -lcrypto
 
-$(BUILD)/bench/count_probes: tests/bench/count_probes.c $(BUILD)/obj/daemon/capture/elfsym.o \
-		$(BUILD)/obj/daemon/capture/placement.o $(BUILD)/obj/daemon/capture/insn.o $(SKELS)
+COUNT_OBJS  := $(patsubst %,$(BUILD)/obj/daemon/capture/%.o,elfsym placement insn tls_openssl)
+$(BUILD)/bench/count_probes: tests/bench/count_probes.c $(COUNT_OBJS) $(SKELS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(BUILD)/obj/daemon/capture/elfsym.o \
-		$(BUILD)/obj/daemon/capture/placement.o $(BUILD)/obj/daemon/capture/insn.o $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(COUNT_OBJS) $(LIBS)
 
 # libFuzzer harnesses (tests/fuzz/): `make fuzz` runs each for FUZZ_TIME
 # seconds (FUZZ_TARGETS="http sse" picks some); `make test` runs each

@@ -140,12 +140,10 @@ $(BUILD)/bench/bench_count.bpf.o: tests/bench/bench_count.bpf.c vmlinux.h
 $(BUILD)/bench/bench_count.skel.h: $(BUILD)/bench/bench_count.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@
 
-$(BUILD)/bench/count_probes: tests/bench/count_probes.c $(BUILD)/obj/daemon/capture/elfsym.o \
-		$(BUILD)/obj/daemon/capture/placement.o $(BUILD)/obj/daemon/capture/insn.o \
-		$(BUILD)/bench/bench_count.skel.h
+COUNT_OBJS  := $(patsubst %,$(BUILD)/obj/daemon/capture/%.o,elfsym placement insn tls_openssl)
+$(BUILD)/bench/count_probes: tests/bench/count_probes.c $(COUNT_OBJS) $(BUILD)/bench/bench_count.skel.h
 	@mkdir -p $(@D)
-	$(CC) -I$(BUILD)/bench $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(BUILD)/obj/daemon/capture/elfsym.o \
-		$(BUILD)/obj/daemon/capture/placement.o $(BUILD)/obj/daemon/capture/insn.o $(LIBS)
+	$(CC) -I$(BUILD)/bench $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(COUNT_OBJS) $(LIBS)
 
 # libFuzzer harnesses (tests/fuzz/): `make fuzz` runs each for FUZZ_TIME
 # seconds (FUZZ_TARGETS="http sse" picks some); `make test` runs each

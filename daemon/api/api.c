@@ -28,8 +28,6 @@ struct api {
 
 static atomic_bool stopping; /* ends live event streams on shutdown */
 
-static enum MHD_Result h_healthz(struct api *a, struct MHD_Connection *conn);
-
 int api_parse_listen(const char *s, char *host, size_t hostlen, unsigned *port)
 {
 	const char *colon = strrchr(s, ':');
@@ -127,9 +125,9 @@ static enum MHD_Result send_stalled(struct MHD_Connection *conn)
 	return send_error(conn, 503, why);
 }
 
-static enum MHD_Result h_streams(struct api *a, struct MHD_Connection *conn)
+static enum MHD_Result h_streams(struct api *a, struct MHD_Connection *conn, const char *rest)
 {
-	(void)a;
+	(void)a, (void)rest;
 	struct call_filter f = {
 	    .state = arg(conn, "state"),
 	    .provider = arg(conn, "provider"),
@@ -186,8 +184,9 @@ static void stats_snapshot(struct api *a, struct stats_view *v)
 	pipeline_unlock();
 }
 
-static enum MHD_Result h_metrics(struct api *a, struct MHD_Connection *conn)
+static enum MHD_Result h_metrics(struct api *a, struct MHD_Connection *conn, const char *rest)
 {
+	(void)rest;
 	struct buf out;
 	struct stats_view v;
 	buf_init(&out, 0);
@@ -198,15 +197,17 @@ static enum MHD_Result h_metrics(struct api *a, struct MHD_Connection *conn)
 	return send_text(conn, 200, "text/plain; version=0.0.4; charset=utf-8", body, out.len);
 }
 
-static enum MHD_Result h_stats(struct api *a, struct MHD_Connection *conn)
+static enum MHD_Result h_stats(struct api *a, struct MHD_Connection *conn, const char *rest)
 {
+	(void)rest;
 	struct stats_view v;
 	stats_snapshot(a, &v);
 	return send_json(conn, 200, stats_to_json(&v));
 }
 
-static enum MHD_Result h_probes(struct api *a, struct MHD_Connection *conn)
+static enum MHD_Result h_probes(struct api *a, struct MHD_Connection *conn, const char *rest)
 {
+	(void)rest;
 	cJSON *j = a->hooks.probes ? a->hooks.probes(a->hooks.ctx) : NULL;
 	if (!j)
 		return send_error(conn, 503, "no probes: replaying a recording, or still starting");
@@ -282,8 +283,9 @@ static void events_done(void *cls)
 	free(fw);
 }
 
-static enum MHD_Result h_events(struct MHD_Connection *conn)
+static enum MHD_Result h_events(struct api *a, struct MHD_Connection *conn, const char *rest)
 {
+	(void)a, (void)rest;
 	if (!api_limits_follow()) {
 		char why[96];
 		snprintf(why, sizeof(why), "too many live event followers (%d): try again later",
@@ -330,46 +332,11 @@ static enum MHD_Result h_events(struct MHD_Connection *conn)
 	return ret;
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
-                              const char *method, const char *version, const char *upload_data,
-                              size_t *upload_data_size, void **req_cls)
-{
-	struct api *a = cls;
-	(void)version;
-	(void)upload_data;
-	(void)upload_data_size;
-	(void)req_cls;
-
-	api_limits_headers_done(conn);
-	/* Nothing here takes a body: refuse it before it is read, and close. */
-	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-	const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
-	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-		return send_refusal(conn, 405, "only GET is supported");
-	if ((cl && strcmp(cl, "0")) || te)
-		return send_refusal(conn, 413, "requests take no body");
-	if (!strcmp(url, "/healthz"))
-		return h_healthz(a, conn);
-	if (!strcmp(url, "/metrics"))
-		return h_metrics(a, conn);
-	if (!strcmp(url, "/api/v1/streams") || !strcmp(url, "/api/v1/streams/"))
-		return h_streams(a, conn);
-	if (!strncmp(url, "/api/v1/streams/", 16))
-		return h_stream(a, conn, url + 16);
-	if (!strcmp(url, "/api/v1/stats"))
-		return h_stats(a, conn);
-	if (!strcmp(url, "/api/v1/probes"))
-		return h_probes(a, conn);
-	if (!strcmp(url, "/api/v1/events"))
-		return h_events(conn);
-	return send_error(conn, 404,
-	                  "not found (see /api/v1/streams, /api/v1/probes, /metrics, /healthz)");
-}
-
 /* 200 "ok" once ready, unless the capture loop has stopped making
  * progress: then 503 with how long, so a stuck daemon is not "healthy". */
-static enum MHD_Result h_healthz(struct api *a, struct MHD_Connection *conn)
+static enum MHD_Result h_healthz(struct api *a, struct MHD_Connection *conn, const char *rest)
 {
+	(void)rest;
 	char body[160];
 	unsigned status = 200;
 	uint64_t stall = pipeline_stall_ns();
@@ -385,6 +352,89 @@ static enum MHD_Result h_healthz(struct api *a, struct MHD_Connection *conn)
 		snprintf(body, sizeof(body), "ok\n");
 	}
 	return send_text(conn, status, "text/plain", xstrdup(body), strlen(body));
+}
+
+/* ---- routing ---- */
+
+enum { M_GET = 1, M_HEAD = 2 };
+#define M_READ (M_GET | M_HEAD)
+
+struct api_route {
+	const char *path;
+	bool prefix;      /* path is a prefix; the handler gets the rest */
+	unsigned methods; /* M_* */
+	enum MHD_Result (*handler)(struct api *a, struct MHD_Connection *conn, const char *rest);
+};
+
+/* The first row that matches answers. */
+/* clang-format off */
+static const struct api_route routes[] = {
+    {"/healthz",          false, M_READ, h_healthz},
+    {"/metrics",          false, M_READ, h_metrics},
+    {"/api/v1/streams",   false, M_READ, h_streams},
+    {"/api/v1/streams/",  false, M_READ, h_streams},
+    {"/api/v1/streams/",  true,  M_READ, h_stream}, /* /api/v1/streams/{id} */
+    {"/api/v1/stats",     false, M_READ, h_stats},
+    {"/api/v1/probes",    false, M_READ, h_probes},
+    {"/api/v1/events",    false, M_READ, h_events},
+};
+/* clang-format on */
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+static const struct api_route *find_route(const char *url)
+{
+	for (size_t i = 0; i < NROUTES; i++) {
+		const struct api_route *r = &routes[i];
+		size_t n = strlen(r->path);
+		if (r->prefix ? !strncmp(url, r->path, n) : !strcmp(url, r->path))
+			return r;
+	}
+	return NULL;
+}
+
+static unsigned method_bit(const char *method)
+{
+	if (!strcmp(method, "GET"))
+		return M_GET;
+	if (!strcmp(method, "HEAD"))
+		return M_HEAD;
+	return 0;
+}
+
+/* The methods an unknown path is refused with 405 rather than 404 for:
+ * those no route takes. */
+static unsigned methods_any_route(void)
+{
+	unsigned m = 0;
+	for (size_t i = 0; i < NROUTES; i++)
+		m |= routes[i].methods;
+	return m;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **req_cls)
+{
+	struct api *a = cls;
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	(void)req_cls;
+
+	api_limits_headers_done(conn);
+	const struct api_route *r = find_route(url);
+	/* Nothing here takes a body: refuse it before it is read, and close. */
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+	const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
+	if (!(method_bit(method) & (r ? r->methods : methods_any_route())))
+		return send_refusal(conn, 405, "only GET is supported");
+	if ((cl && strcmp(cl, "0")) || te)
+		return send_refusal(conn, 413, "requests take no body");
+	if (!r)
+		return send_error(
+		    conn, 404,
+		    "not found (see /api/v1/streams, /api/v1/probes, /metrics, /healthz)");
+	return r->handler(a, conn, url + strlen(r->path));
 }
 
 struct api *api_start(const char *listen, const struct api_hooks *hooks)

@@ -8,7 +8,7 @@
 #include "llmobs/event.h"
 #include "core/loghist.h"
 
-uint32_t bp_alert_lag_us = 500000;
+uint32_t bp_alert_lag_us = BP_ALERT_LAG_MS * 1000;
 
 void bp_add_read(struct backpressure *b, const struct llmobs_event *ev)
 {

@@ -24,7 +24,9 @@ struct backpressure {
 	uint32_t writes_blocked;
 };
 
-/* Read lag that raises the call's one backpressure event (call/sink.h). */
+/* Read lag that raises the call's one backpressure event (call/sink.h);
+ * --backpressure-lag-ms sets it. */
+#define BP_ALERT_LAG_MS 500 /* the default */
 extern uint32_t bp_alert_lag_us;
 
 /* A read record's socket sample (ev->bp_valid). */

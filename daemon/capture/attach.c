@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +14,11 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "capture/tls.h"
 #include "core/buf.h"
-#include "llmobs.skel.h"
 #include "core/log.h"
+#include "core/macros.h"
+#include "llmobs.skel.h"
 
 #define TRACEFS       "/sys/kernel/tracing"
 #define TRACEFS_MAGIC 0x74726163
@@ -42,78 +45,106 @@ static void add_link(struct attach_set *set, struct bpf_link *l)
 		bpf_link__destroy(l); /* unreachable with the limits we attach */
 }
 
-struct optional_prog {
-	struct bpf_program *prog;
+/* A program's place in the skeleton: the table below is checked by the
+ * compiler and needs no copy of the skeleton's pointers. */
+#define PROG(name) offsetof(struct llmobs_bpf, progs.name)
+
+/* Programs that enrich the capture; the daemon runs without any of them.
+ * (The TLS stacks' optional uprobes are in their tables, tls_*.c.) */
+static const struct optional_prog {
+	size_t prog; /* PROG(name) */
 	const char *what;
+} optional_progs[] = {
+    {PROG(tp_enter_read), "fd learning and plaintext (read)"},
+    {PROG(tp_enter_write), "fd learning and plaintext (write)"},
+    {PROG(tp_enter_recvfrom), "fd learning and plaintext (recvfrom)"},
+    {PROG(tp_enter_sendto), "fd learning and plaintext (sendto)"},
+    {PROG(tp_exit_read), "plaintext (read)"},
+    {PROG(tp_exit_write), "plaintext (write)"},
+    {PROG(tp_exit_recvfrom), "plaintext (recvfrom)"},
+    {PROG(tp_exit_sendto), "plaintext (sendto)"},
+    {PROG(tp_enter_accept4), "plaintext server side (accept4)"},
+    {PROG(tp_exit_accept4), "plaintext server side (accept4)"},
+    {PROG(tp_enter_accept), "plaintext server side (accept)"},
+    {PROG(tp_exit_accept), "plaintext server side (accept)"},
+    {PROG(tp_enter_writev), "plaintext (writev)"},
+    {PROG(tp_exit_writev), "plaintext (writev)"},
+    {PROG(tp_enter_readv), "plaintext (readv)"},
+    {PROG(tp_exit_readv), "plaintext (readv)"},
+    {PROG(tp_enter_sendmsg), "plaintext (sendmsg)"},
+    {PROG(tp_exit_sendmsg), "plaintext (sendmsg)"},
+    {PROG(tp_enter_recvmsg), "plaintext (recvmsg)"},
+    {PROG(tp_exit_recvmsg), "plaintext (recvmsg)"},
+    {PROG(tp_enter_connect), "peer addresses (connect)"},
+    {PROG(tp_exit_connect), "peer addresses (connect)"},
+    {PROG(tp_process_exit), "process exit"},
+    {PROG(tp_process_exec), "discovery of new processes (exec)"},
+    {PROG(tp_enter_mmap), "discovery of loaded libraries (mmap)"},
+    {PROG(tp_exit_mmap), "discovery of loaded libraries (mmap)"},
+    {PROG(tp_enter_close), "connection end on close(2)"},
+    {PROG(tp_sk_data_ready), "backpressure (arrivals)"},
+    {PROG(tp_tcp_probe), "backpressure (zero window)"},
+    {PROG(raw_rcvqueue_full), "backpressure (receive queue full)"},
 };
 
-/* Programs that enrich the capture; the daemon runs without any of them. */
-static size_t optional_progs(struct llmobs_bpf *skel, struct optional_prog *out)
+static struct bpf_program *prog_at(struct llmobs_bpf *skel, size_t prog)
 {
-	const struct optional_prog all[] = {
-	    {skel->progs.tp_enter_read, "fd learning and plaintext (read)"},
-	    {skel->progs.tp_enter_write, "fd learning and plaintext (write)"},
-	    {skel->progs.tp_enter_recvfrom, "fd learning and plaintext (recvfrom)"},
-	    {skel->progs.tp_enter_sendto, "fd learning and plaintext (sendto)"},
-	    {skel->progs.tp_exit_read, "plaintext (read)"},
-	    {skel->progs.tp_exit_write, "plaintext (write)"},
-	    {skel->progs.tp_exit_recvfrom, "plaintext (recvfrom)"},
-	    {skel->progs.tp_exit_sendto, "plaintext (sendto)"},
-	    {skel->progs.tp_enter_accept4, "plaintext server side (accept4)"},
-	    {skel->progs.tp_exit_accept4, "plaintext server side (accept4)"},
-	    {skel->progs.tp_enter_accept, "plaintext server side (accept)"},
-	    {skel->progs.tp_exit_accept, "plaintext server side (accept)"},
-	    {skel->progs.tp_enter_writev, "plaintext (writev)"},
-	    {skel->progs.tp_exit_writev, "plaintext (writev)"},
-	    {skel->progs.tp_enter_readv, "plaintext (readv)"},
-	    {skel->progs.tp_exit_readv, "plaintext (readv)"},
-	    {skel->progs.tp_enter_sendmsg, "plaintext (sendmsg)"},
-	    {skel->progs.tp_exit_sendmsg, "plaintext (sendmsg)"},
-	    {skel->progs.tp_enter_recvmsg, "plaintext (recvmsg)"},
-	    {skel->progs.tp_exit_recvmsg, "plaintext (recvmsg)"},
-	    {skel->progs.tp_enter_connect, "peer addresses (connect)"},
-	    {skel->progs.tp_exit_connect, "peer addresses (connect)"},
-	    {skel->progs.tp_process_exit, "process exit"},
-	    {skel->progs.tp_process_exec, "discovery of new processes (exec)"},
-	    {skel->progs.tp_enter_mmap, "discovery of loaded libraries (mmap)"},
-	    {skel->progs.tp_exit_mmap, "discovery of loaded libraries (mmap)"},
-	    {skel->progs.tp_enter_close, "connection end on close(2)"},
-	    {skel->progs.tp_sk_data_ready, "backpressure (arrivals)"},
-	    {skel->progs.tp_tcp_probe, "backpressure (zero window)"},
-	    {skel->progs.raw_rcvqueue_full, "backpressure (receive queue full)"},
-	    {skel->progs.ssl_free_enter, "SSL_free"},
-	    {skel->progs.ssl_shutdown_enter, "SSL_shutdown"},
-	};
-	memcpy(out, all, sizeof(all));
-	return sizeof(all) / sizeof(all[0]);
+	return *(struct bpf_program **)((char *)skel + prog);
 }
 
-void attach_set_optional(struct llmobs_bpf *skel, bool load)
+struct bpf_program *attach_prog_named(struct llmobs_bpf *skel, const char *name)
 {
-	struct optional_prog progs[48];
-	size_t n = optional_progs(skel, progs);
-	for (size_t i = 0; i < n; i++)
-		bpf_program__set_autoload(progs[i].prog, load);
+	return name ? bpf_object__find_program_by_name(skel->obj, name) : NULL;
+}
+
+/* The programs of one TLS function (tls.h): each must exist (the tables
+ * name them, the compiler cannot check), the optional ones load or not. */
+static int set_tls_progs(struct llmobs_bpf *skel, const struct tls_stack *s, unsigned f, bool load)
+{
+	const char *names[] = {s->funcs[f].entry, s->funcs[f].ret};
+	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+		if (!names[i])
+			continue;
+		struct bpf_program *p = attach_prog_named(skel, names[i]);
+		if (!p) {
+			log_error("the BPF object has no program %s (for %s's %s)", names[i],
+			          s->name, s->symbols[f]);
+			return -1;
+		}
+		if (s->funcs[f].optional)
+			bpf_program__set_autoload(p, load);
+	}
+	return 0;
+}
+
+int attach_set_optional(struct llmobs_bpf *skel, bool load)
+{
+	for (size_t i = 0; i < ARRAY_LEN(optional_progs); i++)
+		bpf_program__set_autoload(prog_at(skel, optional_progs[i].prog), load);
+	for (const struct tls_stack *const *s = tls_stacks; *s; s++)
+		for (unsigned f = 0; f < (*s)->nfuncs; f++)
+			if (set_tls_progs(skel, *s, f, load))
+				return -1;
+	return 0;
 }
 
 void attach_tracepoints(struct llmobs_bpf *skel, struct attach_set *set)
 {
-	struct optional_prog tps[48];
-	size_t n = optional_progs(skel, tps);
-	for (size_t i = 0; i < n; i++) {
-		/* uprobes attach per file (discover.c) */
-		if (!bpf_program__autoload(tps[i].prog) ||
-		    (bpf_program__type(tps[i].prog) != BPF_PROG_TYPE_TRACEPOINT &&
-		     bpf_program__type(tps[i].prog) != BPF_PROG_TYPE_RAW_TRACEPOINT))
+	for (size_t i = 0; i < ARRAY_LEN(optional_progs); i++) {
+		const struct optional_prog *op = &optional_progs[i];
+		struct bpf_program *prog = prog_at(skel, op->prog);
+		if (!bpf_program__autoload(prog) ||
+		    (bpf_program__type(prog) != BPF_PROG_TYPE_TRACEPOINT &&
+		     bpf_program__type(prog) != BPF_PROG_TYPE_RAW_TRACEPOINT))
 			continue;
-		struct bpf_link *l = bpf_program__attach(tps[i].prog);
+		struct bpf_link *l = bpf_program__attach(prog);
 		if (!l) {
-			log_warn("tracepoint for %s unavailable (%s): running without it",
-			         tps[i].what, strerror(errno));
+			log_warn("tracepoint for %s unavailable (%s): running without it", op->what,
+			         strerror(errno));
 			set->tracepoints_failed++;
 			continue;
 		}
-		if (tps[i].prog == skel->progs.tp_process_exec)
+		if (prog == skel->progs.tp_process_exec)
 			set->exec_watch = true;
 		add_link(set, l);
 	}

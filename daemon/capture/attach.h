@@ -1,5 +1,6 @@
 /* Kernel-side plumbing: tracefs, the tracepoints, optional programs, the
- * plaintext ports and the cgroup filter. (Uprobes: discover.c.) */
+ * plaintext ports and the cgroup filter. (Uprobes: discover.c, from the
+ * TLS tables of tls.h.) */
 #ifndef LLMOBS_CAPTURE_ATTACH_H
 #define LLMOBS_CAPTURE_ATTACH_H
 
@@ -9,6 +10,7 @@
 
 struct llmobs_bpf;
 struct bpf_link;
+struct bpf_program;
 
 #define ATTACH_MAX_LINKS 256
 
@@ -23,8 +25,12 @@ struct attach_set {
 int tracefs_ensure(void);
 /* Attaches the syscall/sched tracepoints whose programs were loaded. */
 void attach_tracepoints(struct llmobs_bpf *skel, struct attach_set *set);
-/* Turns the optional programs' loading on or off (before load). */
-void attach_set_optional(struct llmobs_bpf *skel, bool load);
+/* Turns the optional programs' loading on or off (before load): the
+ * tracepoints' and the TLS stacks' optional uprobes. -1 (logged) when the
+ * object lacks a program a TLS table (tls.h) names. */
+int attach_set_optional(struct llmobs_bpf *skel, bool load);
+/* The program of that name (tls.h names them), or NULL. */
+struct bpf_program *attach_prog_named(struct llmobs_bpf *skel, const char *name);
 /* Plaintext HTTP is followed on sockets connected to these ports. */
 int attach_plain_ports(struct llmobs_bpf *skel, const uint16_t *ports, size_t n);
 /* Only processes in this cgroup v2 directory (and below) are traced. */

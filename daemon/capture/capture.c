@@ -128,7 +128,10 @@ static struct llmobs_bpf *open_and_load(const struct capture_opts *o, bool optio
 	skel->rodata->filter_cgroup = o->cgroup_dir != NULL;
 	skel->rodata->wakeup_bytes = o->ringbuf_bytes / 4;
 	bpf_map__set_max_entries(skel->maps.rb, o->ringbuf_bytes);
-	attach_set_optional(skel, optional);
+	if (attach_set_optional(skel, optional)) {
+		llmobs_bpf__destroy(skel);
+		return NULL;
+	}
 	int err = llmobs_bpf__load(skel);
 	if (err) {
 		log_error("loading the BPF programs failed: %s%s", strerror(-err),

@@ -1,4 +1,5 @@
-/* Finds the files that carry OpenSSL and places the SSL probes on them.
+/* Finds the files that carry a TLS stack (tls.h: OpenSSL today) and places
+ * its probes on them.
  *
  * A uprobe belongs to a file (inode), not to a process: one attach covers
  * every process that maps the file, now or later. So the unit here is the
@@ -31,12 +32,11 @@
 #include "core/cgroup.h"
 #include "capture/elfsym.h"
 #include "capture/placement.h"
+#include "capture/tls.h"
 #include "llmobs.skel.h"
 #include "core/log.h"
 
-#define func_names ssl_func_names
-#define MAX_PROBES (2 * F__N)
-_Static_assert(F__N <= LLMOBS_PROBE_FUNCS, "a file's probe counters hold LLMOBS_PROBE_FUNCS");
+#define MAX_PROBES (2 * TLS_MAX_FUNCS)
 /* A file whose last user exited is detached only after a /proc check
  * confirms it (forked children map it without any exec or mmap). */
 #define RECHECK_NS    (1000ull * 1000 * 1000)
@@ -49,7 +49,7 @@ struct file_key {
 };
 
 struct probe {
-	enum ssl_func func;
+	unsigned func; /* of the file's stack */
 	bool ret;
 	uint64_t offset;
 	uint32_t cookie;
@@ -60,13 +60,14 @@ struct target {
 	struct file_key key;
 	unsigned slot;
 	char path[PATH_MAX]; /* as the first process that mapped it names it */
+	const struct tls_stack *stack;
 	struct elf_info info;
 	bool pinned;
 	uint32_t first_pid;
 	time_t attached_at;
 	struct probe probes[MAX_PROBES];
 	unsigned nprobes;
-	struct placement place[F__N];
+	struct placement place[TLS_MAX_FUNCS];
 	uint32_t *users;
 	unsigned nusers, cap;
 	UT_hash_handle hh;
@@ -176,32 +177,11 @@ static uint64_t read_hits(uint32_t cookie)
 	return attach_percpu_sum(bpf_map__fd(skel->maps.probe_hits), cookie);
 }
 
-static struct bpf_program *prog_for(enum ssl_func f, bool ret)
-{
-	if (ret)
-		return skel->progs.ssl_exit_ret;
-	switch (f) {
-	case F_WRITE:
-		return skel->progs.ssl_write_enter;
-	case F_WRITE_EX:
-		return skel->progs.ssl_write_ex_enter;
-	case F_READ:
-		return skel->progs.ssl_read_enter;
-	case F_READ_EX:
-		return skel->progs.ssl_read_ex_enter;
-	case F_FREE:
-		return skel->progs.ssl_free_enter;
-	case F_SHUTDOWN:
-		return skel->progs.ssl_shutdown_enter;
-	default:
-		return NULL;
-	}
-}
-
-static bool attach_probe(struct target *t, const char *open_path, enum ssl_func f, uint64_t off,
+static bool attach_probe(struct target *t, const char *open_path, unsigned f, uint64_t off,
                          bool ret)
 {
-	struct bpf_program *prog = prog_for(f, ret);
+	const struct tls_func *fn = &t->stack->funcs[f];
+	struct bpf_program *prog = attach_prog_named(skel, ret ? fn->ret : fn->entry);
 	if (!prog || !bpf_program__autoload(prog))
 		return false; /* optional program that did not load */
 	uint32_t cookie = llmobs_probe_cookie(t->slot, f, ret);
@@ -211,8 +191,8 @@ static bool attach_probe(struct target *t, const char *open_path, enum ssl_func 
 	if (!l) {
 		attach_errors++;
 		log_warn("%s: cannot attach %s to %s+0x%llx: %s", t->path,
-		         ret ? "uretprobe" : "uprobe", func_names[f], (unsigned long long)off,
-		         strerror(errno));
+		         ret ? "uretprobe" : "uprobe", t->stack->symbols[f],
+		         (unsigned long long)off, strerror(errno));
 		return false;
 	}
 	t->probes[t->nprobes++] = (struct probe){f, ret, off, cookie, l};
@@ -229,7 +209,7 @@ static void detach_probes(struct target *t)
 /* Entry and return probe of a read/write function: both or neither (the
  * return probe copies reads and learns the fd; alone, the entry probe would
  * leave stale per-thread state). */
-static bool attach_pair(struct target *t, const char *open_path, enum ssl_func f, uint64_t off)
+static bool attach_pair(struct target *t, const char *open_path, unsigned f, uint64_t off)
 {
 	if (!attach_probe(t, open_path, f, off, false))
 		return false;
@@ -249,20 +229,92 @@ static int alloc_slot(void)
 	return -1;
 }
 
+/* The first stack whose write and read functions the file has, with
+ * their offsets (off[f], 0 when absent); NULL when none. */
+static const struct tls_stack *find_stack(const char *path, uint64_t *off, struct elf_info *info)
+{
+	for (const struct tls_stack *const *s = tls_stacks; *s; s++) {
+		int n = elf_func_offsets(path, (*s)->symbols, (*s)->nfuncs, off, info);
+		if (n > 0 && tls_usable(*s, off))
+			return *s;
+	}
+	return NULL;
+}
+
+static struct target *new_target(const struct file_key *k, unsigned slot,
+                                 const struct tls_stack *stack, const struct elf_info *info,
+                                 const char *shown_path, uint32_t pid, bool pinned)
+{
+	struct target *t = xcalloc(1, sizeof(*t));
+	t->key = *k;
+	t->slot = slot;
+	t->stack = stack;
+	t->info = *info;
+	t->pinned = pinned;
+	t->first_pid = pid;
+	t->attached_at = time(NULL);
+	snprintf(t->path, sizeof(t->path), "%s", shown_path);
+	return t;
+}
+
+/* Attaches each placed function's probes; returns how many read/write
+ * functions got theirs (counting all and the emulated ones too). */
+static unsigned attach_placed(struct target *t, const char *open_path, unsigned *probed,
+                              unsigned *emulated)
+{
+	unsigned io = 0;
+	for (unsigned f = 0; f < t->stack->nfuncs; f++) {
+		const struct tls_func *fn = &t->stack->funcs[f];
+		const struct placement *pl = &t->place[f];
+		if (pl->kind != PLACE_PUBLIC && pl->kind != PLACE_CALLEE)
+			continue;
+		bool ok = fn->ret ? attach_pair(t, open_path, f, pl->at)
+		                  : attach_probe(t, open_path, f, pl->at, false);
+		if (ok && tls_is_io(fn))
+			io++;
+		*probed += ok;
+		*emulated += ok && pl->emulated;
+		log_debug("%s: %s at 0x%llx (%s, %s): %s", t->path, t->stack->symbols[f],
+		          (unsigned long long)pl->at, pl->insn,
+		          pl->emulated ? "emulated" : "single-stepped", pl->why);
+	}
+	return io;
+}
+
+static void log_attached(const struct target *t, const uint64_t *off, uint64_t t0, uint64_t t1,
+                         unsigned probed, unsigned emulated)
+{
+	char who[96] = "";
+	uint32_t pid = t->first_pid;
+	log_debug("%s: symbols %.2f ms, attach %.2f ms, handling began %.2f ms after the mapping",
+	          t->path, (double)(t1 - t0) / 1e6, (double)(clock_mono_ns() - t1) / 1e6,
+	          mapped_at ? (double)(t0 - mapped_at) / 1e6 : -1.0);
+	if (pid && mapped_at)
+		snprintf(who, sizeof(who), ", first used by pid %u, %.1f ms after it mapped it",
+		         pid, (double)(clock_mono_ns() - mapped_at) / 1e6);
+	else if (pid)
+		snprintf(who, sizeof(who), ", first used by pid %u", pid);
+	log_info("attached %u probes to %s (%s, %s %s; %u of %u functions on emulated "
+	         "instructions%s)",
+	         t->nprobes, t->path, t->info.executable ? "executable" : "library", t->stack->name,
+	         t->stack->version(&t->info, off), emulated, probed, who);
+}
+
 /* Probes one file. Returns the target, or NULL when it carries no usable
- * SSL functions (dismissed) or attaching failed. */
+ * TLS functions (dismissed) or attaching failed. */
 static struct target *probe_file(const struct file_key *k, const char *open_path,
                                  const char *shown_path, uint32_t pid, bool pinned)
 {
-	uint64_t off[F__N];
+	uint64_t off[TLS_MAX_FUNCS];
 	struct elf_info info;
 	uint64_t t0 = clock_mono_ns();
-	int n = elf_func_offsets(open_path, func_names, F__N, off, &info);
+	const struct tls_stack *stack = find_stack(open_path, off, &info);
 	uint64_t t1 = clock_mono_ns();
-	bool can_read = off[F_READ] || off[F_READ_EX], can_write = off[F_WRITE] || off[F_WRITE_EX];
-	if (n <= 0 || !can_read || !can_write) {
+	if (!stack) {
+		char needs[128];
+		tls_needs(needs, sizeof(needs));
 		if (pinned)
-			log_warn("%s: no SSL_read/SSL_write symbols; not probed", shown_path);
+			log_warn("%s: no %s symbols; not probed", shown_path, needs);
 		dismiss(k);
 		return NULL;
 	}
@@ -273,31 +325,10 @@ static struct target *probe_file(const struct file_key *k, const char *open_path
 		          LLMOBS_MAX_PROBE_FILES);
 		return NULL;
 	}
-	struct target *t = xcalloc(1, sizeof(*t));
-	t->key = *k;
-	t->slot = (unsigned)slot;
-	t->info = info;
-	t->pinned = pinned;
-	t->first_pid = pid;
-	t->attached_at = time(NULL);
-	snprintf(t->path, sizeof(t->path), "%s", shown_path);
-	place_probes(open_path, &info, off, redirect, t->place);
-	unsigned io = 0, emulated = 0, probed = 0;
-	for (enum ssl_func f = F_WRITE; f < F__N; f++) {
-		const struct placement *pl = &t->place[f];
-		if (pl->kind != PLACE_PUBLIC && pl->kind != PLACE_CALLEE)
-			continue;
-		bool ok = f <= F_READ_EX ? attach_pair(t, open_path, f, pl->at)
-		                         : attach_probe(t, open_path, f, pl->at, false);
-		if (ok && f <= F_READ_EX)
-			io++;
-		probed += ok;
-		emulated += ok && pl->emulated;
-		log_debug("%s: %s at 0x%llx (%s, %s): %s", shown_path, func_names[f],
-		          (unsigned long long)pl->at, pl->insn,
-		          pl->emulated ? "emulated" : "single-stepped", pl->why);
-	}
-	if (!io) {
+	struct target *t = new_target(k, (unsigned)slot, stack, &info, shown_path, pid, pinned);
+	stack->place(open_path, &info, off, redirect, t->place);
+	unsigned probed = 0, emulated = 0;
+	if (!attach_placed(t, open_path, &probed, &emulated)) {
 		detach_probes(t);
 		slots_used[slot] = 0;
 		free(t);
@@ -305,20 +336,7 @@ static struct target *probe_file(const struct file_key *k, const char *open_path
 	}
 	HASH_ADD(hh, targets, key, sizeof(t->key), t);
 	bpf_mark(k, LLMOBS_FILE_PROBED);
-	char who[96] = "";
-	log_debug("%s: symbols %.2f ms, attach %.2f ms, handling began %.2f ms after the mapping",
-	          t->path, (double)(t1 - t0) / 1e6, (double)(clock_mono_ns() - t1) / 1e6,
-	          mapped_at ? (double)(t0 - mapped_at) / 1e6 : -1.0);
-	if (pid && mapped_at)
-		snprintf(who, sizeof(who), ", first used by pid %u, %.1f ms after it mapped it",
-		         pid, (double)(clock_mono_ns() - mapped_at) / 1e6);
-	else if (pid)
-		snprintf(who, sizeof(who), ", first used by pid %u", pid);
-	log_info("attached %u probes to %s (%s, OpenSSL %s; %u of %u functions on emulated "
-	         "instructions%s)",
-	         t->nprobes, t->path, info.executable ? "executable" : "library",
-	         info.openssl3 ? "3.x" : (off[F_READ_EX] ? "1.1.1" : "1.1 or older"), emulated,
-	         probed, who);
+	log_attached(t, off, t0, t1, probed, emulated);
 	return t;
 }
 
@@ -479,7 +497,6 @@ static const char *const lib_dirs[] = {
     "/usr/local/ssl/lib",
     NULL,
 };
-static const char *const lib_names[] = {"libssl.so.3", "libssl.so.1.1", NULL};
 
 static unsigned pin(const char *path, bool explicit)
 {
@@ -498,20 +515,29 @@ static unsigned pin(const char *path, bool explicit)
 	return probe_file(&k, real, real, 0, true) ? 1 : 0;
 }
 
-unsigned discover_pinned(const char **extra)
+/* The stacks' library files in one directory. */
+static unsigned pin_dir(const char *dir)
 {
 	unsigned n = 0;
-	pthread_mutex_lock(&lock);
 	char path[PATH_MAX];
-	for (int i = 0; extra && extra[i]; i++)
-		n += pin(extra[i], true);
-	for (int d = 0; lib_dirs[d]; d++) {
-		for (int j = 0; lib_names[j]; j++) {
-			snprintf(path, sizeof(path), "%s/%s", lib_dirs[d], lib_names[j]);
+	for (const struct tls_stack *const *s = tls_stacks; *s; s++) {
+		for (int j = 0; (*s)->pinned[j]; j++) {
+			snprintf(path, sizeof(path), "%s/%s", dir, (*s)->pinned[j]);
 			if (access(path, F_OK) == 0)
 				n += pin(path, false);
 		}
 	}
+	return n;
+}
+
+unsigned discover_pinned(const char **extra)
+{
+	unsigned n = 0;
+	pthread_mutex_lock(&lock);
+	for (int i = 0; extra && extra[i]; i++)
+		n += pin(extra[i], true);
+	for (int d = 0; lib_dirs[d]; d++)
+		n += pin_dir(lib_dirs[d]);
 	pthread_mutex_unlock(&lock);
 	return n;
 }
@@ -616,7 +642,7 @@ static cJSON *target_json(const struct target *t)
 	cJSON_AddStringToObject(o, "device", tmp);
 	cJSON_AddNumberToObject(o, "inode", (double)t->key.ino);
 	cJSON_AddStringToObject(o, "kind", t->info.executable ? "executable" : "library");
-	cJSON_AddStringToObject(o, "openssl", t->info.openssl3 ? "3.x" : "1.1");
+	t->stack->to_json(o, &t->info);
 	if (t->info.soname[0])
 		cJSON_AddStringToObject(o, "soname", t->info.soname);
 	cJSON_AddStringToObject(o, "origin", t->pinned ? "pinned" : "discovered");
@@ -633,7 +659,7 @@ static cJSON *target_json(const struct target *t)
 	for (unsigned i = 0; i < t->nprobes; i++) {
 		const struct probe *p = &t->probes[i];
 		cJSON *po = cJSON_CreateObject();
-		cJSON_AddStringToObject(po, "function", func_names[p->func]);
+		cJSON_AddStringToObject(po, "function", t->stack->symbols[p->func]);
 		cJSON_AddStringToObject(po, "type", p->ret ? "uretprobe" : "uprobe");
 		snprintf(tmp, sizeof(tmp), "0x%llx", (unsigned long long)p->offset);
 		cJSON_AddStringToObject(po, "offset", tmp);
@@ -644,18 +670,19 @@ static cJSON *target_json(const struct target *t)
 	}
 	cJSON_AddNumberToObject(o, "hits", (double)total);
 	cJSON *fns = cJSON_AddArrayToObject(o, "functions");
-	for (int f = 0; f < F__N; f++) {
+	for (unsigned f = 0; f < t->stack->nfuncs; f++) {
 		const struct placement *pl = &t->place[f];
 		if (pl->kind == PLACE_NONE)
 			continue;
 		cJSON *fo = cJSON_CreateObject();
-		cJSON_AddStringToObject(fo, "function", func_names[f]);
+		cJSON_AddStringToObject(fo, "function", t->stack->symbols[f]);
 		snprintf(tmp, sizeof(tmp), "0x%llx", (unsigned long long)pl->symbol);
 		cJSON_AddStringToObject(fo, "symbol_offset", tmp);
 		cJSON_AddStringToObject(fo, "placement", place_kind_name(pl->kind));
 		if (pl->kind == PLACE_COVERED) {
 			cJSON_AddNullToObject(fo, "probe_offset");
-			cJSON_AddStringToObject(fo, "covered_by", func_names[pl->covered_by]);
+			cJSON_AddStringToObject(fo, "covered_by",
+			                        t->stack->symbols[pl->covered_by]);
 		} else {
 			snprintf(tmp, sizeof(tmp), "0x%llx", (unsigned long long)pl->at);
 			cJSON_AddStringToObject(fo, "probe_offset", tmp);

@@ -1,8 +1,9 @@
-/* Zero-config probe placement: finds every file that carries OpenSSL
- * (libssl of any version or path, executables that link it statically such
- * as node) in the processes on the host, attaches the SSL uprobes once per
- * file, keeps track of the processes using each file, and detaches when the
- * last one is gone. Runs on the capture thread; discover_json() from any. */
+/* Zero-config probe placement: finds every file that carries a TLS stack
+ * of capture/tls.h (OpenSSL: libssl of any version or path, executables
+ * that link it statically such as node) in the processes on the host,
+ * attaches the stack's uprobes once per file, keeps track of the processes
+ * using each file, and detaches when the last one is gone. Runs on the
+ * capture thread; discover_json() from any. */
 #ifndef LLMOBS_CAPTURE_DISCOVER_H
 #define LLMOBS_CAPTURE_DISCOVER_H
 

@@ -11,9 +11,6 @@
 
 #define CODE_BYTES 96 /* enough for a prologue and its argument checks */
 
-const char *const ssl_func_names[F__N] = {"SSL_write",   "SSL_write_ex", "SSL_read",
-                                          "SSL_read_ex", "SSL_free",     "SSL_shutdown"};
-
 const char *place_kind_name(enum place_kind k)
 {
 	switch (k) {

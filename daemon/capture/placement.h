@@ -1,10 +1,11 @@
-/* Where each SSL probe goes in a file. A uprobe on an instruction the
- * kernel emulates (push, call, jmp, nop) costs ~5 us here; one it must
- * single-step (sub, mov, test...) ~18 us. OpenSSL 3's SSL_read_ex and
- * SSL_write_ex begin "sub $8,%rsp; call internal", and the internal
- * functions begin with a push and take the same arguments, so probing them
- * is cheaper at the same hit count; SSL_read and SSL_write reach the same
- * internal functions by their first call and need no probe of their own. */
+/* Where each OpenSSL probe goes in a file (tls_openssl.c's .place). A
+ * uprobe on an instruction the kernel emulates (push, call, jmp, nop) costs
+ * ~5 us here; one it must single-step (sub, mov, test...) ~18 us. OpenSSL
+ * 3's SSL_read_ex and SSL_write_ex begin "sub $8,%rsp; call internal", and
+ * the internal functions begin with a push and take the same arguments, so
+ * probing them is cheaper at the same hit count; SSL_read and SSL_write
+ * reach the same internal functions by their first call and need no probe
+ * of their own. */
 #ifndef LLMOBS_CAPTURE_PLACEMENT_H
 #define LLMOBS_CAPTURE_PLACEMENT_H
 
@@ -12,9 +13,7 @@
 #include <stdint.h>
 
 #include "capture/elfsym.h"
-
-enum ssl_func { F_WRITE, F_WRITE_EX, F_READ, F_READ_EX, F_FREE, F_SHUTDOWN, F__N };
-extern const char *const ssl_func_names[F__N];
+#include "capture/tls_openssl.h"
 
 enum place_kind {
 	PLACE_NONE = 0, /* the file does not have the function */

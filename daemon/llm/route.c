@@ -9,6 +9,8 @@
 
 #include "core/buf.h"
 
+#define ROUTE_FILE_MAX (1u << 20) /* a --routes file */
+
 /* Routes from --routes FILE, tried before the built-in ones. */
 enum match { MATCH_SUFFIX, MATCH_PREFIX, MATCH_EXACT };
 
@@ -166,14 +168,16 @@ static int parse_route(const cJSON *o, struct custom_route *c, const char *file,
 int route_load(const char *file, char *err, size_t n)
 {
 	struct buf text;
-	buf_init(&text, 1u << 20);
+	buf_init(&text, ROUTE_FILE_MAX);
 	if (buf_read_file(&text, file) != 0) {
 		snprintf(err, n, "%s: cannot open: %m", file);
 		return -1;
 	}
 	if (text.cut) {
+		char what[32];
 		buf_free(&text);
-		return route_error(err, n, file, -1, "larger than 1 MiB");
+		snprintf(what, sizeof(what), "larger than %u MiB", ROUTE_FILE_MAX >> 20);
+		return route_error(err, n, file, -1, what);
 	}
 	cJSON *j = cJSON_ParseWithLength(text.data ? text.data : "", text.len);
 	buf_free(&text);

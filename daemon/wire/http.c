@@ -11,8 +11,10 @@
 #include <strings.h>
 
 #include "core/buf.h"
+#include "core/macros.h"
 
-#define MAX_HEADER_BYTES (64u * 1024)
+#define MAX_HEADER_KIB   64
+#define MAX_HEADER_BYTES (MAX_HEADER_KIB * 1024u)
 
 enum kept { KEEP_NONE = 0, KEEP_HOST, KEEP_CTYPE, KEEP_CENC, KEEP_UA };
 
@@ -91,7 +93,7 @@ static int count_header(struct dir_state *s, size_t n)
 {
 	s->hdr_bytes += n;
 	if (s->hdr_bytes > MAX_HEADER_BYTES) {
-		s->fail_reason = "header section larger than 64 KiB";
+		s->fail_reason = "header section larger than " STR(MAX_HEADER_KIB) " KiB";
 		return -1;
 	}
 	return 0;

@@ -1,0 +1,33 @@
+/* The list of TLS stacks and what is the same for all (tls.h). */
+#include "capture/tls.h"
+
+#include <stdio.h>
+
+#include "capture/tls_openssl.h"
+
+const struct tls_stack *const tls_stacks[] = {&tls_openssl, NULL};
+
+bool tls_usable(const struct tls_stack *s, const uint64_t *offsets)
+{
+	bool can_read = false, can_write = false;
+	for (unsigned i = 0; i < s->nfuncs; i++) {
+		if (!offsets[i])
+			continue;
+		can_read |= s->funcs[i].role == TLS_READ;
+		can_write |= s->funcs[i].role == TLS_WRITE;
+	}
+	return can_read && can_write;
+}
+
+bool tls_is_io(const struct tls_func *f)
+{
+	return f->role == TLS_READ || f->role == TLS_WRITE;
+}
+
+void tls_needs(char *out, size_t n)
+{
+	size_t len = 0;
+	out[0] = '\0';
+	for (const struct tls_stack *const *s = tls_stacks; *s && len < n; s++)
+		len += (size_t)snprintf(out + len, n - len, "%s%s", len ? " or " : "", (*s)->needs);
+}

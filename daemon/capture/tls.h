@@ -1,0 +1,73 @@
+/* The TLS libraries the uprobes understand, one table each (tls_*.c):
+ * the function symbols to look up in a file, the BPF programs for each
+ * (entry, return), which functions a file must have, and the library's
+ * own choices (file names probed up front, probe placement, how its
+ * version is told). discover.c and attach.c iterate tls_stacks; another
+ * stack (BoringSSL, Go's crypto/tls, GnuTLS) is another table there. */
+#ifndef LLMOBS_CAPTURE_TLS_H
+#define LLMOBS_CAPTURE_TLS_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "capture/elfsym.h"
+#include "llmobs/event.h"
+
+/* Functions of one stack, at most: the BPF cookie has room for this many
+ * per file (llmobs_probe_cookie). */
+#define TLS_MAX_FUNCS LLMOBS_PROBE_FUNCS
+
+enum tls_kind { TLS_OPENSSL };
+
+/* What a function does for the capture. A file is probed only when it has
+ * a TLS_WRITE and a TLS_READ function; the others are optional. */
+enum tls_role {
+	TLS_WRITE, /* plaintext out */
+	TLS_READ,  /* plaintext in */
+	TLS_END,   /* the connection ends */
+};
+
+struct tls_func {
+	enum tls_role role;
+	const char *entry; /* BPF program on entry */
+	/* BPF program on return, or NULL: with one, the entry and the return
+	 * probe are attached both or neither */
+	const char *ret;
+	bool optional; /* its programs may fail to load: the daemon runs without */
+};
+
+struct placement;
+
+struct tls_stack {
+	enum tls_kind kind;
+	const char *name;             /* in the log: "attached ... (library, OpenSSL 3.x; ...)" */
+	const char *const *symbols;   /* per function, its symbol */
+	const struct tls_func *funcs; /* per function (the index is the probe cookie's) */
+	unsigned nfuncs;              /* <= TLS_MAX_FUNCS */
+	const char *const *pinned;    /* file names probed up front in the library
+	                                 directories; NULL-terminated */
+	const char *needs;            /* what an unusable file lacks, for the log */
+	/* The version the log names, from the file and the symbols found. */
+	const char *(*version)(const struct elf_info *info, const uint64_t *offsets);
+	/* Where each function's probe goes (placement.h); out[0..nfuncs). */
+	void (*place)(const char *path, const struct elf_info *info, const uint64_t *offsets,
+	              bool redirect, struct placement *out);
+	/* The stack's fields of a file in /api/v1/probes. */
+	void (*to_json)(cJSON *o, const struct elf_info *info);
+};
+
+/* Every stack, tried in order on each file; NULL-terminated. */
+extern const struct tls_stack *const tls_stacks[];
+
+/* True when offsets (per function of s, 0 = absent) hold a write and a
+ * read function: the file can be probed. */
+bool tls_usable(const struct tls_stack *s, const uint64_t *offsets);
+/* A read or write function (counted as the file's I/O probes). */
+bool tls_is_io(const struct tls_func *f);
+/* What a file that no stack can probe lacks, for the log:
+ * "SSL_read/SSL_write" (the stacks' needs, joined by " or "). */
+void tls_needs(char *out, size_t n);
+
+#endif

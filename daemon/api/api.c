@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "sinks/live.h"
 #include "core/log.h"
+#include "core/macros.h"
 #include "sinks/metrics.h"
 #include "call/pipeline.h"
 #include "core/stats.h"
@@ -379,11 +380,10 @@ static const struct api_route routes[] = {
     {"/api/v1/events",    false, M_READ, h_events},
 };
 /* clang-format on */
-#define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
 static const struct api_route *find_route(const char *url)
 {
-	for (size_t i = 0; i < NROUTES; i++) {
+	for (size_t i = 0; i < ARRAY_LEN(routes); i++) {
 		const struct api_route *r = &routes[i];
 		size_t n = strlen(r->path);
 		if (r->prefix ? !strncmp(url, r->path, n) : !strcmp(url, r->path))
@@ -406,7 +406,7 @@ static unsigned method_bit(const char *method)
 static unsigned methods_any_route(void)
 {
 	unsigned m = 0;
-	for (size_t i = 0; i < NROUTES; i++)
+	for (size_t i = 0; i < ARRAY_LEN(routes); i++)
 		m |= routes[i].methods;
 	return m;
 }

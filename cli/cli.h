@@ -46,5 +46,6 @@ int cmd_top(int argc, char **argv);
 int cmd_health(int argc, char **argv);
 int cmd_probes(int argc, char **argv);
 int cmd_tail(int argc, char **argv);
+int cmd_connections(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ static const struct command commands[] = {
     {"top", cmd_top, "live table of streams, like htop"},
     {"tail", cmd_tail, "follow live events (stream_start/end, backpressure, ...)"},
     {"probes", cmd_probes, "files carrying the SSL probes, their users and hits"},
+    {"connections", cmd_connections, "connections seen but not parsed, and why (--all: every one)"},
     {"health", cmd_health, "exit 0 when the daemon's probes are attached"},
 };
 
@@ -26,7 +27,7 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: llmobs-cli [--server URL] COMMAND [ARGS]\n\n"
 	           "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
 	fprintf(f,
 	        "\nOptions:\n"
 	        "  --server URL  llmobsd API (default $LLMOBS_SERVER or %s)\n"

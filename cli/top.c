@@ -20,6 +20,7 @@ struct view {
 	int sort; /* -1: server order (newest first), else a column */
 	bool reverse, paused;
 	int scroll;
+	long unparsed; /* connections seen but not parsed (-1: unknown) */
 	char err[512];
 };
 
@@ -51,8 +52,25 @@ static int cmp_rows(const void *a, const void *b)
 	return cmp_view->reverse ? -r : r;
 }
 
+/* How many connections the daemon sees but cannot parse: a blind spot the
+ * table alone would hide. */
+static void refresh_unparsed(struct view *v)
+{
+	char *body = NULL, err[256];
+	v->unparsed = -1;
+	if (cli_get("/api/v1/connections?state=unparsed&limit=1", &body, err, sizeof(err)) == 200) {
+		cJSON *j = cJSON_Parse(body);
+		double n;
+		if (json_num(j, "unparsed", &n))
+			v->unparsed = (long)n;
+		cJSON_Delete(j);
+	}
+	free(body);
+}
+
 static void refresh_data(struct view *v)
 {
+	refresh_unparsed(v);
 	char *body = NULL;
 	long st = cli_get(TOP_PATH, &body, v->err, sizeof(v->err));
 	cJSON *doc = st == 200 ? cJSON_Parse(body) : NULL;
@@ -95,6 +113,9 @@ static void print_once(struct view *v)
 	table_print_header();
 	for (int i = 0; i < v->nrows; i++)
 		table_print_row(v->rows[i]);
+	if (v->unparsed > 0)
+		printf("%ld connection(s) seen but not parsed: llmobs-cli connections\n",
+		       v->unparsed);
 }
 
 static int status_color(const char *st)
@@ -132,7 +153,7 @@ static void draw(struct view *v)
 	attron(A_REVERSE);
 	mvprintw(2, 0, "%-*.*s", COLS, COLS, line);
 	attroff(A_REVERSE);
-	int room = LINES - 4;
+	int room = LINES - 5; /* title, error, header; footer and keys */
 	if (v->scroll > v->nrows - 1)
 		v->scroll = v->nrows > 0 ? v->nrows - 1 : 0;
 	for (int i = 0; i < room && v->scroll + i < v->nrows; i++) {
@@ -149,6 +170,13 @@ static void draw(struct view *v)
 		mvaddnstr(3 + i, 0, line, COLS);
 		if (color)
 			attroff(COLOR_PAIR(color));
+	}
+	if (v->unparsed > 0) {
+		attron(COLOR_PAIR(3));
+		mvprintw(LINES - 2, 0,
+		         "%ld connection(s) seen but not parsed: llmobs-cli connections",
+		         v->unparsed);
+		attroff(COLOR_PAIR(3));
 	}
 	mvprintw(LINES - 1, 0, "q quit  s/S sort column/reverse  p pause  arrows/PgUp/PgDn scroll");
 	refresh();

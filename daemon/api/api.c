@@ -20,6 +20,7 @@
 #include "call/pipeline.h"
 #include "core/stats.h"
 #include "call/call_json.h"
+#include "call/conn_json.h"
 #include "sinks/prometheus.h"
 
 struct api {
@@ -145,6 +146,23 @@ static enum MHD_Result h_streams(struct api *a, struct MHD_Connection *conn, con
 	if (!pipeline_lock_timed(API_LOCK_MS))
 		return send_stalled(conn);
 	cJSON *j = calls_to_json(&f, clock_now());
+	pipeline_unlock();
+	return send_json(conn, 200, j);
+}
+
+static enum MHD_Result h_connections(struct api *a, struct MHD_Connection *conn, const char *rest)
+{
+	(void)a, (void)rest;
+	const char *state = arg(conn, "state"), *limit = arg(conn, "limit");
+	long n = 0;
+	if (state && !conn_state_known(state))
+		return send_error(conn, 400,
+		                  "state must be 'unparsed', 'parsed', 'server' or 'pending'");
+	if (limit && (!parse_long(limit, &n) || n == 0))
+		return send_error(conn, 400, "limit must be a positive integer");
+	if (!pipeline_lock_timed(API_LOCK_MS))
+		return send_stalled(conn);
+	cJSON *j = conns_to_json(state, n);
 	pipeline_unlock();
 	return send_json(conn, 200, j);
 }
@@ -376,6 +394,7 @@ static const struct api_route routes[] = {
     {"/api/v1/streams/",  false, M_READ, h_streams},
     {"/api/v1/streams/",  true,  M_READ, h_stream}, /* /api/v1/streams/{id} */
     {"/api/v1/stats",     false, M_READ, h_stats},
+    {"/api/v1/connections", false, M_READ, h_connections},
     {"/api/v1/probes",    false, M_READ, h_probes},
     {"/api/v1/events",    false, M_READ, h_events},
 };

@@ -7,5 +7,9 @@
 
 /* HTTP/1.1: responses pair with requests in order, per connection. */
 extern const struct conn_ops http1_calls;
+/* HTTP/2: each stream is an exchange, paired by stream id. */
+extern const struct conn_ops h2_calls;
+/* WebSocket: each response (response.create .. its terminator) is one. */
+extern const struct conn_ops ws_calls;
 
 #endif

@@ -40,6 +40,12 @@ void bp_add_write_blocked(struct backpressure *b, uint32_t us)
 	b->writes_blocked++;
 }
 
+void bp_add_window_stall(struct backpressure *b, uint64_t ns)
+{
+	b->h2_window_stalls++;
+	b->h2_window_stalled_ns += ns;
+}
+
 void bp_free(struct backpressure *b)
 {
 	free(b->unread_hist);
@@ -61,7 +67,7 @@ double bp_lag_p95_ms(const struct backpressure *b)
 
 cJSON *bp_to_json(const struct backpressure *b)
 {
-	if (!b->seen && !b->writes_blocked)
+	if (!b->seen && !b->writes_blocked && !b->h2_window_stalls)
 		return cJSON_CreateNull();
 	cJSON *o = cJSON_CreateObject();
 	if (b->n) {
@@ -84,5 +90,10 @@ cJSON *bp_to_json(const struct backpressure *b)
 	cJSON_AddNumberToObject(o, "rcvq_full_events", b->rcvq_full);
 	cJSON_AddNumberToObject(o, "reads_sampled", b->n);
 	cJSON_AddNumberToObject(o, "write_blocked_ms", (double)b->write_blocked_us / 1e3);
+	if (b->h2_window_stalls) {
+		cJSON_AddNumberToObject(o, "h2_window_stalls", b->h2_window_stalls);
+		cJSON_AddNumberToObject(o, "h2_window_stalled_ms",
+		                        (double)b->h2_window_stalled_ns / 1e6);
+	}
 	return o;
 }

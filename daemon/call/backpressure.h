@@ -22,6 +22,10 @@ struct backpressure {
 	uint32_t rcvq_base, zwin_base, rcvq_full, zero_window;
 	uint64_t write_blocked_us;
 	uint32_t writes_blocked;
+	/* HTTP/2 flow control: the sender had a zero window (as the client
+	 * granted it), how often and for how long in all */
+	uint32_t h2_window_stalls;
+	uint64_t h2_window_stalled_ns;
 };
 
 /* Read lag that raises the call's one backpressure event (call/sink.h);
@@ -32,6 +36,7 @@ extern uint32_t bp_alert_lag_us;
 /* A read record's socket sample (ev->bp_valid). */
 void bp_add_read(struct backpressure *b, const struct llmobs_event *ev);
 void bp_add_write_blocked(struct backpressure *b, uint32_t us);
+void bp_add_window_stall(struct backpressure *b, uint64_t ns);
 void bp_free(struct backpressure *b);
 double bp_lag_p95_ms(const struct backpressure *b); /* -1 without samples */
 /* The stream JSON "backpressure" object, or JSON null when never sampled. */

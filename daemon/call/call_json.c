@@ -53,6 +53,7 @@ cJSON *call_to_json(const struct llm_call *c, uint64_t now)
 	add_str_or_null(o, "cgroup", c->cgroup);
 	add_str_or_null(o, "container_id", c->container_id);
 	cJSON_AddStringToObject(o, "side", c->server_side ? "server" : "client");
+	add_str_or_null(o, "protocol", c->protocol);
 	cJSON_AddStringToObject(o, "status", call_status_name(c->status));
 	add_int_or_null(o, "http_status", c->http_status ? c->http_status : -1);
 	add_str_or_null(o, "finish_reason", c->dec.finish_reason);
@@ -95,6 +96,13 @@ cJSON *call_to_json(const struct llm_call *c, uint64_t now)
 		add_num_or_null(t, "load_ms", st->load_ms);
 		add_num_or_null(t, "prompt_ms", st->prompt_ms);
 		add_num_or_null(t, "generation_ms", st->generation_ms);
+	}
+	if (c->dec.audio_deltas) { /* Realtime audio: counted, never kept */
+		cJSON *a = cJSON_AddObjectToObject(o, "audio");
+		cJSON_AddNumberToObject(a, "deltas", c->dec.audio_deltas);
+		cJSON_AddNumberToObject(a, "bytes", (double)c->dec.audio_bytes);
+	} else {
+		cJSON_AddNullToObject(o, "audio");
 	}
 	cJSON *tools = cJSON_AddArrayToObject(o, "tool_calls");
 	for (uint32_t i = 0; i < c->dec.ntools; i++) {

@@ -27,7 +27,9 @@ void pipeline_init(unsigned keep_recent)
 	json_arena_init();
 	memset(&pstats, 0, sizeof(pstats));
 	call_registry_init(keep_recent);
-	conn_set_ops(&http1_calls);
+	conn_set_ops(CONN_HTTP1, &http1_calls);
+	conn_set_ops(CONN_H2, &h2_calls);
+	conn_set_ops(CONN_WS, &ws_calls);
 }
 
 void pipeline_free(void)

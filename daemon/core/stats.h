@@ -14,14 +14,26 @@
  * under the pipeline lock. A leaf, so every stage can count without
  * depending on the pipeline. */
 enum ignore_reason {
-	IGNORE_NOT_HTTP = 0, /* TLS payload that is not HTTP/1.x (e.g. HTTP/2) */
+	IGNORE_NOT_HTTP = 0, /* a payload that is neither HTTP/1.x, HTTP/2 nor WebSocket */
 	IGNORE_SERVER_SIDE,  /* the process is the HTTP server on this connection */
 	IGNORE_RESYNC,       /* skipped while looking for the next message after a gap/error */
 	IGNORE_UNMATCHED,    /* response with no captured request */
 	IGNORE_ENCODING,     /* body in a Content-Encoding we cannot decode */
 	IGNORE_AFTER_END,    /* body bytes after the call ended (terminator, error) */
 	IGNORE_DECODE_LIMIT, /* compressed body bytes past the decompression limit */
+	IGNORE_HPACK_STATE,  /* HTTP/2 stream whose headers could not be decoded */
+	IGNORE_OTHER_PROTO,  /* HTTP carrying a protocol not parsed (gRPC, an h2c upgrade) */
+	IGNORE_WS_UNPARSED,  /* WebSocket messages that could not be decoded */
+	IGNORE_WS_UNMATCHED, /* WebSocket server messages outside any response */
 	IGNORE__MAX,
+};
+
+/* Exchanges (requests) seen but not parsed, by reason. */
+enum unparsed_reason {
+	UNPARSED_HPACK_STATE = 0, /* HTTP/2 request headers not decodable (joined mid-way) */
+	UNPARSED_H2_STREAMS,      /* more concurrent HTTP/2 streams than tracked */
+	UNPARSED_WS_MESSAGE,      /* a WebSocket message of the client's not decodable */
+	UNPARSED__MAX,
 };
 
 struct pipeline_stats {
@@ -41,6 +53,12 @@ struct pipeline_stats {
 	uint64_t conns_total;
 	uint64_t conns_muted; /* TLS connections no longer copied (server side, not HTTP/1) */
 	uint64_t calls_total;
+	uint64_t unparsed[UNPARSED__MAX]; /* exchanges not parsed, by reason */
+	uint64_t parse_errors_h2;         /* HTTP/2 framing errors */
+	uint64_t parse_errors_ws;         /* WebSocket framing errors */
+	uint64_t ws_unparsed_messages;    /* WebSocket messages not decoded (both directions) */
+	uint64_t conns_unparsed;          /* connections now in state unparsed (gauge) */
+	uint64_t h2_headers_lost;         /* header blocks not decoded (HPACK state) */
 };
 
 extern struct pipeline_stats pstats; /* core/stats.c */

@@ -16,6 +16,7 @@ const char *provider_name(enum provider_id id)
 	switch (id) {
 	case PROVIDER_OPENAI:
 	case PROVIDER_OPENAI_RESPONSES:
+	case PROVIDER_OPENAI_REALTIME:
 		return "openai";
 	case PROVIDER_ANTHROPIC:
 		return "anthropic";
@@ -88,6 +89,7 @@ static const struct {
     [PROVIDER_ANTHROPIC] = {anthropic_decode_event, anthropic_decode_response},
     [PROVIDER_GEMINI] = {gemini_decode_event, gemini_decode_response},
     [PROVIDER_OLLAMA] = {ollama_decode_line, ollama_decode_response},
+    [PROVIDER_OPENAI_REALTIME] = {realtime_decode_event, realtime_decode_response},
 };
 
 static unsigned decoder_of(const struct llm_decode *d)

@@ -20,6 +20,7 @@ enum provider_id {
 	PROVIDER_ANTHROPIC = 3,        /* /v1/messages */
 	PROVIDER_GEMINI = 4,           /* :streamGenerateContent / :generateContent */
 	PROVIDER_OLLAMA = 5,           /* /api/chat, /api/generate (NDJSON) */
+	PROVIDER_OPENAI_REALTIME = 6,  /* /v1/realtime (WebSocket events) */
 };
 
 const char *provider_name(enum provider_id id);
@@ -75,6 +76,8 @@ struct llm_decode {
 	uint32_t ntools;
 	uint32_t tools_dropped; /* calls beyond LLM_MAX_TOOL_CALLS */
 	bool finished_ok;       /* Gemini: a candidate carried a finishReason */
+	uint32_t audio_deltas;  /* Realtime: audio deltas (counted, never kept) */
+	uint64_t audio_bytes;   /* ... and their decoded size */
 };
 
 /* Flags returned by the decode calls. */
@@ -120,6 +123,8 @@ int anthropic_decode_event(struct llm_decode *d, const char *data, size_t n);
 int anthropic_decode_response(struct llm_decode *d, const char *body, size_t n);
 int gemini_decode_event(struct llm_decode *d, const char *data, size_t n);
 int gemini_decode_response(struct llm_decode *d, const char *body, size_t n);
+int realtime_decode_event(struct llm_decode *d, const char *data, size_t n);
+int realtime_decode_response(struct llm_decode *d, const char *body, size_t n);
 int ollama_decode_line(struct llm_decode *d, const char *line, size_t n);
 int ollama_decode_response(struct llm_decode *d, const char *body, size_t n);
 

@@ -83,6 +83,10 @@ void route_match(const struct http_msg *req, struct route *r)
 	} else if (ends_with(path, len, "/v1/responses") ||
 	           ends_with(path, len, "/openai/responses")) {
 		r->api = PROVIDER_OPENAI_RESPONSES;
+	} else if (ends_with(path, len, "/v1/realtime") ||
+	           ends_with(path, len, "/openai/realtime")) {
+		r->api =
+		    PROVIDER_OPENAI_REALTIME; /* its WebSocket's messages (call/assemble_ws.c) */
 	} else if (ends_with(path, len, "/v1/messages")) {
 		r->api = PROVIDER_ANTHROPIC;
 	} else if (memmem(path, len, ":streamGenerateContent", 22) ||
@@ -100,7 +104,7 @@ static const struct {
 } api_names[] = {
     {"openai", PROVIDER_OPENAI},       {"openai_responses", PROVIDER_OPENAI_RESPONSES},
     {"anthropic", PROVIDER_ANTHROPIC}, {"gemini", PROVIDER_GEMINI},
-    {"ollama", PROVIDER_OLLAMA},
+    {"ollama", PROVIDER_OLLAMA},       {"openai_realtime", PROVIDER_OPENAI_REALTIME},
 };
 
 static int route_error(char *err, size_t n, const char *file, int i, const char *what)
@@ -135,11 +139,10 @@ static int parse_route(const cJSON *o, struct custom_route *c, const char *file,
 		if (!strcmp(api, api_names[k].name))
 			c->api = api_names[k].api;
 	if (c->api == PROVIDER_UNKNOWN) {
-		snprintf(
-		    msg, sizeof(msg),
-		    "unknown api '%s' (expected openai, openai_responses, anthropic, gemini or "
-		    "ollama)",
-		    api);
+		snprintf(msg, sizeof(msg),
+		         "unknown api '%s' (expected openai, openai_responses, openai_realtime, "
+		         "anthropic, gemini or ollama)",
+		         api);
 		return route_error(err, n, file, i, msg);
 	}
 	if (match) {

@@ -16,14 +16,14 @@
 #define MAX_HEADER_KIB   64
 #define MAX_HEADER_BYTES (MAX_HEADER_KIB * 1024u)
 
-enum kept { KEEP_NONE = 0, KEEP_HOST, KEEP_CTYPE, KEEP_CENC, KEEP_UA };
+enum kept { KEEP_NONE = 0, KEEP_HOST, KEEP_CTYPE, KEEP_CENC, KEEP_UA, KEEP_UPGRADE, KEEP_WSEXT };
 
 struct dir_state {
 	http_parser p;
 	struct http_conn *c;
 	enum http_dir dir;
 	struct http_msg msg;
-	char field[24]; /* header name being read (only short names matter) */
+	char field[32]; /* header name being read (only short names matter) */
 	size_t flen;
 	bool field_long;
 	bool in_value;
@@ -60,6 +60,12 @@ static char *kept_field(struct http_msg *m, enum kept k, size_t *cap)
 	case KEEP_UA:
 		*cap = sizeof(m->user_agent);
 		return m->user_agent;
+	case KEEP_UPGRADE:
+		*cap = sizeof(m->upgrade);
+		return m->upgrade;
+	case KEEP_WSEXT:
+		*cap = sizeof(m->ws_extensions);
+		return m->ws_extensions;
 	default:
 		*cap = 0;
 		return NULL;
@@ -76,7 +82,9 @@ static enum kept classify(const struct dir_state *s)
 	} names[] = {{"host", KEEP_HOST},
 	             {"content-type", KEEP_CTYPE},
 	             {"content-encoding", KEEP_CENC},
-	             {"user-agent", KEEP_UA}};
+	             {"user-agent", KEEP_UA},
+	             {"upgrade", KEEP_UPGRADE},
+	             {"sec-websocket-extensions", KEEP_WSEXT}};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strlen(names[i].name) == s->flen &&
 		    !strncasecmp(names[i].name, s->field, s->flen))
@@ -296,10 +304,14 @@ void http_feed(struct http_conn *c, enum http_dir dir, const char *p, size_t n)
 	}
 	size_t done = http_parser_execute(&s->p, &settings, p, n);
 	enum http_errno e = HTTP_PARSER_ERRNO(&s->p);
-	if (e != HPE_OK)
+	if (e != HPE_OK) {
 		fail_parse(c, s, e, n - done);
-	else if (s->p.upgrade)
+	} else if (s->p.upgrade && c->cb->on_upgrade) {
+		s->failed = true; /* this parser is done with the direction */
+		c->cb->on_upgrade(c->ctx, dir, p + done, n - done);
+	} else if (s->p.upgrade) {
 		fail(c, s, "connection upgraded to another protocol", n - done);
+	}
 }
 
 int http_eof(struct http_conn *c, enum http_dir dir)

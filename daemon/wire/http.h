@@ -22,7 +22,9 @@ struct http_msg {
 	char content_type[128];
 	char content_encoding[32];
 	char user_agent[128];
-	int64_t content_length; /* -1 when absent */
+	char upgrade[32];        /* Upgrade: the protocol asked for or switched to */
+	char ws_extensions[128]; /* Sec-WebSocket-Extensions (what was offered or agreed) */
+	int64_t content_length;  /* -1 when absent */
 	bool chunked;
 	bool keep_alive;
 	unsigned http_major, http_minor;
@@ -37,6 +39,12 @@ struct http_callbacks {
 	void (*on_complete)(void *ctx, enum http_dir dir);
 	/* unparseable input; the direction stops parsing until http_reset_dir() */
 	void (*on_error)(void *ctx, enum http_dir dir, const char *reason);
+	/* The message just completed switches dir to another protocol (an
+	 * Upgrade request, or a 101 response): p[0..n) of this piece are its
+	 * first bytes. The direction stops, as after an error, until
+	 * http_reset_dir(); called last in http_feed(), so the callee may free
+	 * the connection once http_feed() returns. Optional (NULL: an error). */
+	void (*on_upgrade)(void *ctx, enum http_dir dir, const char *p, size_t n);
 };
 
 struct http_stats {

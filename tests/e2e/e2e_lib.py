@@ -263,7 +263,63 @@ class TlsServer(Managed):
             return [json.loads(line) for line in f if line.strip()]
 
 
-# ---- the daemon's API ----------------------------------------------------
+# Debian's own Python: python3-h2 and python3-httpx are installed for it.
+DEBIAN_PYTHON = "/usr/bin/python3"
+
+
+class DebianPyServer(Managed):
+    """A scripted TLS server of tests/e2e/ (SCRIPT.py) on Debian's Python,
+    listening on 127.0.0.1 on return; script as in SCRIPT.py; its --log
+    lines are requests()."""
+
+    def __init__(self, name, script=None, args=(), timeout=600):
+        cert_path, key_path = cert()
+        self.cafile = cert_path
+        self.request_log = tmpfile(name + ".requests")
+        argv = [DEBIAN_PYTHON, os.path.join(E2E_DIR, name + ".py"), "--cert", cert_path,
+                "--key", key_path, "--log", self.request_log, "--timeout", str(timeout),
+                *args]
+        if script is not None:
+            script_path = tmpfile(name + ".script")
+            with open(script_path, "w") as f:
+                json.dump(script, f)
+            argv += ["--script", script_path]
+        super().__init__(name, argv, tmpfile(name + ".log"), stdout=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        self.port = None
+        while time.monotonic() < deadline and self.port is None:
+            line = self.proc.stdout.readline().decode()
+            if line.startswith("PORT "):
+                self.port = int(line.split()[1])
+            elif not line and not self.alive():
+                break
+        if self.port is None:
+            raise AssertionError("%s did not start:\n%s" % (name, self.log_tail()))
+
+    def requests(self):
+        with open(self.request_log) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+
+class H2Server(DebianPyServer):
+    """tests/e2e/h2_server.py: TLS with ALPN h2 + http/1.1, or cleartext h2c
+    with plain=True."""
+
+    def __init__(self, script=None, plain=False, timeout=600):
+        super().__init__("h2_server", script, ["--plain"] if plain else [], timeout)
+
+
+class WsServer(DebianPyServer):
+    """tests/e2e/ws_server.py: the Responses API (/v1/responses) and the
+    Realtime API (/v1/realtime) over WebSocket on TLS, permessage-deflate
+    with context takeover unless told otherwise."""
+
+    def __init__(self, script=None, no_context_takeover=False, no_compression=False,
+                 timeout=600):
+        args = (["--no-context-takeover"] if no_context_takeover else []) + (
+            ["--no-compression"] if no_compression else [])
+        super().__init__("ws_server", script, args, timeout)
+
 
 def streams(d, **filters):
     """GET /api/v1/streams with filters; the list (asserts 200)."""

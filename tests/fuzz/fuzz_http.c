@@ -42,7 +42,15 @@ static void on_error(void *ctx, enum http_dir dir, const char *reason)
 		abort();
 }
 
-static const struct http_callbacks cb = {on_headers, on_body, on_complete, on_error};
+static void on_upgrade(void *ctx, enum http_dir dir, const char *p, size_t n)
+{
+	(void)ctx;
+	(void)dir;
+	if (n && !p)
+		abort();
+}
+
+static const struct http_callbacks cb = {on_headers, on_body, on_complete, on_error, on_upgrade};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

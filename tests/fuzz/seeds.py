@@ -267,11 +267,114 @@ def seeds_pipeline():
         pipe_data(0, 1, b) + bytes([0xc6])
 
 
+def ws_frame(b0, payload, key=None):
+    """A WebSocket frame (RFC 6455 5.2): b0 is FIN|RSV|opcode; masked with key."""
+    n = len(payload)
+    if n < 126:
+        head = bytes([b0, n])
+    elif n < 65536:
+        head = bytes([b0, 126]) + struct.pack(">H", n)
+    else:
+        head = bytes([b0, 127]) + struct.pack(">Q", n)
+    if key is None:
+        return head + payload
+    head = bytes([head[0], head[1] | 0x80]) + head[2:]
+    return head + key + bytes(c ^ key[i % 4] for i, c in enumerate(payload))
+
+
+def ws_deflate(comp, message):
+    """A message as permessage-deflate sends it (RFC 7692 7.2.1)."""
+    data = comp.compress(message) + comp.flush(zlib.Z_SYNC_FLUSH)
+    assert data.endswith(b"\0\0\xff\xff")
+    return data[:-4]
+
+
+def ws_recs(frames, size=256):
+    """fuzz_ws records: (direction, bytes) in order, pieces of up to size."""
+    out = b""
+    for direction, data in frames:
+        for off in range(0, len(data), size):
+            part = data[off:off + size]
+            out += bytes([direction, len(part) - 1]) + part
+    return out
+
+
+REALTIME_EVENTS = [
+    b'{"type":"session.created","session":{"model":"gpt-4o-realtime-preview","modalities":'
+    b'["text","audio"],"voice":"alloy"}}',
+    b'{"type":"response.created","response":{"id":"resp_1","status":"in_progress"}}',
+    b'{"type":"response.text.delta","response_id":"resp_1","delta":"Hello"}',
+    b'{"type":"response.text.delta","response_id":"resp_1","delta":" there"}',
+    b'{"type":"response.done","response":{"id":"resp_1","status":"completed","usage":'
+    b'{"total_tokens":30,"input_tokens":12,"output_tokens":18}}}',
+]
+REALTIME_CREATE = (b'{"type":"response.create","response":{"modalities":["text"],'
+                   b'"instructions":"Say hello"}}')
+
+
+def seeds_ws():
+    key = b"\x37\xfa\x21\x3d"
+    # RFC 6455 5.7, plain: masked client text, fragmented server text, ping
+    # and pong, 256 bytes of binary (16-bit length), closes both ways
+    yield bytes([0]) + ws_recs([
+        (0, ws_frame(0x81, b"Hello", key)),
+        (1, ws_frame(0x01, b"Hel") + ws_frame(0x89, b"Hello") + ws_frame(0x80, b"lo")),
+        (0, ws_frame(0x8a, b"Hello", key)),
+        (1, ws_frame(0x82, bytes(range(256)))),
+        (0, ws_frame(0x88, b"\x03\xe8bye", key)),
+        (1, ws_frame(0x88, b"\x03\xe8")),
+    ])
+    # permessage-deflate with context takeover both ways (the Realtime
+    # API's events), one message fragmented around a ping
+    cli, srv = zlib.compressobj(6, zlib.DEFLATED, -15), zlib.compressobj(6, zlib.DEFLATED, -15)
+    frames = [(0, ws_frame(0xc1, ws_deflate(cli, REALTIME_CREATE), key))]
+    for i, ev in enumerate(REALTIME_EVENTS):
+        data = ws_deflate(srv, ev)
+        if i == 2:
+            half = len(data) // 2
+            frames.append((1, ws_frame(0x41, data[:half]) + ws_frame(0x89, b"") +
+                           ws_frame(0x80, data[half:])))
+        else:
+            frames.append((1, ws_frame(0xc1, data)))
+    frames.append((0, ws_frame(0xc1, ws_deflate(cli, REALTIME_CREATE), key)))
+    yield bytes([1]) + ws_recs(frames, 64)
+    # the RFC 7692 7.2.3 examples, negotiated through the extension header
+    yield (bytes([16]) + b"permessage-deflate; client_max_window_bits=10; "
+           b"server_no_context_takeover\0" + ws_recs([
+               (1, bytes.fromhex("c107f248cdc9c90700")),
+               (1, bytes.fromhex("c107f248cdc9c90700")),
+               (1, bytes.fromhex("4103f248cd") + bytes.fromhex("8004c9c90700")),
+               (1, bytes.fromhex("c10df24805000000ffffcac9c90700")),
+               (1, bytes.fromhex("c10b000500faff48656c6c6f00")),
+           ]))
+    yield bytes([1]) + ws_recs([(1, bytes.fromhex("c107f248cdc9c90700")),
+                                (1, bytes.fromhex("c105f200110000")),
+                                (1, bytes.fromhex("c108f348cdc9c9070000")),
+                                (1, bytes.fromhex("c105f200110000"))])
+    # joined mid-connection: a message's tail, then messages whose
+    # compressor refers to history never seen, then a reset compressor
+    srv = zlib.compressobj(6, zlib.DEFLATED, -15)
+    ws_deflate(srv, REALTIME_EVENTS[0])
+    frames = [(1, ws_frame(0x80, b"...tail")),
+              (1, ws_frame(0xc1, ws_deflate(srv, REALTIME_EVENTS[0])))]
+    srv = zlib.compressobj(6, zlib.DEFLATED, -15)
+    frames += [(1, ws_frame(0xc1, ws_deflate(srv, ev))) for ev in REALTIME_EVENTS]
+    yield bytes([1 | 8]) + ws_recs(frames)
+    # framing errors, each followed by a reset of its direction
+    out = bytes([0])
+    for direction, bad in ((0, b"\x81\x02hi"), (1, b"\xa1\x00"), (1, b"\x89\x7e\x00\x7e"),
+                           (1, b"\x80\x01x"), (0, ws_frame(0x88, b"\x03", key))):
+        out += bytes([direction | 2, len(bad) - 1]) + bad
+        good = ws_frame(0x81, b"ok", key if direction == 0 else None)
+        out += bytes([direction | 4, len(good) - 1]) + good
+    yield out
+
+
 TARGETS = {
     "http": seeds_http, "body": seeds_body, "sse": seeds_sse, "ndjson": seeds_ndjson,
     "provider": seeds_provider, "route": seeds_route, "policy": seeds_policy,
     "guard": seeds_guard, "record": seeds_record, "elf": seeds_elf, "insn": seeds_insn,
-    "cgroup": seeds_cgroup, "pipeline": seeds_pipeline,
+    "cgroup": seeds_cgroup, "pipeline": seeds_pipeline, "ws": seeds_ws,
 }
 
 

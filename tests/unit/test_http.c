@@ -102,7 +102,14 @@ static void on_error(void *ctx, enum http_dir dir, const char *reason)
 	r->errors[dir]++;
 }
 
-static const struct http_callbacks cbs = {on_headers, on_body, on_complete, on_error};
+/* The new protocol's first bytes, recorded as they come. */
+static void on_upgrade(void *ctx, enum http_dir dir, const char *p, size_t n)
+{
+	struct rec *r = ctx;
+	rec_printf(r, "U%d %zu %.*s\n", dir, n, (int)n, p);
+}
+
+static const struct http_callbacks cbs = {on_headers, on_body, on_complete, on_error, on_upgrade};
 
 static void rec_init(struct rec *r)
 {
@@ -628,6 +635,53 @@ static void test_100_continue_then_200(void **state)
 	                "hello");
 }
 
+/* A WebSocket upgrade: each direction stops at the end of its message and
+ * hands over the bytes after it, whatever the split; the headers that say
+ * what was agreed are kept; no error. */
+static void test_websocket_upgrade_hands_over(void **state)
+{
+	(void)state;
+	static const char req[] =
+	    "GET /v1/responses HTTP/1.1\r\nHost: api\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\nSec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n"
+	    "Sec-WebSocket-Extensions: permessage-deflate; "
+	    "client_max_window_bits\r\nAuthorization: Bearer sk-SECRET\r\n\r\n";
+	static const char resp[] =
+	    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\nSec-WebSocket-Accept: HSmrc0sMlYUkAGmm5OPpG2HaGWk=\r\n"
+	    "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover"
+	    "\r\n\r\nAB";
+	for (size_t cut = 1; cut < sizeof(resp) - 1; cut++) {
+		struct rec r;
+		rec_init(&r);
+		struct http_conn *c = http_conn_new(&cbs, &r);
+		http_feed(c, HTTP_DIR_REQ, req, sizeof(req) - 1);
+		http_feed(c, HTTP_DIR_RESP, resp, cut);
+		http_feed(c, HTTP_DIR_RESP, resp + cut, sizeof(resp) - 1 - cut);
+		http_feed(c, HTTP_DIR_RESP, "CD", 2); /* after the switch: not HTTP's */
+		const char *t = text(&r);
+		assert_non_null(strstr(t, "H0 GET /v1/responses 0 host=api"));
+		assert_non_null(strstr(t, "U0 0 \n"));
+		assert_non_null(strstr(t, "H1   101 "));
+		/* the rest of the piece the 101 ended in: the caller's from there */
+		size_t head = sizeof(resp) - 1 - 2, rest = cut >= head ? cut - head : 2;
+		char want[16];
+		snprintf(want, sizeof(want), "U1 %zu %.*s\n", rest, (int)rest, "AB");
+		assert_non_null(strstr(t, want));
+		assert_null(strstr(t, "CD"));
+		assert_int_equal(r.errors[0] + r.errors[1], 0);
+		assert_string_equal(r.last[HTTP_DIR_REQ].upgrade, "websocket");
+		assert_string_equal(r.last[HTTP_DIR_REQ].ws_extensions,
+		                    "permessage-deflate; client_max_window_bits");
+		assert_string_equal(r.last[HTTP_DIR_RESP].ws_extensions,
+		                    "permessage-deflate; server_no_context_takeover");
+		assert_int_equal(r.secret_hits, 0);
+		assert_int_equal(http_conn_stats(c)->errors, 0);
+		http_conn_free(c);
+		rec_free(&r);
+	}
+}
+
 /* Gemini puts its API key in the query: the parser never keeps a query. */
 static void test_query_key_never_kept(void **state)
 {
@@ -701,6 +755,7 @@ int main(void)
 	    cmocka_unit_test(test_100_continue_then_200),
 	    cmocka_unit_test(test_long_values_cut_and_counted),
 	    cmocka_unit_test(test_query_key_never_kept),
+	    cmocka_unit_test(test_websocket_upgrade_hands_over),
 	};
 	return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }

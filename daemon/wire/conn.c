@@ -55,6 +55,7 @@ struct conn {
 	uint64_t held_call, held_pos, held_ts;
 	bool held_valid;
 	struct buf sniffed; /* first bytes, until the role is known */
+	unsigned mute_wait; /* records until muted, waiting for the fd (0: none) */
 
 	/* ROLE_UNPARSED: a guess at what it is, why it is not parsed, and the
 	 * counter its bytes go to */
@@ -73,8 +74,9 @@ struct conn {
 	bool ws_ext_ok; /* its extensions are ones we decode */
 };
 
-#define SNIFF_MAX   16
-#define UPGRADE_MAX (64u << 10) /* bytes the client writes before the 101 */
+#define SNIFF_MAX         16
+#define MUTE_WAIT_RECORDS 4           /* records an unparsed TLS connection is copied for its fd */
+#define UPGRADE_MAX       (64u << 10) /* bytes the client writes before the 101 */
 
 static struct conn *conns;
 static unsigned n_held; /* connections holding a write (see struct conn) */
@@ -643,13 +645,25 @@ conn_mute_fn conn_mute_hook;
 
 /* A TLS connection we will never parse (the server side of a local TLS
  * server, or not HTTP): ask the capture side to stop copying it. */
+static void mute_now(struct conn *c)
+{
+	c->mute_wait = 0;
+	conn_mute_hook(c->key.tgid, c->key.ssl);
+	pstats.conns_muted++;
+}
+
 static void mute_if_useless(struct conn *c)
 {
 	if ((c->role != ROLE_SERVER && c->role != ROLE_UNPARSED) ||
 	    (c->key.ssl & LLMOBS_PLAIN_CONN) || !conn_mute_hook)
 		return;
-	conn_mute_hook(c->key.tgid, c->key.ssl);
-	pstats.conns_muted++;
+	/* An unparsed connection is listed with its peer: its socket is
+	 * learnt in the SSL call's syscalls, so a few more records first
+	 * (memory BIOs never tell). */
+	if (c->role == ROLE_UNPARSED && c->info.fd < 0)
+		c->mute_wait = MUTE_WAIT_RECORDS;
+	else
+		mute_now(c);
 }
 
 /* ---- HTTP/1.1 Upgrade ---- */
@@ -815,6 +829,8 @@ void conn_data(struct conn *c, const struct llmobs_event *ev, const char *data)
 	struct conn_info *i = &c->info;
 	if (ev->fd >= 0)
 		i->fd = ev->fd;
+	if (c->mute_wait && (i->fd >= 0 || --c->mute_wait == 0))
+		mute_now(c);
 	/* the thread writing the request is the one the call belongs to */
 	if (ev->dir == LLMOBS_DIR_WRITE && ev->thread[0]) {
 		i->tid = ev->tid;

@@ -100,6 +100,36 @@ static uint32_t u32(const uint8_t *p)
 
 /* ---- HPACK decoders ---- */
 
+/* The largest table d's encoder may use is now max. Below its current
+ * limit, nghttp2 then rejects any block that does not start with a table
+ * size update; but an encoder whose table already fits need not send one
+ * (RFC 9113 4.3.1), and a restarted decoder's never gets one. When the
+ * table fits, the update is applied here. */
+static void table_limit(struct dir_state *d, size_t max)
+{
+	size_t used = nghttp2_hd_inflate_get_dynamic_table_size(d->hd);
+	size_t cur = nghttp2_hd_inflate_get_max_dynamic_table_size(d->hd);
+	d->table_max = max;
+	nghttp2_hd_inflate_change_table_size(d->hd, max);
+	if (max >= cur || used > max)
+		return;
+	uint8_t upd[8]; /* the update, an HPACK integer of a 5-bit prefix */
+	size_t n = 0;
+	if (max < 31) {
+		upd[n++] = (uint8_t)(0x20 | max);
+	} else {
+		upd[n++] = 0x3f;
+		size_t v = max - 31;
+		for (; v >= 128 && n < sizeof(upd) - 1; v >>= 7)
+			upd[n++] = (uint8_t)(0x80 | (v & 0x7f));
+		upd[n++] = (uint8_t)v;
+	}
+	nghttp2_nv nv;
+	int flags = 0;
+	if (nghttp2_hd_inflate_hd2(d->hd, &nv, &flags, upd, n, 1) >= 0)
+		nghttp2_hd_inflate_end_headers(d->hd);
+}
+
 static void inflater_restart(struct dir_state *d)
 {
 	if (d->hd)
@@ -108,7 +138,7 @@ static void inflater_restart(struct dir_state *d)
 		fprintf(stderr, "llmobsd: out of memory (HPACK decoder)\n");
 		abort();
 	}
-	nghttp2_hd_inflate_change_table_size(d->hd, d->table_max);
+	table_limit(d, d->table_max);
 }
 
 /* ---- Streams ---- */
@@ -237,13 +267,13 @@ static void decode_block(struct h2_conn *c, enum http_dir dir)
 	if (d->block.cut) {
 		lost = "header block larger than 256 KiB";
 	} else {
-		const uint8_t *in = (const uint8_t *)d->block.data;
+		/* an empty block was never allocated: no offset on NULL */
+		const uint8_t *in = (const uint8_t *)(d->block.data ? d->block.data : "");
 		size_t inlen = d->block.len;
 		for (;;) {
 			nghttp2_nv nv;
 			int flags = 0;
-			ssize_t rv = nghttp2_hd_inflate_hd2(d->hd, &nv, &flags, in ? in : (const uint8_t *)"",
-			                                    inlen, 1);
+			ssize_t rv = nghttp2_hd_inflate_hd2(d->hd, &nv, &flags, in, inlen, 1);
 			if (rv < 0) {
 				lost = "HPACK state unknown or corrupt block";
 				break;
@@ -308,11 +338,9 @@ static void apply_settings(struct h2_conn *c, enum http_dir dir, const uint8_t *
 		if (id == S_HEADER_TABLE_SIZE) {
 			/* limits the table of the encoder on the other side: the
 			 * decoder of the other direction */
-			struct dir_state *o = &c->d[!dir];
 			if (c->joined && v < TABLE_JOINED)
 				v = TABLE_JOINED;
-			o->table_max = v;
-			nghttp2_hd_inflate_change_table_size(o->hd, v);
+			table_limit(&c->d[!dir], v);
 		} else if (id == S_INITIAL_WINDOW_SIZE && dir == HTTP_DIR_REQ && v <= 0x7fffffff) {
 			int64_t delta = (int64_t)v - c->init_window;
 			c->init_window = v;
@@ -489,7 +517,7 @@ static size_t preface(struct h2_conn *c, const uint8_t *p, size_t n)
 		if (p[k] != (uint8_t)H2_PREFACE[d->preface_got]) {
 			d->preface_got = 0;
 			fail(c, HTTP_DIR_REQ, "not the HTTP/2 client preface");
-			return n;
+			return k; /* the rest is skipped (counted) */
 		}
 		d->preface_got++;
 		k++;
@@ -601,10 +629,8 @@ struct h2_conn *h2_conn_new(const struct h2_callbacks *cb, void *ctx, bool with_
 		 * evicted, which the encoder never refers to again; the entries
 		 * both have are the newest, in the same order. So more is safe. */
 		c->joined = true;
-		for (int i = 0; i < 2; i++) {
-			c->d[i].table_max = TABLE_JOINED;
-			nghttp2_hd_inflate_change_table_size(c->d[i].hd, TABLE_JOINED);
-		}
+		for (int i = 0; i < 2; i++)
+			table_limit(&c->d[i], TABLE_JOINED);
 	}
 	return c;
 }

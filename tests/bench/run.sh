@@ -17,12 +17,16 @@
 # (tests/bench/make_recording.py: 100 connections x 20 calls x 500 SSE
 # events) through `llmobsd --replay`, median of REPLAY_ROUNDS:
 #   replay_events_per_sec (default guardrail policy)           goal >= 1,000,000
+#   h2_replay_events_per_sec: the same calls over HTTP/2 (tests/bench/
+#   make_recording.py --proto h2), and h2_vs_http1_replay_ratio  goal >= 0.8
+#   http1_idle_conn_kib, h2_idle_conn_kib: memory per idle connection
+#   (IDLE_CONNS of them, HPACK tables included), from the daemon's RSS
 # Load, memory and accuracy with the real daemon: tests/bench/load.py
 # (load_*, rss_per_stream_kib, idle_rss_mib, ttft_abs_err_ms_p99).
 #
 # Environment: BUILD (build), ROUNDS (5), RECORDS (20000), LIBSSL (the
 # libssl tls_reader loads), REPLAY_ROUNDS (5), LOAD_STREAMS (1000),
-# LOAD_RATE (20), LOAD_SECONDS (60), TTFT_STREAMS (200), ONLY (probe,
+# LOAD_RATE (20), LOAD_SECONDS (60), TTFT_STREAMS (200), IDLE_CONNS (2000), ONLY (probe,
 # replay or load: one part).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -96,27 +100,64 @@ awk -v n="$none" -v s="$symbol" -v a="$auto" -v d="$daemon" -v lib="$LIBSSL" \
 }
 
 replay_part() {
-	local rec="$tmp/replay.rec.gz" events secs
-	events=$(python3 tests/bench/make_recording.py "$rec" --conns 100 --calls 20 --events 500 |
-		sed -n 's/^sse_events=//p')
-	: >"$tmp/replay"
+	local events secs
+	events=$(python3 tests/bench/make_recording.py "$tmp/http1.rec.gz" --conns 100 --calls 20 \
+		--events 500 | sed -n 's/^sse_events=//p')
+	python3 tests/bench/make_recording.py "$tmp/h2.rec.gz" --proto h2 --conns 100 --calls 20 \
+		--events 500 >/dev/null
+	: >"$tmp/replay_http1"
 	: >"$tmp/replay_off"
+	: >"$tmp/replay_h2"
 	for _ in $(seq "${REPLAY_ROUNDS:-5}"); do
 		# per CPU second of the one thread that replays (steal time on a VM
-		# is not the pipeline's); with the default guardrail policy, and
-		# without any for comparison, interleaved
-		for policy in default off; do
-			secs=$(taskset -c 1 "$BUILD/llmobsd" --policy "$policy" --replay "$rec" \
-				--keep 2000 2>&1 |
+		# is not the pipeline's); with the default guardrail policy, without
+		# any for comparison, and the same calls over HTTP/2, interleaved
+		for run in http1:default http1:off h2:default; do
+			secs=$(taskset -c 1 "$BUILD/llmobsd" --policy "${run#*:}" \
+				--replay "$tmp/${run%%:*}.rec.gz" --keep 2000 2>&1 |
 				sed -n 's/.*replayed [0-9]* records in [0-9.]* s, \([0-9.]*\) s of CPU.*/\1/p')
-			out="$tmp/replay"
-			[ "$policy" = off ] && out="$tmp/replay_off"
+			out="$tmp/replay_${run%%:*}"
+			[ "$run" = http1:off ] && out="$tmp/replay_off"
 			awk -v e="$events" -v s="$secs" 'BEGIN {printf "%.0f\n", e / s}' >>"$out"
 		done
 	done
+	local http1 h2
+	http1=$(median <"$tmp/replay_http1")
+	h2=$(median <"$tmp/replay_h2")
 	echo "replay_sse_events=$events"
-	echo "replay_events_per_sec=$(median <"$tmp/replay")"
+	echo "replay_events_per_sec=$http1"
 	echo "replay_events_per_sec_no_guardrails=$(median <"$tmp/replay_off")"
+	echo "h2_replay_events_per_sec=$h2"
+	awk -v a="$h2" -v b="$http1" 'BEGIN {printf "h2_vs_http1_replay_ratio=%.3f\n", a / b}'
+	idle_part
+}
+
+# Memory an idle connection holds (buffers, parser state; for HTTP/2 both
+# HPACK decoders with the dynamic tables a real SDK's headers fill): the
+# daemon's RSS after replaying IDLE connections that each made one request
+# that is no LLM call, less its RSS after replaying none.
+rss_after_replay() { # proto count
+	local port pid kib
+	python3 tests/bench/make_recording.py "$tmp/idle.rec.gz" --proto "$1" --idle "$2" >/dev/null
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	"$BUILD/llmobsd" --replay "$tmp/idle.rec.gz" --serve --listen "127.0.0.1:$port" \
+		>/dev/null 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do curl -sf "127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
+	kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	echo "$kib"
+}
+
+idle_part() {
+	local n=${IDLE_CONNS:-2000} base http1 h2
+	base=$(rss_after_replay http1 0)
+	http1=$(rss_after_replay http1 "$n")
+	h2=$(rss_after_replay h2 "$n")
+	echo "idle_conns=$n"
+	awk -v a="$http1" -v b="$base" -v n="$n" 'BEGIN {printf "http1_idle_conn_kib=%.2f\n", (a - b) / n}'
+	awk -v a="$h2" -v b="$base" -v n="$n" 'BEGIN {printf "h2_idle_conn_kib=%.2f\n", (a - b) / n}'
 }
 
 case "${ONLY:-all}" in

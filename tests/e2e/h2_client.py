@@ -4,7 +4,7 @@
 
   h2_client.py --port N [--cafile PEM] [--plain] [--path P] [--body JSON]
                [--streams K] [--rounds R] [--wait-file F] [--window W]
-               [--ack-delay-ms D] [--header-bytes B]
+               [--ack-delay-ms D] [--header-bytes B] [--content-type T]
 
 Each round opens K concurrent streams on ONE connection (POST path with the
 JSON body, "n" added to metadata as e2e_n), reads every response to its end
@@ -18,6 +18,7 @@ consumes one DATA frame per D ms: the socket is read at once, but each
 frame's window goes back to the server D ms after the one before (the
 server stalls on flow control, not on the socket).
 --header-bytes B: a request header of B bytes (CONTINUATION frames).
+--content-type T: the requests' content-type (application/json).
 """
 
 import argparse
@@ -48,6 +49,7 @@ def main():
     ap.add_argument("--window", type=int, default=0)
     ap.add_argument("--ack-delay-ms", type=float, default=0)
     ap.add_argument("--header-bytes", type=int, default=0)
+    ap.add_argument("--content-type", default="application/json")
     a = ap.parse_args()
 
     sock = socket.create_connection(("127.0.0.1", a.port))
@@ -76,7 +78,7 @@ def main():
             body.setdefault("metadata", {})["e2e_n"] = "%d.%d" % (rnd, k)
             data = json.dumps(body).encode()
             headers = [(":method", "POST"), (":path", a.path), (":scheme", "https"),
-                       (":authority", "localhost"), ("content-type", "application/json"),
+                       (":authority", "localhost"), ("content-type", a.content_type),
                        ("authorization", "Bearer sk-e2e-secret-never-served"),
                        ("user-agent", "h2-client-e2e")]
             if a.header_bytes:

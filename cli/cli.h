@@ -19,6 +19,8 @@ long cli_get(const char *path, char **body, char *err, size_t errlen);
 /* GET + JSON parse; on failure prints the message and returns NULL with
  * *exit_code set (1). */
 cJSON *cli_get_json(const char *path, int *exit_code);
+/* Prints j indented and frees it: --json output. EXIT_OK. */
+int cli_print_json(cJSON *j);
 /* URL-escapes s into out (cap bytes). */
 void cli_escape(const char *s, char *out, size_t cap);
 

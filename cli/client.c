@@ -105,3 +105,12 @@ void cli_escape(const char *s, char *out, size_t cap)
 	}
 	out[o] = '\0';
 }
+
+int cli_print_json(cJSON *j)
+{
+	char *s = cJSON_Print(j);
+	puts(s ? s : "null");
+	free(s);
+	cJSON_Delete(j);
+	return EXIT_OK;
+}

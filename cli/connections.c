@@ -63,13 +63,8 @@ int cmd_connections(int argc, char **argv)
 	    cli_get_json(all ? "/api/v1/connections" : "/api/v1/connections?state=unparsed", &rc);
 	if (!j)
 		return rc;
-	if (json) {
-		char *s = cJSON_Print(j);
-		puts(s);
-		free(s);
-		cJSON_Delete(j);
-		return EXIT_OK;
-	}
+	if (json)
+		return cli_print_json(j);
 	const cJSON *conns = cJSON_GetObjectItemCaseSensitive(j, "connections"), *row;
 	printf("%-7s %-15s %-9s %-4s %-10s %-21s %10s %10s  %s\n", "PID", "COMM", "STATE", "VIA",
 	       "PROTOCOL", "PEER", "WRITTEN", "READ", "REASON");

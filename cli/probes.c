@@ -88,13 +88,8 @@ int cmd_probes(int argc, char **argv)
 	cJSON *j = cli_get_json("/api/v1/probes", &rc);
 	if (!j)
 		return rc;
-	if (json) {
-		char *s = cJSON_Print(j);
-		puts(s);
-		free(s);
-		cJSON_Delete(j);
-		return EXIT_OK;
-	}
+	if (json)
+		return cli_print_json(j);
 	const cJSON *files = cJSON_GetObjectItemCaseSensitive(j, "files");
 	printf("%-10s %-7s %-10s %10s %6s  %s\n", "KIND", "OPENSSL", "ORIGIN", "HITS", "PROCS",
 	       "PATH");

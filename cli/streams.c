@@ -134,13 +134,8 @@ int cmd_show(int argc, char **argv)
 	cJSON *s = cli_get_json(path, &rc);
 	if (!s)
 		return rc;
-	if (json) {
-		char *t = cJSON_Print(s);
-		puts(t);
-		free(t);
-		cJSON_Delete(s);
-		return EXIT_OK;
-	}
+	if (json)
+		return cli_print_json(s);
 	static const char *const fields[] = {
 	    "id",
 	    "pid",

@@ -17,10 +17,10 @@
 
 /* A connection's pairing state (conn_info(c)->ctx). */
 struct http1 {
-	struct exchange *req;              /* request being parsed */
-	struct exchange *fifo, *fifo_tail; /* requests awaiting responses */
-	struct exchange *resp;             /* response being parsed */
-	bool resp_unmatched;               /* current response has no request */
+	struct exchange *req;       /* request being parsed */
+	struct exchange_queue fifo; /* requests awaiting responses */
+	struct exchange *resp;      /* response being parsed */
+	bool resp_unmatched;        /* current response has no request */
 };
 
 static struct http1 *state(struct conn *c)
@@ -31,14 +31,8 @@ static struct http1 *state(struct conn *c)
 /* The oldest request becomes the response's. */
 static struct exchange *pop_oldest(struct http1 *s)
 {
-	struct exchange *x = s->fifo;
-	if (!x)
-		return NULL;
-	s->fifo = x->next;
-	if (!s->fifo)
-		s->fifo_tail = NULL;
-	x->next = NULL;
-	if (s->req == x)
+	struct exchange *x = exchange_queue_pop(&s->fifo);
+	if (x && s->req == x)
 		s->req = NULL; /* answered before the request finished (e.g. 413) */
 	return x;
 }
@@ -50,11 +44,7 @@ static void on_headers(struct conn *c, uint32_t sid, const struct http_msg *m)
 	if (m->dir == HTTP_DIR_REQ) {
 		struct exchange *x = exchange_new(c, m);
 		s->req = x;
-		if (s->fifo_tail)
-			s->fifo_tail->next = x;
-		else
-			s->fifo = x;
-		s->fifo_tail = x;
+		exchange_queue_push(&s->fifo, x);
 		return;
 	}
 	if (m->status >= 100 && m->status < 200)
@@ -113,7 +103,7 @@ static void on_error(struct conn *c, enum http_dir dir, const char *reason)
 	struct http1 *s = state(c);
 	/* A response that fails before its headers are complete still answers
 	 * the oldest request: the error is that call's, not a later close. */
-	if (dir == HTTP_DIR_RESP && !s->resp && !s->resp_unmatched && s->fifo)
+	if (dir == HTTP_DIR_RESP && !s->resp && !s->resp_unmatched && s->fifo.head)
 		s->resp = pop_oldest(s);
 	struct exchange *x = dir == HTTP_DIR_REQ ? s->req : s->resp;
 	if (x) {
@@ -156,7 +146,7 @@ static void on_resync(struct conn *c, int dir)
 static void on_read_sample(struct conn *c, const struct llmobs_event *ev)
 {
 	struct http1 *s = state(c);
-	struct exchange *x = s->resp ? s->resp : s->fifo;
+	struct exchange *x = s->resp ? s->resp : s->fifo.head;
 	if (x)
 		exchange_read_sample(x, ev);
 }
@@ -165,7 +155,7 @@ static void on_read_sample(struct conn *c, const struct llmobs_event *ev)
 static void on_write_done(struct conn *c, const struct llmobs_event *ev)
 {
 	struct http1 *s = state(c);
-	struct exchange *x = s->req ? s->req : s->fifo_tail;
+	struct exchange *x = s->req ? s->req : s->fifo.tail;
 	if (x)
 		exchange_write_blocked(x, ev->lag_us);
 }
@@ -174,11 +164,7 @@ static void on_close(struct conn *c, const char *why)
 {
 	struct http1 *s = state(c);
 	exchange_free(s->resp, why);
-	while (s->fifo) {
-		struct exchange *x = s->fifo;
-		s->fifo = x->next;
-		exchange_free(x, why);
-	}
+	exchange_queue_free(&s->fifo, why);
 	free(s);
 	conn_info(c)->ctx = NULL;
 }

@@ -24,8 +24,7 @@
 #define WS_PENDING_MAX 64
 
 struct ws_calls {
-	struct exchange *head, *tail; /* head: the response being streamed */
-	unsigned n;
+	struct exchange_queue q; /* its head: the response being streamed */
 	char session_model[128]; /* Realtime: session.created / session.updated */
 };
 
@@ -34,24 +33,9 @@ static struct ws_calls *state(struct conn *c)
 	return conn_info(c)->ctx;
 }
 
-static struct exchange *pop(struct ws_calls *s)
-{
-	struct exchange *x = s->head;
-	if (!x)
-		return NULL;
-	s->head = x->next;
-	if (!s->head)
-		s->tail = NULL;
-	x->next = NULL;
-	s->n--;
-	return x;
-}
-
 static void drop_all(struct conn *c, const char *why)
 {
-	struct exchange *x;
-	while ((x = pop(state(c))))
-		exchange_free(x, why);
+	exchange_queue_free(&state(c)->q, why);
 }
 
 /* The "type" of a whole JSON message, parsed (only for the few messages
@@ -80,19 +64,14 @@ static struct exchange *open_exchange(struct conn *c, bool realtime_shape)
 		snprintf(m.path, sizeof(m.path), "%s",
 		         realtime_shape ? "/v1/realtime" : "/v1/responses");
 	snprintf(m.method, sizeof(m.method), "POST");
-	if (s->n >= WS_PENDING_MAX) {
+	if (s->q.n >= WS_PENDING_MAX) {
 		pstats.unparsed[UNPARSED_WS_MESSAGE]++;
 		return NULL;
 	}
 	struct exchange *x = exchange_new(c, &m);
 	if (x->call && !up)
 		x->call->endpoint[0] = '\0';
-	if (s->tail)
-		s->tail->next = x;
-	else
-		s->head = x;
-	s->tail = x;
-	s->n++;
+	exchange_queue_push(&s->q, x);
 	return x;
 }
 
@@ -165,7 +144,7 @@ static void server_message(struct conn *c, const char *p, size_t n)
 {
 	struct ws_calls *s = state(c);
 	note_session(s, p, n);
-	struct exchange *x = s->head ? s->head : between_responses(c, p, n);
+	struct exchange *x = s->q.head ? s->q.head : between_responses(c, p, n);
 	if (!x)
 		return;
 	if (!x->resp_started)
@@ -178,7 +157,7 @@ static void server_message(struct conn *c, const char *p, size_t n)
 		exchange_fail(x, CALL_ERROR,
 		              call->dec.error[0] ? call->dec.error : "provider error");
 	if (!call || call->finished)
-		exchange_free(pop(s), NULL);
+		exchange_free(exchange_queue_pop(&s->q), NULL);
 }
 
 static void on_message(struct conn *c, enum http_dir dir, bool text, const char *p, size_t n)
@@ -201,8 +180,8 @@ static void on_message_lost(struct conn *c, enum http_dir dir, const char *why, 
 		pstats.unparsed[UNPARSED_WS_MESSAGE]++; /* perhaps a create: counted */
 		return;
 	}
-	if (s->head)
-		exchange_lost(s->head, bytes, why);
+	if (s->q.head)
+		exchange_lost(s->q.head, bytes, why);
 }
 
 static void on_closing(struct conn *c, enum http_dir dir, const char *why)
@@ -215,18 +194,18 @@ static void on_closing(struct conn *c, enum http_dir dir, const char *why)
 static void on_error(struct conn *c, enum http_dir dir, const char *reason)
 {
 	struct ws_calls *s = state(c);
-	if (dir != HTTP_DIR_RESP || !s->head)
+	if (dir != HTTP_DIR_RESP || !s->q.head)
 		return;
 	char why[200];
 	snprintf(why, sizeof(why), "WebSocket framing error: %s", reason);
-	exchange_fail(s->head, CALL_ERROR, why);
+	exchange_fail(s->q.head, CALL_ERROR, why);
 }
 
 static void on_lost(struct conn *c, int dir, uint64_t n, const char *what)
 {
 	struct ws_calls *s = state(c);
-	if (dir == LLMOBS_DIR_READ && s->head)
-		exchange_lost(s->head, n, what);
+	if (dir == LLMOBS_DIR_READ && s->q.head)
+		exchange_lost(s->q.head, n, what);
 }
 
 static void on_resync(struct conn *c, int dir)
@@ -237,15 +216,15 @@ static void on_resync(struct conn *c, int dir)
 static void on_read_sample(struct conn *c, const struct llmobs_event *ev)
 {
 	struct ws_calls *s = state(c);
-	if (s->head)
-		exchange_read_sample(s->head, ev);
+	if (s->q.head)
+		exchange_read_sample(s->q.head, ev);
 }
 
 static void on_write_done(struct conn *c, const struct llmobs_event *ev)
 {
 	struct ws_calls *s = state(c);
-	if (s->tail)
-		exchange_write_blocked(s->tail, ev->lag_us);
+	if (s->q.tail)
+		exchange_write_blocked(s->q.tail, ev->lag_us);
 }
 
 static void *on_open(struct conn *c)

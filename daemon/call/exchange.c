@@ -367,3 +367,36 @@ void exchange_free(struct exchange *x, const char *why)
 	}
 	free(x);
 }
+
+/* ---- Queues ---- */
+
+void exchange_queue_push(struct exchange_queue *q, struct exchange *x)
+{
+	x->next = NULL;
+	if (q->tail)
+		q->tail->next = x;
+	else
+		q->head = x;
+	q->tail = x;
+	q->n++;
+}
+
+struct exchange *exchange_queue_pop(struct exchange_queue *q)
+{
+	struct exchange *x = q->head;
+	if (!x)
+		return NULL;
+	q->head = x->next;
+	if (!q->head)
+		q->tail = NULL;
+	x->next = NULL;
+	q->n--;
+	return x;
+}
+
+void exchange_queue_free(struct exchange_queue *q, const char *why)
+{
+	struct exchange *x;
+	while ((x = exchange_queue_pop(q)))
+		exchange_free(x, why);
+}

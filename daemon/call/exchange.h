@@ -18,7 +18,7 @@ struct llm_call;
 struct exchange {
 	struct llm_call *call; /* NULL for requests that are not LLM calls */
 	struct conn *conn;
-	struct exchange *next; /* HTTP/1.1: the FIFO of requests awaiting responses */
+	struct exchange *next; /* in a queue (HTTP/1.1, WebSocket: answered in order) */
 	bool req_done;         /* the request's last byte was written */
 	bool resp_started;     /* final response headers seen */
 	uint64_t stall_since;  /* HTTP/2: the sender's window closed at (0: open) */
@@ -51,5 +51,17 @@ void exchange_window(struct exchange *x, bool stalled);
 /* Frees x; a call still in flight ends aborted with why (NULL: just
  * released, as for one that finished). */
 void exchange_free(struct exchange *x, const char *why);
+
+/* Exchanges answered in the order they were made: HTTP/1.1's requests on a
+ * connection, WebSocket's responses. */
+struct exchange_queue {
+	struct exchange *head, *tail;
+	unsigned n;
+};
+void exchange_queue_push(struct exchange_queue *q, struct exchange *x);
+/* The oldest, taken out; NULL when empty. */
+struct exchange *exchange_queue_pop(struct exchange_queue *q);
+/* Frees every exchange queued, as exchange_free(x, why). */
+void exchange_queue_free(struct exchange_queue *q, const char *why);
 
 #endif

@@ -20,6 +20,13 @@ static inline const cJSON *pj_get(const cJSON *o, const char *k)
 	return NULL;
 }
 
+/* An event's "type", or "" */
+static inline const char *pj_type(const cJSON *j)
+{
+	const char *t = cJSON_GetStringValue(pj_get(j, "type"));
+	return t ? t : "";
+}
+
 void pj_set_str(char *dst, size_t cap, const cJSON *v);
 /* *dst = v * scale when v is a non-negative number */
 void pj_ms(double *dst, const cJSON *v, double scale);

@@ -396,6 +396,28 @@ def parse_client_output(text):
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
+def daemon_joins(argv, served, rounds, pause=0.3):
+    """A daemon that joins a connection already in use: the client (argv,
+    given --wait-file FLAG) makes round 0 before the daemon starts, then
+    waits for FLAG.<k> before each round k; the rounds are released one by
+    one, each served (served() counts what the server answered) before the
+    next. Returns the daemon and the client's JSON lines."""
+    flag = tmpfile("round")
+    out_path = tmpfile("join.out")
+    with open(out_path, "wb") as out:
+        cl = Managed("client", list(argv) + ["--wait-file", flag], tmpfile("join.log"),
+                     stdout=out)
+        wait_for(lambda: served() >= 1, 10, 0.05, "round 0 served")
+        time.sleep(0.3)
+        d = Daemon()
+        for k in range(1, rounds):
+            open("%s.%d" % (flag, k), "w").close()
+            wait_for(lambda: served() >= k + 1, 10, 0.05, "round %d served" % k)
+            time.sleep(pause)
+        cl.proc.wait(30)
+    return d, parse_client_output(open(out_path).read())
+
+
 def run_client(server, timeout=60, **opts):
     """Runs client_py.py against a TlsServer; returns its per-request dicts."""
     argv = client_argv(server.port, server.cafile, **opts)

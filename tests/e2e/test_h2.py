@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_lib as e2e  # noqa: E402
@@ -383,21 +382,9 @@ def slow_reader_shows_a_flow_control_stall():
 @e2e.test
 def daemon_joins_an_open_http2_connection():
     srv = e2e.H2Server(script={"pieces": chat("r{n}", " ok"), "delay_ms": 10})
-    flag = e2e.tmpfile("round")  # this test's own: round.1 ... appear as told
     argv = [e2e.DEBIAN_PYTHON, os.path.join(e2e.E2E_DIR, "h2_client.py"), "--port",
-            str(srv.port), "--cafile", srv.cafile, "--rounds", "4", "--wait-file", flag]
-    out_path = e2e.tmpfile("join.out")
-    with open(out_path, "wb") as out:
-        cl = e2e.Managed("h2_client", argv, e2e.tmpfile("join.log"), stdout=out)
-        e2e.wait_for(lambda: len(srv.requests()) >= 1, 10, 0.05, "round 0 served")
-        time.sleep(0.3)
-        d = e2e.Daemon()
-        for rnd in (1, 2, 3):
-            open("%s.%d" % (flag, rnd), "w").close()
-            e2e.wait_for(lambda: len(srv.requests()) >= rnd + 1, 10, 0.05, "round %d" % rnd)
-            time.sleep(0.2)
-        cl.proc.wait(30)
-    got = e2e.parse_client_output(open(out_path).read())
+            str(srv.port), "--cafile", srv.cafile, "--rounds", "4"]
+    d, got = e2e.daemon_joins(argv, lambda: len(srv.requests()), 4, pause=0.2)
     assert len(got) == 4, got
 
     def settled():

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_lib as e2e  # noqa: E402
@@ -137,21 +136,9 @@ def join(no_context_takeover):
     after response 0. Returns the daemon, the client's results, and the
     finished calls (at least the ones that could be decoded)."""
     srv = e2e.WsServer(script=SCRIPT, no_context_takeover=no_context_takeover)
-    flag = e2e.tmpfile("round")  # this test's own: round.1 ... appear as told
     argv = [e2e.DEBIAN_PYTHON, os.path.join(e2e.E2E_DIR, "ws_client.py"), "--port",
-            str(srv.port), "--cafile", srv.cafile, "--responses", "4", "--wait-file", flag]
-    out_path = e2e.tmpfile("ws_join.out")
-    with open(out_path, "wb") as out:
-        cl = e2e.Managed("ws_client", argv, e2e.tmpfile("ws_join.log"), stdout=out)
-        e2e.wait_for(lambda: len(srv.requests()) >= 1, 10, 0.05, "response 0 served")
-        time.sleep(0.3)
-        d = e2e.Daemon()
-        for k in (1, 2, 3):
-            open("%s.%d" % (flag, k), "w").close()
-            e2e.wait_for(lambda: len(srv.requests()) >= k + 1, 10, 0.05, "response %d" % k)
-            time.sleep(0.3)
-        cl.proc.wait(30)
-    got = e2e.parse_client_output(open(out_path).read())
+            str(srv.port), "--cafile", srv.cafile, "--responses", "4"]
+    d, got = e2e.daemon_joins(argv, lambda: len(srv.requests()), 4)
     assert [r["text"] for r in got] == ["Hello %d" % k for k in range(4)], got
     return d, got
 

@@ -30,8 +30,7 @@ int anthropic_decode_event(struct llm_decode *d, const char *data, size_t n)
 	if (!j)
 		return DEC_ERROR;
 	int flags = DEC_NONE;
-	const char *type = cJSON_GetStringValue(pj_get(j, "type"));
-	type = type ? type : "";
+	const char *type = pj_type(j);
 	if (pj_take_error(d, j) || !strcmp(type, "error")) {
 		pj_fail(d, "provider returned an error"); /* keeps the message, if any */
 		flags = DEC_ERROR | DEC_END;

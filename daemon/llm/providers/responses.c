@@ -49,8 +49,7 @@ int responses_decode_event(struct llm_decode *d, const char *data, size_t n)
 	if (!j)
 		return DEC_ERROR;
 	int flags = DEC_NONE;
-	const char *type = cJSON_GetStringValue(pj_get(j, "type"));
-	type = type ? type : "";
+	const char *type = pj_type(j);
 	const cJSON *r = pj_get(j, "response");
 	const cJSON *oi = pj_get(j, "output_index");
 	int key = cJSON_IsNumber(oi) ? oi->valueint : 0;

@@ -2,8 +2,10 @@
  * capture records over four connections of two processes, both
  * directions, with gaps, retried writes, closes, exits and raw (possibly
  * malformed) records, so conn -> http -> body -> sse/ndjson -> provider ->
- * call -> guard -> JSON -> sinks run together. After each input every call
- * is served as JSON, the stats and /metrics are rendered, the live events
+ * call -> guard -> JSON -> sinks run together (HTTP/1.1, and HTTP/2 and
+ * WebSocket, which the sniffer finds in the same bytes). After each input
+ * every call and connection is served as JSON, the stats and /metrics are
+ * rendered, the live events
  * drained, and the pipeline freed (leaks show at once).
  * FUZZ_PIPELINE_PRINT=1 prints the calls of each input (as the API would).
  *
@@ -30,6 +32,7 @@
 #include "core/stats.h"
 #include "call/call.h"
 #include "call/call_json.h"
+#include "call/conn_json.h"
 #include "sinks/live.h"
 #include "sinks/prometheus.h"
 
@@ -169,6 +172,14 @@ static void serve_everything(struct events_follower *fw, bool render)
 	free(s);
 	cJSON_Delete(j);
 	call_foreach(serve_one, &now);
+	/* the connections as /api/v1/connections shows them, before the end */
+	j = conns_to_json(NULL, 0);
+	if (getenv("FUZZ_PIPELINE_PRINT")) {
+		s = cJSON_PrintUnformatted(j);
+		fprintf(stderr, "%s\n", s);
+		free(s);
+	}
+	cJSON_Delete(j);
 
 	struct stats_view v = {
 	    .p = pstats, .have_pipeline = true, .streams_active = call_active_count()};

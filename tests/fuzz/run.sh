@@ -12,7 +12,7 @@
 #              in build/fuzz/corpus/T/ and grows from run to run
 #   --short    what `make test` runs: 10 s per target, a fresh corpus
 #   TARGET     http, body, sse, ndjson, provider, route, policy, guard,
-#              record, elf, insn, cgroup, pipeline, ws (default: all)
+#              record, elf, insn, cgroup, pipeline, ws, h2 (default: all)
 # Environment: BUILD (build), FUZZ_ARGS (extra libFuzzer flags).
 set -u
 cd "$(dirname "$0")/../.." || exit 1

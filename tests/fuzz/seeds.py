@@ -370,11 +370,247 @@ def seeds_ws():
     yield out
 
 
+H2_STATIC = [(n.encode(), v.encode()) for n, v in (
+    (":authority", ""), (":method", "GET"), (":method", "POST"), (":path", "/"),
+    (":path", "/index.html"), (":scheme", "http"), (":scheme", "https"), (":status", "200"),
+    (":status", "204"), (":status", "206"), (":status", "304"), (":status", "400"),
+    (":status", "404"), (":status", "500"), ("accept-charset", ""),
+    ("accept-encoding", "gzip, deflate"), ("accept-language", ""), ("accept-ranges", ""),
+    ("accept", ""), ("access-control-allow-origin", ""), ("age", ""), ("allow", ""),
+    ("authorization", ""), ("cache-control", ""), ("content-disposition", ""),
+    ("content-encoding", ""), ("content-language", ""), ("content-length", ""),
+    ("content-location", ""), ("content-range", ""), ("content-type", ""), ("cookie", ""),
+    ("date", ""), ("etag", ""), ("expect", ""), ("expires", ""), ("from", ""), ("host", ""),
+    ("if-match", ""), ("if-modified-since", ""), ("if-none-match", ""), ("if-range", ""),
+    ("if-unmodified-since", ""), ("last-modified", ""), ("link", ""), ("location", ""),
+    ("max-forwards", ""), ("proxy-authenticate", ""), ("proxy-authorization", ""),
+    ("range", ""), ("referer", ""), ("refresh", ""), ("retry-after", ""), ("server", ""),
+    ("set-cookie", ""), ("strict-transport-security", ""), ("transfer-encoding", ""),
+    ("user-agent", ""), ("vary", ""), ("via", ""), ("www-authenticate", ""))]
+
+
+class Hpack:
+    """An HPACK encoder (RFC 7541) without Huffman, its dynamic table kept as
+    a peer keeps it: indexed fields, literals with incremental indexing,
+    credentials never indexed."""
+
+    def __init__(self, size=4096):
+        self.size, self.table = size, []  # newest first
+
+    @staticmethod
+    def integer(value, prefix, first):
+        top = (1 << prefix) - 1
+        if value < top:
+            return bytes([first | value])
+        out = [first | top]
+        value -= top
+        while value >= 128:
+            out.append(0x80 | (value & 0x7f))
+            value >>= 7
+        return bytes(out + [value])
+
+    def resize(self, size):
+        """A dynamic table size update, for the start of a block."""
+        self.size = size
+        self.evict()
+        return self.integer(size, 5, 0x20)
+
+    def evict(self):
+        while sum(32 + len(n) + len(v) for n, v in self.table) > self.size:
+            self.table.pop()
+
+    def block(self, fields):
+        out = b""
+        for name, value in fields:
+            entries = H2_STATIC + self.table
+            if (name, value) in entries:
+                out += self.integer(entries.index((name, value)) + 1, 7, 0x80)
+                continue
+            names = [n for n, _ in entries]
+            index = names.index(name) + 1 if name in names else 0
+            secret = name in (b"authorization", b"cookie", b"set-cookie", b"x-api-key")
+            out += self.integer(index, 4, 0x10) if secret else self.integer(index, 6, 0x40)
+            if not index:
+                out += self.integer(len(name), 7, 0) + name
+            out += self.integer(len(value), 7, 0) + value
+            if not secret:
+                self.table.insert(0, (name, value))
+                self.evict()
+        return out
+
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def h2_frame(ftype, flags, sid, payload=b""):
+    """An HTTP/2 frame (RFC 9113 4.1)."""
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + \
+        struct.pack(">I", sid) + payload
+
+
+def h2_settings(*pairs, ack=False):
+    return h2_frame(4, 1 if ack else 0, 0, b"".join(struct.pack(">HI", k, v) for k, v in pairs))
+
+
+def h2_headers(sid, block, end_stream=False, pad=0, priority=False, pieces=1):
+    """HEADERS (padded, with priority) and CONTINUATION frames carrying block."""
+    cut = [len(block) * i // pieces for i in range(pieces + 1)]
+    head = (bytes([pad]) if pad else b"") + (b"\x80\0\0\0\x0f" if priority else b"")
+    flags = (1 if end_stream else 0) | (8 if pad else 0) | (0x20 if priority else 0)
+    out = b""
+    for i in range(pieces):
+        last = 4 if i == pieces - 1 else 0
+        if i == 0:
+            out += h2_frame(1, flags | last, sid, head + block[:cut[1]] + b"\0" * pad)
+        else:
+            out += h2_frame(9, last, sid, block[cut[i]:cut[i + 1]])
+    return out
+
+
+def h2_data(sid, data, end_stream=False, pad=0):
+    if pad:
+        return h2_frame(0, 8 | end_stream, sid, bytes([pad]) + data + b"\0" * pad)
+    return h2_frame(0, 1 if end_stream else 0, sid, data)
+
+
+def h2_u32(ftype, sid, *values, flags=0, extra=b""):
+    return h2_frame(ftype, flags, sid, b"".join(struct.pack(">I", v) for v in values) + extra)
+
+
+def h2_recs(opts, segments, size=256):
+    """fuzz_h2 input: the options byte, then (control, bytes) in order as
+    records of up to size bytes; control bits 1-3 (a reset) on the last."""
+    out = bytes([opts])
+    for ctl, data in segments:
+        for off in range(0, len(data), size):
+            part = data[off:off + size]
+            c = ctl if off + size >= len(data) else ctl & 0x11
+            out += bytes([c, len(part) - 1]) + part
+    return out
+
+
+H2_REQ = [(b":method", b"POST"), (b":scheme", b"https"), (b":path", b"/v1/chat/completions"),
+          (b":authority", b"api.openai.com"), (b"authorization", b"Bearer sk-secret"),
+          (b"content-type", b"application/json"), (b"user-agent", b"OpenAI/Python 1.54.0"),
+          (b"content-length", b"%d" % len(CHAT_REQ))]
+H2_RESP = [(b":status", b"200"), (b"content-type", b"text/event-stream; charset=utf-8"),
+           (b"date", b"Tue, 01 Apr 2025 12:00:00 GMT"), (b"set-cookie", b"__cf_bm=secret")]
+RFC7541_C3 = ["828684410f7777772e6578616d706c652e636f6d", "828684be58086e6f2d6361636865",
+              "828785bf400a637573746f6d2d6b65790c637573746f6d2d76616c7565"]
+RFC7541_C4 = ["828684418cf1e3c2e5f23a6ba0ab90f4ff", "828684be5886a8eb10649cbf",
+              "828785bf408825a849e95ba97d7f8925a849e95bb8e8b4bf"]
+RFC7541_C5 = ["4803333032580770726976617465611d4d6f6e2c203231204f637420323031332032303a31333a3231"
+              "20474d546e1768747470733a2f2f7777772e6578616d706c652e636f6d",
+              "4803333037c1c0bf",
+              "88c1611d4d6f6e2c203231204f637420323031332032303a31333a323220474d54c05a04677a6970"
+              "7738666f6f3d4153444a4b48514b425a584f5157454f50495541585157454f49553b206d61782d61"
+              "67653d333630303b2076657273696f6e3d31"]
+RFC7541_C6 = ["488264025885aec3771a4b6196d07abe941054d444a8200595040b8166e082a62d1bff6e919d29ad"
+              "171863c78f0b97c8e9ae82ae43d3",
+              "4883640effc1c0bf",
+              "88c16196d07abe941054d444a8200595040b8166e084a62d1bffc05a839bd9ab77ad94e7821dd7f2"
+              "e6c7b335dfdfcd5b3960d5af27087f3672c1ab270fb5291f9587316065c003ed4ee5b1063d5007"]
+
+
+def seeds_h2():
+    # a streamed chat completion: settings, a window the response outgrows,
+    # headers padded, prioritised and continued, trailers, PING, a cancelled
+    # second stream, PRIORITY, an unknown frame type, GOAWAY both ways
+    cli, srv = Hpack(), Hpack()
+    sse = [h2_data(1, d + b"\n\n", pad=(7 if i == 1 else 0))
+           for i, d in enumerate(b"data: " + x for x in sse_datas(CHAT_SSE))]
+    yield h2_recs(1, [
+        (0x10, H2_PREFACE + h2_settings((2, 0), (4, 300), (1, 4096)) + h2_u32(8, 0, 1 << 20)),
+        (0x11, h2_settings((3, 100), (5, 16384)) + h2_settings(ack=True)),
+        (0, h2_settings(ack=True) + h2_headers(1, cli.block(H2_REQ), pad=3, priority=True,
+                                               pieces=3) +
+         h2_data(1, CHAT_REQ, pad=4) + h2_data(1, b"", end_stream=True) +
+         h2_frame(6, 0, 0, b"12345678")),
+        (1, h2_frame(6, 1, 0, b"12345678") + h2_headers(1, srv.block(H2_RESP), pad=2) +
+         b"".join(sse[:3])),
+        (0x10, h2_u32(8, 1, 65536) + h2_u32(8, 0, 65536)),
+        (1, b"".join(sse[3:]) + h2_headers(1, srv.block([(b"x-request-id", b"req_1")]),
+                                          end_stream=True)),
+        (0, h2_headers(3, cli.block(H2_REQ[:4] + [(b":path", b"/v1/models")]), end_stream=True) +
+         h2_u32(3, 3, 8) + h2_frame(2, 0, 5, b"\0\0\0\3\x10") + h2_frame(0xfa, 3, 0, b"xyz") +
+         h2_u32(7, 0, 0, 0, extra=b"bye")),
+        (1, h2_u32(7, 0, 3, 0)),
+    ])
+    # RFC 7541 C.3 requests and C.5 responses (a 256-byte table), then the
+    # same with Huffman (C.4, C.6)
+    for reqs, resps in ((RFC7541_C3, RFC7541_C5), (RFC7541_C4, RFC7541_C6)):
+        yield h2_recs(1, [
+            (0, H2_PREFACE + h2_settings((1, 256)) +
+             b"".join(h2_headers(2 * i + 1, bytes.fromhex(h), end_stream=True)
+                      for i, h in enumerate(reqs))),
+            (1, h2_settings() + h2_settings(ack=True) +
+             b"".join(h2_headers(2 * i + 1, bytes.fromhex(h)) + h2_data(2 * i + 1, b"ok", True)
+                      for i, h in enumerate(resps))),
+        ])
+    # two streams interleaved; 100-continue, a PUSH_PROMISE, gzip DATA
+    cli, srv = Hpack(), Hpack()
+    body = gzip.compress(ANTH_SSE, mtime=0)
+    anth = [(b":method", b"POST"), (b":scheme", b"https"), (b":path", b"/v1/messages"),
+            (b":authority", b"api.anthropic.com"), (b"x-api-key", b"sk-ant-secret"),
+            (b"expect", b"100-continue"), (b"content-type", b"application/json")]
+    out = [(0, H2_PREFACE + h2_settings() + h2_headers(1, cli.block(anth)) +
+            h2_headers(3, cli.block(anth)))]
+    out.append((1, h2_settings((4, 1 << 20)) + h2_headers(1, srv.block([(b":status", b"100")])) +
+                h2_frame(5, 4, 3, struct.pack(">I", 2) + srv.block(
+                    [(b":method", b"GET"), (b":path", b"/style.css"),
+                     (b":authority", b"api.anthropic.com")]))))
+    out.append((0, h2_data(1, ANTH_REQ, True) + h2_data(3, ANTH_REQ, True)))
+    gz = [(b":status", b"200"), (b"content-type", b"text/event-stream"),
+          (b"content-encoding", b"gzip")]
+    resp = h2_headers(3, srv.block(gz)) + h2_headers(1, srv.block(gz))
+    for off in range(0, len(body), 40):
+        last = off + 40 >= len(body)
+        resp += h2_data(3, body[off:off + 40], last) + h2_data(1, body[off:off + 40], last)
+    out.append((1, resp))
+    yield h2_recs(1, out, 100)
+    # joined mid-way: header blocks that refer to entries never seen (lost),
+    # then blocks of literals and static entries; no preface, no settings
+    cli, srv = Hpack(), Hpack()
+    cli.block(H2_REQ)
+    srv.block(H2_RESP)
+    fresh_cli, fresh_srv = Hpack(), Hpack()
+    yield h2_recs(0, [
+        (0x10, h2_headers(7, cli.block(H2_REQ)) + h2_data(7, CHAT_REQ, True)),
+        (0x11, h2_headers(7, srv.block(H2_RESP)) + h2_data(7, b"data: [DONE]\n\n", True)),
+        (0, h2_headers(9, fresh_cli.resize(0) + fresh_cli.resize(4096) + fresh_cli.block(H2_REQ),
+                       end_stream=True)),
+        (1, h2_headers(9, fresh_srv.block(H2_RESP)) + h2_u32(8, 9, 1000) +
+         h2_data(9, b"data: [DONE]\n\n", True)),
+    ])
+    # a new client preface on a running connection, half a frame pending in
+    # the other direction; then the table limits of SETTINGS and updates
+    cli, srv = Hpack(), Hpack()
+    yield h2_recs(1, [
+        (0, H2_PREFACE + h2_settings((4, 10)) + h2_headers(1, cli.block(H2_REQ), True)),
+        (1, h2_headers(1, srv.block(H2_RESP)) + h2_data(1, b"0123456789" * 3)[:25]),
+        (0, H2_PREFACE + h2_settings((1, 64))),
+        (1, h2_settings((1, 8192)) + h2_headers(1, Hpack(64).resize(64) + b"\x88")),
+        (0, h2_headers(3, Hpack().resize(8192) + Hpack().block(H2_REQ), True)),
+    ])
+    # framing errors, each followed by a reset of its direction and a frame
+    # that parses
+    out = []
+    for ctl, bad in ((0, h2_frame(9, 4, 1, b"\x82")),
+                     (1, h2_frame(1, 0, 1, b"\x88") + h2_data(1, b"x")),
+                     (0, h2_frame(4, 0, 0, b"\0\1\0\0\0")),
+                     (1, h2_frame(0, 8, 1, b"\x05xy")),
+                     (0, h2_data(0, b"x")),
+                     (1, h2_frame(6, 0, 3, b"12345678"))):
+        out += [(ctl | 0x0e, bad), (ctl, h2_data(1, b"ok"))]
+    yield h2_recs(0, out)
+    yield h2_recs(1, [(0x0e, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"), (0, h2_data(1, b"ok"))])
+
+
 TARGETS = {
     "http": seeds_http, "body": seeds_body, "sse": seeds_sse, "ndjson": seeds_ndjson,
     "provider": seeds_provider, "route": seeds_route, "policy": seeds_policy,
     "guard": seeds_guard, "record": seeds_record, "elf": seeds_elf, "insn": seeds_insn,
-    "cgroup": seeds_cgroup, "pipeline": seeds_pipeline, "ws": seeds_ws,
+    "cgroup": seeds_cgroup, "pipeline": seeds_pipeline, "ws": seeds_ws, "h2": seeds_h2,
 }
 
 
@@ -427,6 +663,9 @@ def regressions():
         pipe_data(0, 1, b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                   b"Content-Encoding: deflate\r\nContent-Length: 2\r\n\r\n\x07\x00") +
         pipe_data(0, 0, ok_req) + pipe_data(0, 1, ok_resp))
+    # An empty header block: UBSan's "applying zero offset to null pointer"
+    # in h2.c's decode_block.
+    yield "h2", "empty-header-block", h2_recs(0, [(0, h2_frame(1, 5, 1))])
 
 
 def write(path, data):

@@ -119,7 +119,7 @@ def readme_families():
         if not line.startswith("| `"):
             continue
         cells = line.split("|")
-        for name in re.findall(r"`([a-z_]+)`", cells[1]):
+        for name in re.findall(r"`([a-z][a-z0-9_]*)`", cells[1]):
             fams[name] = cells[2].strip()
     return fams
 

@@ -3,8 +3,10 @@
 // OpenAI SDK's Realtime client (OpenAIRealtimeWS). Node's TLS: its own
 // OpenSSL, which the daemon probes. The CA comes from NODE_EXTRA_CA_CERTS.
 //
-//   node ws_client.mjs responses|realtime PORT [RESPONSES]
+//   node ws_client.mjs responses|realtime PORT [RESPONSES] [plain]
 //
+// plain: the `ws` client offers no permessage-deflate (its inflating runs
+// in libuv's thread pool, which delays what the client measures).
 // One connection, RESPONSES (1) responses one after the other; one JSON
 // line per response: {"k", "text", "ttft_ms" (create sent -> first text
 // delta), "end"}.
@@ -12,7 +14,7 @@ import WebSocket from 'ws';
 import OpenAI from 'openai';
 import { OpenAIRealtimeWS } from 'openai/beta/realtime/ws';
 
-const [mode, port, count = '1'] = process.argv.slice(2);
+const [mode, port, count = '1', plain] = process.argv.slice(2);
 const total = Number(count);
 const TEXT = new Set(['response.output_text.delta', 'response.output_audio_transcript.delta',
                       'response.text.delta', 'response.audio_transcript.delta']);
@@ -53,7 +55,7 @@ if (mode === 'realtime') {
   rt.socket.on('open', d.next);
 } else {
   const ws = new WebSocket(`wss://localhost:${port}/v1/responses`, {
-    perMessageDeflate: true,
+    perMessageDeflate: plain !== 'plain',
     headers: { Authorization: 'Bearer sk-e2e-secret-never-served' },
   });
   const d = driver((e) => ws.send(JSON.stringify(e)), () => ws.close());

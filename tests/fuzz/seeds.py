@@ -265,6 +265,50 @@ def seeds_pipeline():
     j = fixture("http_json_response.bin")
     yield bytes([2]) + pipe_data(0, 0, a) + pipe_data(0, 1, j) + pipe_data(0, 0, a) + \
         pipe_data(0, 1, b) + bytes([0xc6])
+    yield from seeds_pipeline_h2_ws()
+
+
+def seeds_pipeline_h2_ws():
+    """HTTP/2 and WebSocket through the whole pipeline: the sniffer, the
+    upgrade, the pairing (call/assemble_h2.c, call/assemble_ws.c)."""
+    cli, srv = Hpack(), Hpack()
+    req = H2_PREFACE + h2_settings((4, 65535)) + h2_headers(1, cli.block(H2_REQ)) + \
+        h2_data(1, CHAT_REQ, end_stream=True)
+    resp = h2_settings() + h2_headers(1, srv.block(H2_RESP)) + h2_data(1, CHAT_SSE) + \
+        h2_u32(8, 0, 65535) + h2_data(1, b"", end_stream=True)
+    yield bytes([3]) + pipe_data(0, 0, req) + pipe_data(0, 1, resp) + bytes([4])
+    # two streams interleaved, one reset by the client
+    req2 = h2_headers(3, cli.block(H2_REQ)) + h2_data(3, CHAT_REQ, end_stream=True) + \
+        h2_headers(5, cli.block(H2_REQ)) + h2_data(5, CHAT_REQ, end_stream=True)
+    half = len(CHAT_SSE) // 2
+    resp2 = h2_headers(3, srv.block(H2_RESP)) + h2_headers(5, srv.block(H2_RESP)) + \
+        h2_data(3, CHAT_SSE[:half]) + h2_data(5, CHAT_SSE) + h2_data(3, CHAT_SSE[half:], True)
+    yield bytes([4]) + pipe_data(0, 0, req + req2) + pipe_data(0, 1, resp + resp2) + \
+        pipe_data(0, 0, h2_u32(3, 5, 8)) + bytes([5])
+    # Responses over WebSocket with permessage-deflate, then the Realtime API
+    for path, creates, events in (
+            (b"/v1/responses", [b'{"type":"response.create","model":"gpt-5","input":"hi"}'],
+             [b'{"type":"response.created","response":{"model":"gpt-5"}}',
+              b'{"type":"response.output_text.delta","output_index":0,"delta":"Hel"}',
+              b'{"type":"response.output_text.delta","output_index":0,"delta":"lo"}',
+              b'{"type":"response.completed","response":{"model":"gpt-5","status":"completed",'
+              b'"usage":{"input_tokens":5,"output_tokens":2}}}']),
+            (b"/v1/realtime", [b'{"type":"response.create","response":{}}'],
+             REALTIME_EVENTS)):
+        up = (b"GET " + path + b" HTTP/1.1\r\nHost: api.openai.com\r\nUpgrade: websocket\r\n"
+              b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+              b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n"
+              b"Authorization: Bearer sk-secret\r\n\r\n")
+        ok = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade"
+              b"\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+              b"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
+        cz = zlib.compressobj(wbits=-15)
+        sz = zlib.compressobj(wbits=-15)
+        out = bytes([6]) + pipe_data(1, 0, up) + pipe_data(1, 1, ok)
+        for c in creates:
+            out += pipe_data(1, 0, ws_frame(0xc1, ws_deflate(cz, c), key=b"\x12\x34\x56\x78"))
+        out += pipe_data(1, 1, b"".join(ws_frame(0xc1, ws_deflate(sz, e)) for e in events))
+        yield out + pipe_data(1, 1, ws_frame(0x88, b"\x03\xe8bye")) + bytes([4 | (1 << 3)])
 
 
 def ws_frame(b0, payload, key=None):

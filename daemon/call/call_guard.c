@@ -192,7 +192,9 @@ static void scan(struct llm_call *c, struct guard_stream **s, enum guard_where w
                  size_t n)
 {
 	struct call_guard *g = &c->guard;
-	if (!call_policy(g))
+	/* after its end a call's scan is settled: a stream opened now (a
+	 * request that ends after its call, as HTTP/2 may) would outlive it */
+	if (g->ended || !call_policy(g))
 		return;
 	if (!*s && !(*s = guard_stream_new(g->policy, w)))
 		return;

@@ -6,6 +6,7 @@
 #include <time.h>
 
 bool log_verbose;
+bool log_quiet;
 
 static void vlog(const char *level, const char *fmt, va_list ap)
 {
@@ -33,7 +34,7 @@ static void vlog(const char *level, const char *fmt, va_list ap)
 		va_end(ap);                                                                        \
 	}
 
-DEFINE_LOG(log_info, "info", 1)
+DEFINE_LOG(log_info, "info", !log_quiet)
 DEFINE_LOG(log_warn, "warning", 1)
 DEFINE_LOG(log_error, "error", 1)
 DEFINE_LOG(log_debug, "debug", log_verbose)

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 
 extern bool log_verbose;
+extern bool log_quiet; /* info lines off: fuzzers, which would drown in them */
 
 __attribute__((format(printf, 1, 2))) void log_info(const char *fmt, ...);
 __attribute__((format(printf, 1, 2))) void log_warn(const char *fmt, ...);

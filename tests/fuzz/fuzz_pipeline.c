@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "core/cgroup.h"
 #include "sinks/events.h"
 #include "fuzz.h"
@@ -52,6 +53,7 @@ static void init_once(void)
 	if (done)
 		return;
 	done = 1;
+	log_quiet = true; /* one line per unparsed connection, per input */
 	call_sink_register(&prometheus_sink);
 	call_sink_register(&live_sink);
 	cgroup_lookup_enable(false);

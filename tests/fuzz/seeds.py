@@ -707,6 +707,16 @@ def regressions():
         pipe_data(0, 1, b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                   b"Content-Encoding: deflate\r\nContent-Length: 2\r\n\r\n\x07\x00") +
         pipe_data(0, 0, ok_req) + pipe_data(0, 1, ok_resp))
+    # A leaked guard stream: an HTTP/2 call cut short by lost bytes while
+    # its request was still being written; the request's end came after
+    # the call's and opened a scan that nothing closed.
+    cli = Hpack()
+    head = H2_PREFACE + h2_settings() + h2_headers(1, cli.block(H2_REQ))
+    yield "pipeline", "h2-request-ends-after-its-call", (
+        bytes([0]) + pipe_data(0, 0, head) + pipe_data(0, 1, h2_settings()) +
+        bytes([3 | (1 << 5), 20]) + pipe_data(0, 1, h2_settings(ack=True)) +
+        pipe_data(0, 0, h2_data(1, CHAT_REQ, end_stream=True)) +
+        bytes([4]))
     # An empty header block: UBSan's "applying zero offset to null pointer"
     # in h2.c's decode_block.
     yield "h2", "empty-header-block", h2_recs(0, [(0, h2_frame(1, 5, 1))])

@@ -194,7 +194,7 @@ static void scan(struct llm_call *c, struct guard_stream **s, enum guard_where w
 	struct call_guard *g = &c->guard;
 	/* after its end a call's scan is settled: a stream opened now (a
 	 * request that ends after its call, as HTTP/2 may) would outlive it */
-	if (g->ended || !call_policy(g))
+	if (g->closed || !call_policy(g))
 		return;
 	if (!*s && !(*s = guard_stream_new(g->policy, w)))
 		return;
@@ -288,6 +288,7 @@ void call_guard_end(struct llm_call *c)
 	guard_stream_close(g->resp, on_hit, &resp);
 	g->req = g->resp = NULL;
 	scan_tool_args(c);
+	g->closed = true;
 }
 
 void call_guard_free(struct llm_call *c)

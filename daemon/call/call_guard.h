@@ -30,6 +30,7 @@ struct call_guard {
 	unsigned nhits, hits_dropped;
 	const struct guard_rule *blocked_by; /* a "block" rule matched (and --enforce) */
 	bool ended;                          /* call_guard_end() ran */
+	bool closed;                         /* ... and closed its scans: none opens again */
 };
 
 /* --enforce: "block" rules cut the call's TCP connection. */

@@ -36,6 +36,7 @@ enum { S_HEADER_TABLE_SIZE = 1, S_INITIAL_WINDOW_SIZE = 4 };
 #define STREAMS_MAX    1024u        /* streams whose state is kept per connection */
 #define TABLE_DEFAULT  4096u        /* SETTINGS_HEADER_TABLE_SIZE's initial value */
 #define TABLE_JOINED   65536u       /* table size allowed when the settings were missed */
+#define TABLE_CAP      65536u       /* the most a table is allowed here (Chrome's size) */
 #define WINDOW_DEFAULT 65535
 
 struct h2_stream {
@@ -100,19 +101,10 @@ static uint32_t u32(const uint8_t *p)
 
 /* ---- HPACK decoders ---- */
 
-/* The largest table d's encoder may use is now max. Below its current
- * limit, nghttp2 then rejects any block that does not start with a table
- * size update; but an encoder whose table already fits need not send one
- * (RFC 9113 4.3.1), and a restarted decoder's never gets one. When the
- * table fits, the update is applied here. */
-static void table_limit(struct dir_state *d, size_t max)
+/* Feeds d's decoder a dynamic table size update to max, as its encoder
+ * would send one at the start of a block. */
+static void table_resize(struct dir_state *d, size_t max)
 {
-	size_t used = nghttp2_hd_inflate_get_dynamic_table_size(d->hd);
-	size_t cur = nghttp2_hd_inflate_get_max_dynamic_table_size(d->hd);
-	d->table_max = max;
-	nghttp2_hd_inflate_change_table_size(d->hd, max);
-	if (max >= cur || used > max)
-		return;
 	uint8_t upd[8]; /* the update, an HPACK integer of a 5-bit prefix */
 	size_t n = 0;
 	if (max < 31) {
@@ -128,6 +120,24 @@ static void table_limit(struct dir_state *d, size_t max)
 	int flags = 0;
 	if (nghttp2_hd_inflate_hd2(d->hd, &nv, &flags, upd, n, 1) >= 0)
 		nghttp2_hd_inflate_end_headers(d->hd);
+}
+
+/* The largest table d's encoder may use is now max (at most TABLE_CAP: a
+ * larger table's far entries are then lost, counted, never misread).
+ * Below its current limit, nghttp2 then rejects any block that does not
+ * start with a table size update; but an encoder whose table already fits
+ * need not send one (RFC 9113 4.3.1), and a restarted decoder's never gets
+ * one. When the table fits, the update is applied here. */
+static void table_limit(struct dir_state *d, size_t max)
+{
+	if (max > TABLE_CAP)
+		max = TABLE_CAP;
+	size_t used = nghttp2_hd_inflate_get_dynamic_table_size(d->hd);
+	size_t cur = nghttp2_hd_inflate_get_max_dynamic_table_size(d->hd);
+	d->table_max = max;
+	nghttp2_hd_inflate_change_table_size(d->hd, max);
+	if (max < cur && used <= max)
+		table_resize(d, max);
 }
 
 static void inflater_restart(struct dir_state *d)
@@ -629,8 +639,10 @@ struct h2_conn *h2_conn_new(const struct h2_callbacks *cb, void *ctx, bool with_
 		 * evicted, which the encoder never refers to again; the entries
 		 * both have are the newest, in the same order. So more is safe. */
 		c->joined = true;
-		for (int i = 0; i < 2; i++)
+		for (int i = 0; i < 2; i++) { /* and hold that much, not 4096 */
 			table_limit(&c->d[i], TABLE_JOINED);
+			table_resize(&c->d[i], TABLE_JOINED);
+		}
 	}
 	return c;
 }

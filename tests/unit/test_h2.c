@@ -913,7 +913,9 @@ static void test_table_size_changes(void **state)
 	assert_string_equal(events(t), "headers RESP 27 status=200 ct=text/plain\n"
 	                               "lost RESP 29 HPACK state unknown or corrupt block\n"
 	                               "headers RESP 31 status=200\n");
-	/* the largest limits */
+	/* the largest limits: a table past 64 KiB is not held here (a peer's
+	 * memory is not the daemon's), so its update loses that block, and
+	 * static fields still decode */
 	settings1(&b, S_TABLE, 0xffffffffu);
 	feed_buf(t, REQ, &b);
 	headers_hex(&b, 33, 0, "3f e0 ff ff ff 0f 88");
@@ -922,7 +924,8 @@ static void test_table_size_changes(void **state)
 	feed_buf(t, REQ, &b);
 	headers_hex(&b, 35, 0, "89");
 	feed_buf(t, RESP, &b);
-	assert_string_equal(events(t), "headers RESP 33 status=200\nheaders RESP 35 status=204\n");
+	assert_string_equal(events(t), "lost RESP 33 HPACK state unknown or corrupt block\n"
+	                               "headers RESP 35 status=204\n");
 	/* the client's encoder is limited by the server's SETTINGS: a table of
 	 * 8192 bytes only once they allow it, and then a 5000-byte entry fits */
 	uint8_t *big = malloc(5010);

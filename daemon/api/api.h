@@ -1,7 +1,7 @@
 /* HTTP API (libmicrohttpd): /healthz, /metrics, /api/v1/streams[/{id}],
  * /api/v1/connections, /api/v1/stats, /api/v1/probes, /api/v1/events,
- * dispatched by one route table (path, methods, exact or prefix). Handlers read call records under the
- * pipeline lock. */
+ * dispatched by one route table (path, methods, exact or prefix). Handlers read call records under
+ * the pipeline lock. */
 #ifndef LLMOBS_API_API_H
 #define LLMOBS_API_API_H
 

@@ -87,7 +87,8 @@ static void on_headers(struct conn *c, uint32_t sid, const struct http_msg *m)
 	if (m->dir == HTTP_DIR_REQ) {
 		if (!strncmp(m->content_type, "application/grpc", 16)) {
 			/* a gRPC channel: protobuf messages, not parsed (yet) */
-			conn_set_unparsed(c, "grpc", "gRPC over HTTP/2: its messages are not decoded");
+			conn_set_unparsed(c, "grpc",
+			                  "gRPC over HTTP/2: its messages are not decoded");
 			return;
 		}
 		if (st) /* a stream id is never reused: the old one is gone */

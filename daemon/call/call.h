@@ -46,7 +46,7 @@ struct llm_call {
 	bool is_ndjson;
 	bool is_ws;           /* the response came as WebSocket messages */
 	const char *protocol; /* "http/1.1", "h2", "websocket" (static) */
-	int http_status; /* 0 until response headers */
+	int http_status;      /* 0 until response headers */
 	struct llm_decode dec;
 	char error[256]; /* why it is error/truncated/aborted */
 

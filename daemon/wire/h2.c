@@ -56,10 +56,10 @@ struct dir_state {
 	bool in_frame;
 	uint32_t len, sid, got; /* the frame in progress, and its bytes consumed */
 	uint8_t type, flags;
-	uint32_t pad;      /* padding at the payload's end */
-	uint32_t skip;     /* payload head before the content (pad length, priority, promise) */
-	struct buf ctl;    /* control frame payload */
-	struct buf block;  /* header block being gathered */
+	uint32_t pad;     /* padding at the payload's end */
+	uint32_t skip;    /* payload head before the content (pad length, priority, promise) */
+	struct buf ctl;   /* control frame payload */
+	struct buf block; /* header block being gathered */
 	uint32_t block_sid;
 	bool in_block; /* a CONTINUATION must follow */
 	bool block_end_stream, block_push;
@@ -75,18 +75,28 @@ struct h2_conn {
 	struct dir_state d[2];
 	struct h2_stream *streams;
 	unsigned nstreams;
-	bool joined;          /* seen from the middle: windows and settings unknown */
-	int64_t conn_window;  /* the connection's send window of the server */
+	bool joined;         /* seen from the middle: windows and settings unknown */
+	int64_t conn_window; /* the connection's send window of the server */
 	bool conn_stalled;
-	int64_t init_window;  /* the client's SETTINGS_INITIAL_WINDOW_SIZE */
+	int64_t init_window; /* the client's SETTINGS_INITIAL_WINDOW_SIZE */
 	struct h2_stats st;
 };
 
 static const char *const error_names[] = {
-    "NO_ERROR",      "PROTOCOL_ERROR",    "INTERNAL_ERROR",      "FLOW_CONTROL_ERROR",
-    "SETTINGS_TIMEOUT", "STREAM_CLOSED",  "FRAME_SIZE_ERROR",    "REFUSED_STREAM",
-    "CANCEL",        "COMPRESSION_ERROR", "CONNECT_ERROR",       "ENHANCE_YOUR_CALM",
-    "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED",
+    "NO_ERROR",
+    "PROTOCOL_ERROR",
+    "INTERNAL_ERROR",
+    "FLOW_CONTROL_ERROR",
+    "SETTINGS_TIMEOUT",
+    "STREAM_CLOSED",
+    "FRAME_SIZE_ERROR",
+    "REFUSED_STREAM",
+    "CANCEL",
+    "COMPRESSION_ERROR",
+    "CONNECT_ERROR",
+    "ENHANCE_YOUR_CALM",
+    "INADEQUATE_SECURITY",
+    "HTTP_1_1_REQUIRED",
 };
 
 const char *h2_error_name(uint32_t code)
@@ -455,7 +465,8 @@ static bool frame_begin(struct h2_conn *c, enum http_dir dir)
 		fail(c, dir, "CONTINUATION without a header block");
 		return false;
 	}
-	if (d->type < T_KNOWN && d->type != T_WINDOW_UPDATE && stream_frame(d->type) != (d->sid != 0)) {
+	if (d->type < T_KNOWN && d->type != T_WINDOW_UPDATE &&
+	    stream_frame(d->type) != (d->sid != 0)) {
 		fail(c, dir, d->sid ? "connection frame on a stream" : "stream frame on stream 0");
 		return false;
 	}
@@ -748,7 +759,8 @@ static bool frames_ok(enum http_dir dir, const uint8_t *p, size_t n)
 		if (n - off < FRAME_HEADER || (p[off + 5] & 0x80))
 			return false;
 		uint32_t len = (uint32_t)p[off] << 16 | (uint32_t)p[off + 1] << 8 | p[off + 2];
-		if (!plausible_frame(dir, p[off + 3], p[off + 4], u32(p + off + 5) & 0x7fffffff, len))
+		if (!plausible_frame(dir, p[off + 3], p[off + 4], u32(p + off + 5) & 0x7fffffff,
+		                     len))
 			return false;
 		if (len > n - off - FRAME_HEADER)
 			return false;
@@ -769,7 +781,8 @@ static int side_hint(enum http_dir dir, const uint8_t *p, size_t n)
 	for (size_t off = 0; off + FRAME_HEADER <= n;) {
 		uint32_t len = (uint32_t)p[off] << 16 | (uint32_t)p[off + 1] << 8 | p[off + 2];
 		if (p[off + 3] == T_HEADERS) {
-			unsigned i = first_field_index(p[off + 3], p[off + 4], p + off + FRAME_HEADER, len);
+			unsigned i =
+			    first_field_index(p[off + 3], p[off + 4], p + off + FRAME_HEADER, len);
 			if (i >= 1 && i <= 7)
 				return sign; /* a request */
 			if (i >= 8 && i <= 14)

@@ -22,8 +22,10 @@
 /* What the 101 response's Sec-WebSocket-Extensions negotiated. */
 struct ws_options {
 	bool deflate;                /* permessage-deflate */
-	bool no_context_takeover[2]; /* per sending direction: client_ / server_no_context_takeover */
-	unsigned window_bits[2];     /* per sending direction: client_ / server_max_window_bits (8..15) */
+	bool no_context_takeover[2]; /* per sending direction: client_ / server_no_context_takeover
+	                              */
+	unsigned
+	    window_bits[2]; /* per sending direction: client_ / server_max_window_bits (8..15) */
 };
 
 struct ws_callbacks {
@@ -44,14 +46,14 @@ struct ws_callbacks {
 };
 
 struct ws_stats {
-	uint64_t bytes[2];           /* fed per direction */
-	uint64_t frames[2];          /* complete frames per direction */
-	uint64_t messages[2];        /* data messages handed on */
-	uint64_t unparsed[2];        /* data messages counted, not handed on */
-	uint64_t control[2];         /* ping, pong and close frames */
-	uint64_t skipped_bytes[2];   /* fed while a direction was stopped */
-	uint64_t inflated_bytes[2];  /* bytes out of permessage-deflate */
-	uint64_t errors;             /* framing errors */
+	uint64_t bytes[2];          /* fed per direction */
+	uint64_t frames[2];         /* complete frames per direction */
+	uint64_t messages[2];       /* data messages handed on */
+	uint64_t unparsed[2];       /* data messages counted, not handed on */
+	uint64_t control[2];        /* ping, pong and close frames */
+	uint64_t skipped_bytes[2];  /* fed while a direction was stopped */
+	uint64_t inflated_bytes[2]; /* bytes out of permessage-deflate */
+	uint64_t errors;            /* framing errors */
 };
 
 struct ws_conn;

@@ -29,13 +29,21 @@ static void encoders(void)
 	assert_int_equal(nghttp2_hd_deflate_new(&srv, 4096), 0);
 }
 
-static const char *const REQ_HEADERS[] = {
-    ":method",       "POST",        ":path",         "/v1/chat/completions?api-key=QSECRET",
-    ":scheme",       "https",       ":authority",    "api.openai.com",
-    "authorization", "Bearer sk-SECRET-123", "content-type", "application/json",
-    NULL};
-static const char *const RESP_HEADERS[] = {":status", "200", "content-type", "text/event-stream",
-                                           "set-cookie", "sess=SECRETCOOKIE", NULL};
+static const char *const REQ_HEADERS[] = {":method",
+                                          "POST",
+                                          ":path",
+                                          "/v1/chat/completions?api-key=QSECRET",
+                                          ":scheme",
+                                          "https",
+                                          ":authority",
+                                          "api.openai.com",
+                                          "authorization",
+                                          "Bearer sk-SECRET-123",
+                                          "content-type",
+                                          "application/json",
+                                          NULL};
+static const char *const RESP_HEADERS[] = {
+    ":status", "200", "content-type", "text/event-stream", "set-cookie", "sess=SECRETCOOKIE", NULL};
 
 /* Client preface + SETTINGS, and the server's SETTINGS. */
 static void open_connection(uint64_t ts, uint32_t window)
@@ -169,7 +177,8 @@ static void test_rst_stream_aborts(void **state)
 	ssl_call(LLMOBS_DIR_READ, 1250 * MS, r.data, r.len);
 	const struct llm_call *c = only_call();
 	assert_int_equal(c->status, CALL_ABORTED);
-	assert_string_equal(c->error, "RST_STREAM CANCEL from the server before the response completed");
+	assert_string_equal(c->error,
+	                    "RST_STREAM CANCEL from the server before the response completed");
 	assert_string_equal(c->dec.text.data, "Hello");
 }
 
@@ -310,7 +319,8 @@ static void test_gzip_data(void **state)
 {
 	(void)state;
 	static const char *const GZ_HEADERS[] = {
-	    ":status", "200", "content-type", "text/event-stream", "content-encoding", "gzip", NULL};
+	    ":status", "200", "content-type", "text/event-stream", "content-encoding",
+	    "gzip",    NULL};
 	char body[4096], gz[4096];
 	size_t n = 0;
 	for (size_t i = 0; i < NEVENTS; i++)

@@ -79,7 +79,8 @@ struct conn {
 #define UPGRADE_MAX       (64u << 10) /* bytes the client writes before the 101 */
 
 static struct conn *conns;
-static unsigned n_held; /* connections holding a write (see struct conn) */
+static struct conn *last_conn; /* the one conn_lookup found last */
+static unsigned n_held;        /* connections holding a write (see struct conn) */
 static const struct conn_ops *proto_ops[CONN_PROTO__MAX];
 
 void conn_set_ops(enum conn_proto proto, const struct conn_ops *o)
@@ -405,8 +406,13 @@ const char *conn_proto_name(enum conn_proto p)
 struct conn *conn_lookup(uint32_t tgid, uint64_t ssl, int create, const struct llmobs_event *ev)
 {
 	struct llmobs_conn_key k = {.ssl = ssl, .tgid = tgid};
-	struct conn *c;
+	struct conn *c = last_conn;
+	/* a connection's records come in runs: skip the hash for a repeat */
+	if (c && c->key.ssl == ssl && c->key.tgid == tgid)
+		return c;
 	HASH_FIND(hh, conns, &k, sizeof(k), c);
+	if (c)
+		last_conn = c;
 	if (c || !create)
 		return c;
 	c = xcalloc(1, sizeof(*c));
@@ -425,6 +431,7 @@ struct conn *conn_lookup(uint32_t tgid, uint64_t ssl, int create, const struct l
 	buf_init(&c->upgrade_held, UPGRADE_MAX);
 	buf_init(&c->switch_rest, UPGRADE_MAX);
 	HASH_ADD(hh, conns, key, sizeof(k), c);
+	last_conn = c;
 	pstats.conns_active++;
 	pstats.conns_total++;
 	return c;
@@ -919,6 +926,8 @@ void conn_close(struct conn *c, uint64_t ts, const char *why)
 	if (c->role == ROLE_UNPARSED)
 		pstats.conns_unparsed--;
 	HASH_DEL(conns, c);
+	if (last_conn == c)
+		last_conn = NULL;
 	free(c);
 	pstats.conns_active--;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/macros.h"
 #include "wire/body.h"
 #include "core/clock.h"
 #include "call/sink.h"
@@ -24,8 +25,7 @@ static const char *const status_names[] = {
 
 const char *call_status_name(enum call_status s)
 {
-	return (unsigned)s < sizeof(status_names) / sizeof(status_names[0]) ? status_names[s]
-	                                                                    : "unknown";
+	return (unsigned)s < ARRAY_LEN(status_names) ? status_names[s] : "unknown";
 }
 
 void call_registry_init(unsigned keep)

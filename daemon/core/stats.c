@@ -1,5 +1,6 @@
 /* The self-metrics table (see stats.h). A new counter is one row here. */
 #include "core/stats.h"
+#include "core/macros.h"
 #include "llmobs/event.h"
 
 struct pipeline_stats pstats;
@@ -145,7 +146,7 @@ const struct stat_row stat_rows[] = {
 
 };
 /* clang-format on */
-const size_t stat_nrows = sizeof(stat_rows) / sizeof(stat_rows[0]);
+const size_t stat_nrows = ARRAY_LEN(stat_rows);
 
 cJSON *stats_to_json(const struct stats_view *v)
 {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/macros.h"
 #include "core/buf.h"
 #include "guard/compiled.h"
 
@@ -86,7 +87,7 @@ static int parse_rule(struct guard_policy *p, const cJSON *r, unsigned idx, char
 	const cJSON *k;
 	cJSON_ArrayForEach(k, r)
 	{
-		if (pick(k->string, keys, sizeof(keys) / sizeof(keys[0])) < 0)
+		if (pick(k->string, keys, ARRAY_LEN(keys)) < 0)
 			return fail(err, errlen, name, "unknown key \"%s\"", k->string);
 	}
 	struct guard_rule *rule = &p->rules[p->nrules];
@@ -108,7 +109,7 @@ static int parse_rule(struct guard_policy *p, const cJSON *r, unsigned idx, char
 	    {"action", actions, 3, &act},
 	    {"validator", validators, 3, &val},
 	};
-	for (size_t i = 0; i < sizeof(enums) / sizeof(enums[0]); i++) {
+	for (size_t i = 0; i < ARRAY_LEN(enums); i++) {
 		v = cJSON_GetObjectItemCaseSensitive(r, enums[i].key);
 		if (!v)
 			continue;

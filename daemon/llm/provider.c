@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/macros.h"
 #include "core/buf.h"
 #include "core/json_arena.h"
 #include "llm/json.h"
@@ -94,8 +95,7 @@ static const struct {
 
 static unsigned decoder_of(const struct llm_decode *d)
 {
-	return (unsigned)d->provider < sizeof(decoders) / sizeof(decoders[0]) ? d->provider
-	                                                                      : PROVIDER_UNKNOWN;
+	return (unsigned)d->provider < ARRAY_LEN(decoders) ? d->provider : PROVIDER_UNKNOWN;
 }
 
 int llm_decode_event(struct llm_decode *d, const char *event_type, const char *data, size_t n)

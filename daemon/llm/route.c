@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/macros.h"
 #include "core/buf.h"
 
 #define ROUTE_FILE_MAX (1u << 20) /* a --routes file */
@@ -135,7 +136,7 @@ static int parse_route(const cJSON *o, struct custom_route *c, const char *file,
 	memset(c, 0, sizeof(*c));
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	c->api = PROVIDER_UNKNOWN;
-	for (size_t k = 0; k < sizeof(api_names) / sizeof(api_names[0]); k++)
+	for (size_t k = 0; k < ARRAY_LEN(api_names); k++)
 		if (!strcmp(api, api_names[k].name))
 			c->api = api_names[k].api;
 	if (c->api == PROVIDER_UNKNOWN) {

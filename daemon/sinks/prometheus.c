@@ -2,6 +2,7 @@
  * call finishes; self-metrics are copied from counters at scrape time. */
 #include "sinks/prometheus.h"
 
+#include "core/macros.h"
 #include "guard/scan.h"
 
 #include <stdbool.h>
@@ -31,7 +32,7 @@ static const char *const L_RULE[] = {"rule", "action", NULL};
 static const double unread_bounds[] = {0, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304};
 static const double lag_bounds[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10};
 static const double scan_bounds[] = {1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 1e-2};
-#define B(a) a, sizeof(a) / sizeof(a[0])
+#define B(a) a, ARRAY_LEN(a)
 
 enum family_kind { FK_COUNTER, FK_HISTOGRAM };
 
@@ -80,7 +81,7 @@ static const struct call_family {
     {&m_guard_scan, "llmobs_guardrail_scan_seconds", FK_HISTOGRAM, NULL, B(scan_bounds), NULL,
      "Time to scan one piece of request or response text."},
 };
-#define N_CALL_FAMILIES (sizeof(call_families) / sizeof(call_families[0]))
+#define N_CALL_FAMILIES (ARRAY_LEN(call_families))
 
 /* One registry family per distinct stat_rows family name (rows with the
  * same name are label values of one family). */

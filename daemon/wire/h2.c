@@ -12,6 +12,7 @@
 #include <string.h>
 #include <uthash.h>
 
+#include "core/macros.h"
 #include "core/buf.h"
 
 enum {
@@ -101,7 +102,7 @@ static const char *const error_names[] = {
 
 const char *h2_error_name(uint32_t code)
 {
-	return code < sizeof(error_names) / sizeof(error_names[0]) ? error_names[code] : "UNKNOWN";
+	return code < ARRAY_LEN(error_names) ? error_names[code] : "UNKNOWN";
 }
 
 static uint32_t u32(const uint8_t *p)

@@ -85,7 +85,7 @@ static enum kept classify(const struct dir_state *s)
 	             {"user-agent", KEEP_UA},
 	             {"upgrade", KEEP_UPGRADE},
 	             {"sec-websocket-extensions", KEEP_WSEXT}};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+	for (size_t i = 0; i < ARRAY_LEN(names); i++)
 		if (strlen(names[i].name) == s->flen &&
 		    !strncasecmp(names[i].name, s->field, s->flen))
 			return names[i].k;

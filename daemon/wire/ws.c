@@ -10,6 +10,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "core/macros.h"
 #include "core/buf.h"
 
 enum { OP_CONT = 0, OP_TEXT = 1, OP_BINARY = 2, OP_CLOSE = 8, OP_PING = 9, OP_PONG = 10 };
@@ -78,9 +79,8 @@ static const char *const close_names[] = {
 
 const char *ws_close_name(unsigned code)
 {
-	return code >= 1000 && code - 1000 < sizeof(close_names) / sizeof(close_names[0])
-	           ? close_names[code - 1000]
-	           : "unknown";
+	return code >= 1000 && code - 1000 < ARRAY_LEN(close_names) ? close_names[code - 1000]
+	                                                            : "unknown";
 }
 
 static uint64_t be(const uint8_t *p, size_t n)

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* llmobs capture: plaintext of OpenSSL calls, the socket they use, and the
+/* llmobs capture: plaintext of OpenSSL and GnuTLS calls, the socket they use, and the
  * peers they connect to, pushed through one ring buffer (include/llmobs/event.h).
  *
  * One BPF object, built from the headers below by concern. The order
@@ -29,6 +29,7 @@ const volatile __u64 wakeup_bytes = 1 << 20;
 #include "lib/emit.bpf.h"
 #include "lib/sock.bpf.h"
 #include "tls/openssl.bpf.h"
+#include "tls/gnutls.bpf.h"
 #include "sys/plain.bpf.h"
 #include "sys/peer.bpf.h"
 #include "sys/proc.bpf.h"

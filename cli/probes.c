@@ -1,4 +1,4 @@
-/* `probes`: which files carry the SSL probes, who uses them, hit counts. */
+/* `probes`: which files carry the TLS probes, who uses them, hit counts. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,9 +11,11 @@ static void print_file(const cJSON *f, bool verbose)
 	double hits = 0, procs = 0;
 	json_num(f, "hits", &hits);
 	json_num(f, "processes", &procs);
-	printf("%-10s %-7s %-10s %10.0f %6.0f  %s\n", json_str(f, "kind", "?"),
-	       json_str(f, "openssl", "?"), json_str(f, "origin", "?"), hits, procs,
-	       json_str(f, "path", "?"));
+	char stack[32];
+	snprintf(stack, sizeof(stack), "%s %s", json_str(f, "stack", "?"),
+	         json_str(f, "version", "?"));
+	printf("%-10s %-14s %-10s %10.0f %6.0f  %s\n", json_str(f, "kind", "?"), stack,
+	       json_str(f, "origin", "?"), hits, procs, json_str(f, "path", "?"));
 	const cJSON *pids = cJSON_GetObjectItemCaseSensitive(f, "pids");
 	if (verbose && cJSON_GetArraySize(pids) > 0) {
 		printf("%45s pids:", "");
@@ -35,7 +37,7 @@ static void print_file(const cJSON *f, bool verbose)
 	cJSON_ArrayForEach(fn, cJSON_GetObjectItemCaseSensitive(f, "functions"))
 	{
 		const char *at = json_str(fn, "probe_offset", NULL);
-		printf("%45s %-13s %-8s %-10s %-14s %s\n", "", json_str(fn, "function", "?"),
+		printf("%52s %-24s %-8s %-10s %-14s %s\n", "", json_str(fn, "function", "?"),
 		       json_str(fn, "placement", "?"), at ? at : "-",
 		       json_str(fn, "hit_cost", "no probe"), json_str(fn, "first_instruction", ""));
 	}
@@ -44,7 +46,7 @@ static void print_file(const cJSON *f, bool verbose)
 	{
 		double h = 0;
 		json_num(pr, "hits", &h);
-		printf("%45s %-9s %-13s %-10s %10.0f\n", "", json_str(pr, "type", "?"),
+		printf("%52s %-9s %-24s %-10s %10.0f\n", "", json_str(pr, "type", "?"),
 		       json_str(pr, "function", "?"), json_str(pr, "offset", "?"), h);
 	}
 }
@@ -70,8 +72,9 @@ int cmd_probes(int argc, char **argv)
 			break;
 		case 'h':
 			printf("Usage: llmobs-cli probes [--json] [-v|--verbose]\n"
-			       "Files with SSL probes attached (libssl copies, executables with\n"
-			       "OpenSSL built in), the processes using them and probe hit counts.\n"
+			       "Files with TLS probes attached (libssl and libgnutls copies,\n"
+			       "executables with OpenSSL built in), the processes using them and\n"
+			       "probe hit counts.\n"
 			       "-v adds each probe (function, offset, hits) and the pids.\n");
 			return EXIT_OK;
 		default:
@@ -91,7 +94,7 @@ int cmd_probes(int argc, char **argv)
 	if (json)
 		return cli_print_json(j);
 	const cJSON *files = cJSON_GetObjectItemCaseSensitive(j, "files");
-	printf("%-10s %-7s %-10s %10s %6s  %s\n", "KIND", "OPENSSL", "ORIGIN", "HITS", "PROCS",
+	printf("%-10s %-14s %-10s %10s %6s  %s\n", "KIND", "STACK", "ORIGIN", "HITS", "PROCS",
 	       "PATH");
 	const cJSON *f;
 	cJSON_ArrayForEach(f, files)
@@ -101,7 +104,7 @@ int cmd_probes(int argc, char **argv)
 	double dismissed = 0, errors = 0;
 	json_num(j, "files_dismissed", &dismissed);
 	json_num(j, "attach_errors", &errors);
-	printf("%d file(s) probed; %.0f executable file(s) without OpenSSL seen; %.0f attach "
+	printf("%d file(s) probed; %.0f executable file(s) without a TLS stack seen; %.0f attach "
 	       "error(s)\n",
 	       cJSON_GetArraySize(files), dismissed, errors);
 	cJSON_Delete(j);

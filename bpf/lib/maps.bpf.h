@@ -50,7 +50,10 @@ struct conn_state {
 	__u64 pos[2]; /* bytes seen per direction */
 	__u64 sk;     /* struct sock * of fd, for backpressure (0: unknown) */
 	__s32 fd;
-	__u32 pad;
+	/* GnuTLS: a write returned E_AGAIN or E_INTERRUPTED with its record
+	 * buffered (its data is in the stream); the retry sends that record,
+	 * whatever data it passes */
+	__u32 send_pending;
 };
 
 /* Backpressure per socket of an SSL connection: arrivals (sk_data_ready),

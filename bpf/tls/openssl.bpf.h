@@ -2,9 +2,14 @@
 #pragma once
 
 /* An SSL function probed inside another one's call (SSL_read probed at its
- * symbol calling an internal function probed for SSL_read_ex) is the same
- * call: the outer one owns it. Entries older than this are stale. */
+ * symbol calling an internal function probed for SSL_read_ex;
+ * gnutls_record_send tail-calling gnutls_record_send2) is the same call:
+ * the outer one owns it. Entries older than this are stale... */
 #define NESTED_WINDOW_NS 1000000
+/* ...unless the inner call has the outer one's buffer and size: the thread
+ * may have been preempted between the two entries, and copying the data
+ * twice would duplicate it in the stream. */
+#define NESTED_SAME_ARGS_NS 1000000000ull
 /* A write that took this long blocked on a full socket: WRITE_DONE says so. */
 #define WRITE_BLOCKED_NS 1000000
 
@@ -49,10 +54,14 @@ static __always_inline bool is_muted(__u64 ssl, __u32 tgid)
 
 /* A probed function inside the thread's call in flight: counted as nested,
  * the outer call owns it. */
-static __always_inline bool nested(__u64 id, __u64 ssl, __u16 dir, __u64 now)
+static __always_inline bool nested(__u64 id, const struct ssl_call *call)
 {
 	struct ssl_call *outer = bpf_map_lookup_elem(&active, &id);
-	if (outer && outer->ssl == ssl && outer->dir == dir && now - outer->ts < NESTED_WINDOW_NS) {
+	if (!outer || outer->ssl != call->ssl || outer->dir != call->dir)
+		return false;
+	__u64 age = call->ts - outer->ts;
+	bool same_args = outer->buf == call->buf && outer->num == call->num;
+	if (age < NESTED_WINDOW_NS || (same_args && age < NESTED_SAME_ARGS_NS)) {
 		outer->depth++;
 		return true;
 	}
@@ -62,11 +71,15 @@ static __always_inline bool nested(__u64 id, __u64 ssl, __u16 dir, __u64 now)
 /* Writes are copied at entry: the data is all there. Position advances
  * now; a failed write (retried by the app) emits WRITE_FAIL at return and
  * rolls it back. False: no connection state (the call is not tracked). */
-static __always_inline bool enter_write(const struct ssl_call *call, __u32 tgid)
+static __always_inline bool enter_write(struct ssl_call *call, __u32 tgid)
 {
 	struct conn_state *st = conn_get(call->ssl, tgid);
 	if (!st)
 		return false;
+	if (st->send_pending) { /* a GnuTLS retry: its data was copied the first time */
+		call->num = 0;
+		return true;
+	}
 	struct emit_ctx c = {
 	    .ssl = call->ssl,
 	    .buf = call->buf,
@@ -94,19 +107,18 @@ static __always_inline int ssl_enter(void *ctx, __u64 ssl, __u64 buf, __u32 num,
 	stat_add(LLMOBS_STAT_HITS, 1);
 	if (is_muted(ssl, tgid))
 		return 0;
-	__u64 now = bpf_ktime_get_ns();
-	if (nested(id, ssl, dir, now))
-		return 0;
 	struct ssl_call call = {
 	    .ssl = ssl,
 	    .buf = buf,
 	    .len_ptr = len_ptr,
-	    .ts = now,
+	    .ts = bpf_ktime_get_ns(),
 	    .num = num,
 	    .fd = -1,
 	    .src = src,
 	    .dir = dir,
 	};
+	if (nested(id, &call))
+		return 0;
 	if (dir == LLMOBS_DIR_READ)
 		sample_socket(ssl, tgid, &call);
 	if (dir == LLMOBS_DIR_WRITE && num > 0 && !enter_write(&call, tgid))
@@ -160,14 +172,42 @@ static __always_inline void emit_write_done(const struct ssl_call *call, __s32 f
 	ctl_submit(e, 0);
 }
 
-/* A write's data went out at entry: a failure takes its position back (the
- * app will retry the same bytes); a long one says it blocked. */
-static __always_inline void exit_write(const struct ssl_call *call, struct conn_state *st,
-                                       __u64 moved)
+/* GnuTLS's "call again": the record is encrypted and buffered, the data
+ * consumed (gnutls_record_send(3)). */
+#define GNUTLS_E_AGAIN       -28
+#define GNUTLS_E_INTERRUPTED -52
+
+/* WRITE_FAIL: the call at `start` wrote `moved` of the bytes copied at
+ * its entry; the rest is taken back. */
+static __always_inline void emit_write_fail(const struct ssl_call *call, __s32 fd, __u64 start,
+                                            __u64 moved)
 {
-	if (moved == 0 && call->num > 0) {
-		st->pos[LLMOBS_DIR_WRITE] -= call->num;
-		emit_ctl(LLMOBS_EV_WRITE_FAIL, call->ssl, call->ts, call->src, st->fd);
+	struct llmobs_event *e = ctl_reserve(LLMOBS_EV_WRITE_FAIL, call->src, fd);
+	if (!e)
+		return;
+	e->conn = call->ssl;
+	e->call_id = call->ts;
+	e->pos = start;
+	e->orig_len = moved;
+	ctl_submit(e, 0);
+}
+
+/* A write's data went out at entry: what it did not write (all of it when
+ * it failed, the tail of a partial write) takes its position back, since
+ * the app will write those bytes again, except GnuTLS's buffered retries;
+ * a long one says it blocked. */
+static __always_inline void exit_write(const struct ssl_call *call, struct conn_state *st,
+                                       __u64 moved, long ret)
+{
+	if (call->src == LLMOBS_SRC_GNUTLS_SEND) {
+		st->send_pending = ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED;
+		if (st->send_pending)
+			return;
+	}
+	if (moved < call->num) {
+		__u64 start = st->pos[LLMOBS_DIR_WRITE] - call->num;
+		st->pos[LLMOBS_DIR_WRITE] = start + moved;
+		emit_write_fail(call, st->fd, start, moved);
 	} else if (bpf_ktime_get_ns() - call->ts >= WRITE_BLOCKED_NS) {
 		emit_write_done(call, st->fd);
 	}
@@ -215,7 +255,7 @@ static __always_inline int ssl_exit(void *ctx, long ret)
 		learn_fd(call, st, tgid);
 		__u64 moved = moved_bytes(call, ret);
 		if (call->dir == LLMOBS_DIR_WRITE)
-			exit_write(call, st, moved);
+			exit_write(call, st, moved, ret);
 		else
 			exit_read(call, st, moved);
 	}

@@ -74,6 +74,10 @@ static const char *close_reason(uint16_t src)
 		return "SSL_shutdown before the response completed";
 	case LLMOBS_SRC_SSL_FREE:
 		return "SSL_free before the response completed";
+	case LLMOBS_SRC_GNUTLS_BYE:
+		return "gnutls_bye before the response completed";
+	case LLMOBS_SRC_GNUTLS_DEINIT:
+		return "gnutls_deinit before the response completed";
 	case LLMOBS_SRC_CLOSE:
 		return "socket closed before the response completed";
 	default:

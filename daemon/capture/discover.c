@@ -230,13 +230,24 @@ static int alloc_slot(void)
 }
 
 /* The first stack whose write and read functions the file has, with
- * their offsets (off[f], 0 when absent); NULL when none. */
+ * their offsets (off[f], 0 when absent); NULL when none. One pass over
+ * the file's symbols looks for every stack's names. */
 static const struct tls_stack *find_stack(const char *path, uint64_t *off, struct elf_info *info)
 {
-	for (const struct tls_stack *const *s = tls_stacks; *s; s++) {
-		int n = elf_func_offsets(path, (*s)->symbols, (*s)->nfuncs, off, info);
-		if (n > 0 && tls_usable(*s, off))
+	const char *names[TLS_MAX_STACKS * TLS_MAX_FUNCS];
+	uint64_t all[TLS_MAX_STACKS * TLS_MAX_FUNCS];
+	size_t n = 0;
+	for (const struct tls_stack *const *s = tls_stacks; *s; s++)
+		for (unsigned f = 0; f < (*s)->nfuncs; f++)
+			names[n++] = (*s)->symbols[f];
+	if (elf_func_offsets(path, names, n, all, info) <= 0)
+		return NULL;
+	n = 0;
+	for (const struct tls_stack *const *s = tls_stacks; *s; n += (*s)->nfuncs, s++) {
+		if (tls_usable(*s, all + n)) {
+			memcpy(off, all + n, (*s)->nfuncs * sizeof(*off));
 			return *s;
+		}
 	}
 	return NULL;
 }
@@ -642,6 +653,11 @@ static cJSON *target_json(const struct target *t)
 	cJSON_AddStringToObject(o, "device", tmp);
 	cJSON_AddNumberToObject(o, "inode", (double)t->key.ino);
 	cJSON_AddStringToObject(o, "kind", t->info.executable ? "executable" : "library");
+	uint64_t off[TLS_MAX_FUNCS] = {0};
+	for (unsigned f = 0; f < t->stack->nfuncs; f++)
+		off[f] = t->place[f].symbol;
+	cJSON_AddStringToObject(o, "stack", t->stack->name);
+	cJSON_AddStringToObject(o, "version", t->stack->version(&t->info, off));
 	t->stack->to_json(o, &t->info);
 	if (t->info.soname[0])
 		cJSON_AddStringToObject(o, "soname", t->info.soname);

@@ -70,6 +70,11 @@ static int scan_symtab(Elf *e, Elf_Scn *scn, const GElf_Shdr *sh, const char *co
 		return 0;
 	int found = 0;
 	size_t count = sh->sh_size / sh->sh_entsize;
+	uint64_t first[4] = {0}; /* the first letters of the names, and of the 3.x marker */
+	for (size_t k = 0; k <= n; k++) {
+		uint8_t c = (uint8_t)(k < n ? names[k][0] : 'S');
+		first[c / 64] |= 1ull << (c % 64);
+	}
 	for (size_t i = 0; i < count; i++) {
 		GElf_Sym sym;
 		if (!gelf_getsym(d, (int)i, &sym) || sym.st_shndx == SHN_UNDEF || !sym.st_value)
@@ -77,7 +82,8 @@ static int scan_symtab(Elf *e, Elf_Scn *scn, const GElf_Shdr *sh, const char *co
 		if (GELF_ST_TYPE(sym.st_info) != STT_FUNC)
 			continue;
 		const char *name = elf_strptr(e, sh->sh_link, sym.st_name);
-		if (!name || name[0] != 'S') /* every name we look for starts with SSL_ */
+		/* most symbols start with a letter no wanted name starts with */
+		if (!name || !(first[(uint8_t)name[0] / 64] & (1ull << ((uint8_t)name[0] % 64))))
 			continue;
 		if (info && strcmp(name, "SSL_get1_peer_certificate") == 0)
 			info->openssl3 = true;

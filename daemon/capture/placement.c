@@ -48,6 +48,22 @@ static void public(struct placement *p, const uint8_t *code, size_t n, const cha
 	snprintf(p->why, sizeof(p->why), "%s", why);
 }
 
+void place_symbols(const char *path, const uint64_t *offsets, unsigned n, const char *why,
+                   struct placement *out)
+{
+	memset(out, 0, n * sizeof(*out));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	for (unsigned f = 0; f < n; f++) {
+		uint8_t code[CODE_BYTES];
+		size_t len = offsets[f] && fd >= 0 ? read_code(fd, offsets[f], code) : 0;
+		out[f].symbol = offsets[f];
+		if (offsets[f])
+		public(&out[f], code, len, len ? why : "code unreadable: public symbol");
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
 void place_probes(const char *path, const struct elf_info *info, const uint64_t offsets[F__N],
                   bool redirect, struct placement out[F__N])
 {
@@ -112,7 +128,7 @@ void place_probes(const char *path, const struct elf_info *info, const uint64_t 
 			continue;
 		p->kind = PLACE_COVERED;
 		p->at = 0;
-		p->covered_by = (enum ssl_func)pairs[i][1];
+		p->covered_by = (unsigned)pairs[i][1];
 		p->emulated = false;
 		snprintf(p->insn, sizeof(p->insn), "%s",
 		         insn_describe(code[pairs[i][0]], len[pairs[i][0]]));
@@ -128,7 +144,7 @@ void place_probes(const char *path, const struct elf_info *info, const uint64_t 
 				int keep = (g == F_READ_EX || g == F_WRITE_EX) ? g : f;
 				int drop = keep == g ? f : g;
 				out[drop].kind = PLACE_COVERED;
-				out[drop].covered_by = (enum ssl_func)keep;
+				out[drop].covered_by = (unsigned)keep;
 				snprintf(out[drop].why, sizeof(out[drop].why),
 				         "calls the same function as %s: one probe there",
 				         ssl_func_names[keep]);

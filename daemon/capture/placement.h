@@ -24,11 +24,11 @@ enum place_kind {
 
 struct placement {
 	enum place_kind kind;
-	uint64_t symbol; /* file offset of the public symbol */
-	uint64_t at;     /* file offset of the probe */
-	bool emulated;   /* the probed instruction is emulated, not stepped */
-	enum ssl_func covered_by;
-	char insn[48]; /* the probed (or, if covered, the entry) instruction */
+	uint64_t symbol;     /* file offset of the public symbol */
+	uint64_t at;         /* file offset of the probe */
+	bool emulated;       /* the probed instruction is emulated, not stepped */
+	unsigned covered_by; /* the function (of the stack) whose probe sees it */
+	char insn[48];       /* the probed (or, if covered, the entry) instruction */
 	char why[160];
 };
 
@@ -36,6 +36,10 @@ struct placement {
  * redirect=false keeps every public symbol (for comparison). */
 void place_probes(const char *path, const struct elf_info *info, const uint64_t offsets[F__N],
                   bool redirect, struct placement out[F__N]);
+/* Every function at its public symbol (stacks without placement rules):
+ * out[f] for f < n with offsets[f] != 0. */
+void place_symbols(const char *path, const uint64_t *offsets, unsigned n, const char *why,
+                   struct placement *out);
 const char *place_kind_name(enum place_kind k);
 
 #endif

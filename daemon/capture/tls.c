@@ -3,9 +3,12 @@
 
 #include <stdio.h>
 
+#include "capture/tls_gnutls.h"
 #include "capture/tls_openssl.h"
 
-const struct tls_stack *const tls_stacks[] = {&tls_openssl, NULL};
+const struct tls_stack *const tls_stacks[] = {&tls_openssl, &tls_gnutls, NULL};
+_Static_assert(sizeof(tls_stacks) / sizeof(tls_stacks[0]) <= TLS_MAX_STACKS + 1,
+               "discover.c looks up TLS_MAX_STACKS stacks' symbols at once");
 
 bool tls_usable(const struct tls_stack *s, const uint64_t *offsets)
 {

@@ -19,7 +19,7 @@
  * per file (llmobs_probe_cookie). */
 #define TLS_MAX_FUNCS LLMOBS_PROBE_FUNCS
 
-enum tls_kind { TLS_OPENSSL };
+enum tls_kind { TLS_OPENSSL, TLS_GNUTLS };
 
 /* What a function does for the capture. A file is probed only when it has
  * a TLS_WRITE and a TLS_READ function; the others are optional. */
@@ -58,7 +58,9 @@ struct tls_stack {
 	void (*to_json)(cJSON *o, const struct elf_info *info);
 };
 
-/* Every stack, tried in order on each file; NULL-terminated. */
+/* Every stack, tried in order on each file; NULL-terminated, at most
+ * TLS_MAX_STACKS. */
+#define TLS_MAX_STACKS 4
 extern const struct tls_stack *const tls_stacks[];
 
 /* True when offsets (per function of s, 0 = absent) hold a write and a

@@ -83,6 +83,14 @@ void buf_reset(struct buf *b)
 		b->data[0] = '\0';
 }
 
+void buf_truncate(struct buf *b, size_t len)
+{
+	if (len < b->len) {
+		b->len = len;
+		b->data[len] = '\0';
+	}
+}
+
 int buf_read_file(struct buf *b, const char *path)
 {
 	FILE *f = fopen(path, "re");

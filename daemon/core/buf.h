@@ -18,7 +18,8 @@ void buf_init(struct buf *b, size_t limit);
 /* Appends up to the limit; returns bytes appended (the rest is added to cut).
  * Aborts on out-of-memory (the daemon cannot do anything useful then). */
 size_t buf_append(struct buf *b, const void *p, size_t n);
-void buf_reset(struct buf *b); /* len = 0, keeps memory and cut */
+void buf_reset(struct buf *b);                /* len = 0, keeps memory and cut */
+void buf_truncate(struct buf *b, size_t len); /* len = min(len, b->len) */
 void buf_free(struct buf *b);
 /* Appends a whole file (up to the limit; b->cut counts the rest).
  * 0, or -1 with errno when it cannot be opened. */

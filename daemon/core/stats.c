@@ -64,7 +64,7 @@ const struct stat_row stat_rows[] = {
      "duplicate_bytes", P(duplicate_bytes), "Bytes seen twice (overlapping records), parsed once."),
     ROW("llmobs_capture_write_retry_bytes_total", STAT_COUNTER, NULL, NULL, STAT_PIPELINE,
      "write_retry_bytes", P(write_retry_bytes),
-     "Bytes of SSL writes that failed and were retried by the app."),
+     "Bytes of TLS writes copied but not written (failed or partial), written again by the app."),
     ROW("llmobs_capture_ignored_bytes_total", STAT_COUNTER, "reason", "not_http", STAT_PIPELINE,
      "ignored_not_http_bytes", P(ignored_bytes[IGNORE_NOT_HTTP]),
      "Captured bytes not parsed, by reason."),

@@ -543,9 +543,19 @@ void conn_write_failed(struct conn *c, const struct llmobs_event *ev)
 {
 	if (!c->held_valid || c->held_call != ev->call_id)
 		return;
-	/* BPF rolled its position back; the app will write these bytes again. */
-	pstats.write_retry_bytes += c->held.len;
-	c->next_pos[LLMOBS_DIR_WRITE] = c->held_pos;
+	/* BPF rolled its position back to the end of what the call wrote (none
+	 * of it when it failed); the app will write the rest again. */
+	uint64_t end = ev->pos + ev->orig_len;
+	size_t keep = 0;
+	if (ev->orig_len && end > c->held_pos)
+		keep = end - c->held_pos < c->held.len ? (size_t)(end - c->held_pos) : c->held.len;
+	pstats.write_retry_bytes += c->held.len - keep;
+	c->next_pos[LLMOBS_DIR_WRITE] = c->held_pos + keep;
+	buf_truncate(&c->held, keep);
+	if (keep) {
+		flush_held(c);
+		return;
+	}
 	c->held_valid = false;
 	n_held--;
 	buf_reset(&c->held);

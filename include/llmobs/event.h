@@ -37,9 +37,11 @@ enum llmobs_event_type {
 	/* the connection is gone: SSL_free, SSL_shutdown, or close(2) of its
 	 * socket (src says which) */
 	LLMOBS_EV_CLOSE = 3,
-	LLMOBS_EV_EXIT = 4,       /* process exit: all its connections are gone */
-	LLMOBS_EV_WRITE_FAIL = 5, /* SSL_write* returned <= 0: discard the data
-	                            copied at its entry (the app retries) */
+	LLMOBS_EV_EXIT = 4, /* process exit: all its connections are gone */
+	/* a write wrote less than was copied at its entry: discard the rest
+	 * (the app writes it again). pos = the call's first byte, orig_len =
+	 * the bytes it wrote (0: it failed; ABI 2 recordings always have 0) */
+	LLMOBS_EV_WRITE_FAIL = 5,
 	/* a process exec'd (src EXEC) or mapped a file executable (src MMAP)
 	 * that the daemon has not dismissed: conn = inode number, pos = device
 	 * (kernel encoding: major << 20 | minor). Discovery, not pipeline. */
@@ -78,6 +80,10 @@ enum llmobs_src {
 	LLMOBS_SRC_CLOSE = 12, /* close(2) of the socket an SSL connection used */
 	LLMOBS_SRC_EXEC = 13,
 	LLMOBS_SRC_MMAP = 14,
+	LLMOBS_SRC_GNUTLS_SEND = 15, /* gnutls_record_send and its variants */
+	LLMOBS_SRC_GNUTLS_RECV = 16, /* gnutls_record_recv and its variants */
+	LLMOBS_SRC_GNUTLS_BYE = 17,
+	LLMOBS_SRC_GNUTLS_DEINIT = 18,
 };
 
 /* Probe hit counters ("probe_hits" per-CPU array): each uprobe carries a

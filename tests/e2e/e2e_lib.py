@@ -155,12 +155,12 @@ def _spawn(argv, **kw):
 class Managed:
     """A child process stopped at the end of the test that started it."""
 
-    def __init__(self, name, argv, log_path, stdout=None, env=None):
+    def __init__(self, name, argv, log_path, stdout=None, env=None, stdin=None):
         self.name = name
         self.log_path = log_path
         self.log = open(log_path, "ab")
         self.proc = _spawn(argv, stdout=stdout or self.log, stderr=self.log,
-                           stdin=subprocess.DEVNULL, env=env)
+                           stdin=stdin or subprocess.DEVNULL, env=env)
         _live.append(self)
 
     def alive(self):
@@ -175,8 +175,9 @@ class Managed:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        if self.proc.stdout:
-            self.proc.stdout.close()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe:
+                pipe.close()
         self.log.close()
         if self in _live:
             _live.remove(self)
@@ -228,7 +229,7 @@ class TlsServer(Managed):
     script: a dict (every request) or a list of dicts (request i uses item
     i, the last one repeating); see tls_sse_server.py."""
 
-    def __init__(self, script=None, max_requests=0, timeout=600, python=None):
+    def __init__(self, script=None, max_requests=0, timeout=600, python=None, args=()):
         cert_path, key_path = cert()
         self.cafile = cert_path
         self.request_log = tmpfile("tls_server.requests")
@@ -242,6 +243,7 @@ class TlsServer(Managed):
             argv += ["--script", script_path]
         if max_requests:
             argv += ["--max-requests", str(max_requests)]
+        argv += list(args)
         super().__init__("tls_sse_server", argv, tmpfile("tls_server.log"),
                          stdout=subprocess.PIPE)
         self.port = self._read_port(10.0)
@@ -372,6 +374,41 @@ class Events:
 
     def close(self):
         self.conn.close()
+
+
+def metric(d, family, label=None):
+    """The sum of /metrics samples of family (whose labels contain label)."""
+    status, _, body = d.get("/metrics")
+    assert status == 200
+    total = 0.0
+    for line in body.decode().splitlines():
+        if line.startswith(family) and (label is None or label in line):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def no_secret(d):
+    """The clients' API key is served nowhere."""
+    for path in ("/api/v1/streams", "/metrics", "/api/v1/stats", "/api/v1/connections"):
+        assert SECRET.encode() not in d.get(path)[2], path
+
+
+def sse(*events):
+    """SSE event strings from (event name or None, JSON object) pairs."""
+    return ["%sdata: %s\n\n" % ("event: %s\n" % name if name else "", json.dumps(obj))
+            for name, obj in events]
+
+
+def anthropic_sse(*texts, model="claude-sonnet-4-5", input_tokens=12, output_tokens=3):
+    """An Anthropic Messages stream: one text delta per text, then the end."""
+    return sse(
+        ("message_start", {"type": "message_start", "message": {
+            "model": model, "usage": {"input_tokens": input_tokens, "output_tokens": 1}}}),
+        *[("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                   "delta": {"type": "text_delta", "text": t}}) for t in texts],
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                           "usage": {"output_tokens": output_tokens}}),
+        ("message_stop", {"type": "message_stop"}))
 
 
 # ---- clients -----------------------------------------------------------

@@ -13,13 +13,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_lib as e2e  # noqa: E402
+from e2e_lib import sse  # noqa: E402
 
 TAIL_MS = 400  # the end of the body comes this long after the terminator
-
-
-def sse(*events):
-    return ["%sdata: %s\n\n" % ("event: %s\n" % name if name else "", json.dumps(obj))
-            for name, obj in events]
 
 
 def chat_delta(text):

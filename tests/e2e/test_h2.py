@@ -12,11 +12,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_lib as e2e  # noqa: E402
-
-
-def sse(*events):
-    return ["%sdata: %s\n\n" % ("event: %s\n" % name if name else "", json.dumps(obj))
-            for name, obj in events]
+from e2e_lib import sse, metric, no_secret  # noqa: E402
 
 
 def chat_delta(text):
@@ -40,16 +36,7 @@ RESPONSES = sse(
         "model": "gpt-5", "status": "completed",
         "usage": {"input_tokens": 9, "output_tokens": 2}}}))
 
-ANTHROPIC = sse(
-    ("message_start", {"type": "message_start", "message": {
-        "model": "claude-sonnet-4-5", "usage": {"input_tokens": 12, "output_tokens": 1}}}),
-    ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                             "delta": {"type": "text_delta", "text": "Bon"}}),
-    ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                             "delta": {"type": "text_delta", "text": "jour"}}),
-    ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
-                       "usage": {"output_tokens": 3}}),
-    ("message_stop", {"type": "message_stop"}))
+ANTHROPIC = e2e.anthropic_sse("Bon", "jour")
 
 GEMINI = sse(
     (None, {"candidates": [{"content": {"parts": [{"text": "Hal"}], "role": "model"}}],
@@ -70,17 +57,6 @@ def finished(d, n, timeout=15, **f):
         got = [s for s in calls(d, limit=n + 100, **f) if s["status"] != "streaming"]
         return got if len(got) >= n else None
     return list(reversed(e2e.wait_for(done, timeout, 0.05, "%d finished call(s)" % n)))
-
-
-def metric(d, family, label=None):
-    status, _, body = d.get("/metrics")
-    assert status == 200
-    text = body.decode()
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(family) and (label is None or label in line):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 def trace_seconds(line):
@@ -104,11 +80,6 @@ def curl(srv, path, body, extra=()):
     sent = [trace_seconds(x) for x in lines if " => Send data," in x][-1]
     got = [trace_seconds(x) for x in lines if " <= Recv data," in x][0]
     return {"version": version, "body": text, "ttft_ms": (got - sent) * 1e3}
-
-
-def no_secret(d):
-    for path in ("/api/v1/streams", "/metrics", "/api/v1/stats", "/api/v1/connections"):
-        assert e2e.SECRET.encode() not in d.get(path)[2], path
 
 
 @e2e.test

@@ -10,6 +10,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_lib as e2e  # noqa: E402
+from e2e_lib import sse  # noqa: E402
 
 
 def curl(srv, path, body, extra=()):
@@ -28,11 +29,6 @@ def one_stream(d, timeout=15):
         got = [s for s in st if s["comm"] == "curl" and s["status"] != "streaming"]
         return got[0] if got else None
     return e2e.wait_for(done, timeout, 0.05, "a finished curl stream")
-
-
-def sse(*events):
-    return ["".join("%s%s\n\n" % ("event: %s\n" % name if name else "", "data: " + json.dumps(obj))
-                    for name, obj in [ev]) for ev in events]
 
 
 ANTHROPIC = sse(

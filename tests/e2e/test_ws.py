@@ -13,6 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_lib as e2e  # noqa: E402
+from e2e_lib import metric, no_secret  # noqa: E402
 
 NODE_DIR = os.path.join(e2e.E2E_DIR, "node")
 
@@ -23,21 +24,6 @@ def finished(d, n, timeout=15, **f):
         return got if len(got) >= n else None
     return sorted(e2e.wait_for(done, timeout, 0.05, "%d finished call(s)" % n),
                   key=lambda s: int(s["id"]))
-
-
-def metric(d, family, label=None):
-    status, _, body = d.get("/metrics")
-    assert status == 200
-    total = 0.0
-    for line in body.decode().splitlines():
-        if line.startswith(family) and (label is None or label in line):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
-def no_secret(d):
-    for path in ("/api/v1/streams", "/metrics", "/api/v1/stats", "/api/v1/connections"):
-        assert e2e.SECRET.encode() not in d.get(path)[2], path
 
 
 def py_client(srv, responses=1, path="/v1/responses", timeout=60, **opts):

@@ -8,13 +8,16 @@ unless --cert/--key are given.
 CLI
   tls_sse_server.py [--host 127.0.0.1] [--port 0] [--cert PEM --key PEM]
                     [--script FILE] [--max-requests N] [--timeout S]
-                    [--log FILE]
+                    [--log FILE] [--rcvbuf BYTES] [--read-delay-ms MS]
 
   stdout: "CERT <path>" (the PEM a client must trust; it is its own CA,
   CN=localhost, SAN DNS:localhost,IP:127.0.0.1) then "PORT <n>", flushed;
   nothing else. The server then serves until killed, until N responses have
   been completed (--max-requests) or S seconds have passed (--timeout).
   --log FILE appends one JSON line per request served (see log_request()).
+  --rcvbuf and --read-delay-ms make a slow reader: a small receive buffer,
+  and a pause after each request's head before its body is read, so a
+  large body fills the client's socket (its non-blocking writes see EAGAIN).
 
 Endpoint
   POST /v1/chat/completions   JSON body; "stream": true → SSE, else one
@@ -246,6 +249,7 @@ class Conn:
             headers[name.strip().lower()] = value.strip()
         if headers.get("expect", "").lower() == "100-continue":
             self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        sleep_ms(self.server.args.read_delay_ms)
         if "chunked" in headers.get("transfer-encoding", "").lower():
             body = self.read_chunked_body()
         else:
@@ -537,6 +541,8 @@ def main():
     ap.add_argument("--max-requests", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=0)
     ap.add_argument("--log")
+    ap.add_argument("--rcvbuf", type=int, default=0)
+    ap.add_argument("--read-delay-ms", type=float, default=0)
     args = ap.parse_args()
     if bool(args.cert) != bool(args.key):
         ap.error("--cert and --key go together")
@@ -549,6 +555,8 @@ def main():
     ctx.set_alpn_protocols(["http/1.1"])
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if args.rcvbuf:  # accepted sockets inherit it
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, args.rcvbuf)
     listener.bind((args.host, args.port))
     listener.listen(128)
     print("CERT %s" % os.path.abspath(cert))

@@ -67,6 +67,39 @@ static void test_write_retry_not_duplicated(void **state)
 	assert_true(call_ttft_ms(c) > 6.999 && call_ttft_ms(c) < 7.001);
 }
 
+/* A partial write (GnuTLS writes one record per call; OpenSSL with partial
+ * writes on): the head it wrote is kept, the tail is written again by the
+ * next call, and the stream stays exact. */
+static void test_partial_write_keeps_its_head(void **state)
+{
+	(void)state;
+	char resp[8192];
+	reset();
+	const char *req = request("");
+	size_t rl = strlen(req), head = 40;
+	uint64_t partial_call = call_seq, start = pos[LLMOBS_DIR_WRITE];
+	ssl_call(LLMOBS_DIR_WRITE, 1 * MS, req, rl); /* copied whole at entry */
+	pos[LLMOBS_DIR_WRITE] = start + head;        /* BPF keeps what it wrote */
+	struct llmobs_event ev = {.type = LLMOBS_EV_WRITE_FAIL,
+	                          .ts_ns = 1 * MS,
+	                          .conn = SSL1,
+	                          .tgid = TGID,
+	                          .call_id = partial_call,
+	                          .pos = start,
+	                          .orig_len = (uint32_t)head,
+	                          .fd = 5};
+	pipeline_event(&ev, sizeof(ev));
+	ssl_call(LLMOBS_DIR_WRITE, 2 * MS, req + head, rl - head);
+	size_t n = response(resp, sizeof(resp), "HTTP/1.1 200 OK");
+	ssl_call(LLMOBS_DIR_READ, 10 * MS, resp, n);
+	const struct llm_call *c = only_call();
+	assert_int_equal(c->status, CALL_COMPLETED);
+	assert_int_equal(pstats.write_retry_bytes, rl - head);
+	assert_int_equal(pstats.duplicate_bytes, 0);
+	assert_int_equal(pstats.gaps, 0);
+	assert_int_equal(pstats.parse_errors_http, 0);
+}
+
 static void test_close_mid_stream_aborts(void **state)
 {
 	(void)state;
@@ -281,6 +314,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    PIPELINE_TEST(test_ring_gap_truncates),
 	    PIPELINE_TEST(test_write_retry_not_duplicated),
+	    PIPELINE_TEST(test_partial_write_keeps_its_head),
 	    PIPELINE_TEST(test_close_mid_stream_aborts),
 	    PIPELINE_TEST(test_close_reasons),
 	    PIPELINE_TEST(test_connection_seen_mid_exchange),

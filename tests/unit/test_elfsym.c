@@ -15,6 +15,9 @@
 #include <unistd.h>
 
 #include "capture/elfsym.h"
+#include "capture/placement.h"
+#include "capture/tls_gnutls.h"
+#include "capture/tls_openssl.h"
 
 /* Stands in for an OpenSSL built into the executable: in .symtab only. */
 __attribute__((noinline, used)) int SSL_write(void *s, const void *b, int n)
@@ -68,6 +71,43 @@ static void test_shared_library_dynsym(void **state)
 	dlclose(h);
 }
 
+/* libgnutls.so.30: the GnuTLS table's functions where the loader put
+ * them, the file usable by that stack only, every probe at its symbol. */
+static void test_gnutls_library(void **state)
+{
+	(void)state;
+	void *h = dlopen("libgnutls.so.30", RTLD_NOW);
+	if (!h)
+		skip(); /* no GnuTLS 3.x on this machine */
+	char path[4096];
+	uint64_t want[G__N];
+	for (unsigned f = 0; f < G__N; f++) {
+		void *sym = dlsym(h, tls_gnutls.symbols[f]);
+		assert_non_null(sym);
+		want[f] = file_offset_of(sym, path, sizeof(path));
+		assert_true(want[f] > 0);
+	}
+	uint64_t off[G__N], ssl[F__N];
+	struct elf_info info;
+	assert_int_equal(elf_func_offsets(path, tls_gnutls.symbols, G__N, off, &info), G__N);
+	for (unsigned f = 0; f < G__N; f++)
+		assert_int_equal(off[f], want[f]);
+	assert_true(tls_usable(&tls_gnutls, off));
+	assert_string_equal(info.soname, "libgnutls.so.30");
+	assert_string_equal(tls_gnutls.version(&info, off), "3.4+");
+	assert_int_equal(elf_func_offsets(path, ssl_func_names, F__N, ssl, NULL), 0);
+	assert_false(tls_usable(&tls_openssl, ssl));
+
+	struct placement pl[G__N];
+	tls_gnutls.place(path, &info, off, true, pl);
+	for (unsigned f = 0; f < G__N; f++) {
+		assert_int_equal(pl[f].kind, PLACE_PUBLIC);
+		assert_int_equal(pl[f].at, off[f]);
+		assert_string_not_equal(pl[f].insn, "");
+	}
+	dlclose(h);
+}
+
 static void test_executable_symtab(void **state)
 {
 	(void)state;
@@ -114,6 +154,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_shared_library_dynsym),
+	    cmocka_unit_test(test_gnutls_library),
 	    cmocka_unit_test(test_executable_symtab),
 	    cmocka_unit_test(test_not_elf),
 	};

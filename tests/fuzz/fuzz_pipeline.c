@@ -119,11 +119,18 @@ static void data(struct fin *f, uint8_t op)
 		conns[conn].write_call = id;
 }
 
-static void control(unsigned conn, uint32_t type, uint16_t src)
+/* written: for WRITE_FAIL, the bytes the write did write (a partial one),
+ * counted from a start at or before the connection's write position */
+static void control(unsigned conn, uint32_t type, uint16_t src, uint8_t written)
 {
 	bool ends_write = type == LLMOBS_EV_WRITE_FAIL || type == LLMOBS_EV_WRITE_DONE;
 	struct llmobs_event *ev = header(conn, type, ends_write ? conns[conn].write_call : 0);
 	ev->src = src;
+	if (type == LLMOBS_EV_WRITE_FAIL && written) {
+		uint64_t at = conns[conn].pos[LLMOBS_DIR_WRITE];
+		ev->pos = at > written ? at - written : 0;
+		ev->orig_len = written & 0x7f;
+	}
 	if (type == LLMOBS_EV_CONNECT) {
 		ev->family = 2;
 		ev->port = (uint16_t)(443 + conn);
@@ -237,22 +244,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
 			static const uint16_t srcs[] = {LLMOBS_SRC_SSL_FREE,
 			                                LLMOBS_SRC_SSL_SHUTDOWN, LLMOBS_SRC_CLOSE,
 			                                LLMOBS_SRC_SSL_FREE};
-			control(conn, LLMOBS_EV_CLOSE, srcs[op >> 6]);
+			control(conn, LLMOBS_EV_CLOSE, srcs[op >> 6], 0);
 			break;
 		}
 		case 5:
-			control(conn, LLMOBS_EV_EXIT, LLMOBS_SRC_EXIT);
+			control(conn, LLMOBS_EV_EXIT, LLMOBS_SRC_EXIT, 0);
 			break;
 		case 6:
 			switch (op >> 6) {
 			case 0:
-				control(conn, LLMOBS_EV_CONNECT, LLMOBS_SRC_CONNECT);
+				control(conn, LLMOBS_EV_CONNECT, LLMOBS_SRC_CONNECT, 0);
 				break;
 			case 1:
-				control(conn, LLMOBS_EV_WRITE_FAIL, LLMOBS_SRC_SSL_WRITE_EX);
+				control(conn, LLMOBS_EV_WRITE_FAIL, LLMOBS_SRC_SSL_WRITE_EX, fin_u8(&f));
 				break;
 			case 2:
-				control(conn, LLMOBS_EV_WRITE_DONE, LLMOBS_SRC_SSL_WRITE_EX);
+				control(conn, LLMOBS_EV_WRITE_DONE, LLMOBS_SRC_SSL_WRITE_EX, 0);
 				break;
 			default:
 				ts += 200 * MS;

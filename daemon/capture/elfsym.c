@@ -11,21 +11,31 @@
 #include <string.h>
 #include <unistd.h>
 
-static bool vaddr_to_offset(Elf *e, uint64_t vaddr, uint64_t *off)
+/* The executable PT_LOAD segment holding x, a virtual address or (by_offset)
+ * a file offset. */
+static bool exec_segment(Elf *e, uint64_t x, bool by_offset, GElf_Phdr *ph)
 {
 	size_t nph;
 	if (elf_getphdrnum(e, &nph) != 0)
 		return false;
 	for (size_t i = 0; i < nph; i++) {
-		GElf_Phdr ph;
-		if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+		if (!gelf_getphdr(e, (int)i, ph) || ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
 			continue;
-		if (vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_memsz) {
-			*off = vaddr - ph.p_vaddr + ph.p_offset;
+		uint64_t start = by_offset ? ph->p_offset : ph->p_vaddr;
+		uint64_t size = by_offset ? ph->p_filesz : ph->p_memsz;
+		if (x >= start && x < start + size)
 			return true;
-		}
 	}
 	return false;
+}
+
+static bool vaddr_to_offset(Elf *e, uint64_t vaddr, uint64_t *off)
+{
+	GElf_Phdr ph;
+	if (!exec_segment(e, vaddr, false, &ph))
+		return false;
+	*off = vaddr - ph.p_vaddr + ph.p_offset;
+	return true;
 }
 
 static void read_info(Elf *e, struct elf_info *info)
@@ -133,6 +143,81 @@ int elf_func_offsets(const char *path, const char *const *names, size_t n, uint6
 		}
 	}
 	elf_end(e);
+	close(fd);
+	return found;
+}
+
+static bool offset_to_vaddr(Elf *e, uint64_t off, uint64_t *vaddr)
+{
+	GElf_Phdr ph;
+	if (!exec_segment(e, off, true, &ph))
+		return false;
+	*vaddr = off - ph.p_offset + ph.p_vaddr;
+	return true;
+}
+
+/* The GOT slot a PLT stub jumps through: "[endbr64] [bnd] jmp *disp32(%rip)". */
+static bool plt_slot(int fd, Elf *e, uint64_t stub, uint64_t *slot)
+{
+	uint8_t code[16];
+	uint64_t at;
+	if (pread(fd, code, sizeof(code), (off_t)stub) != (ssize_t)sizeof(code) ||
+	    !offset_to_vaddr(e, stub, &at))
+		return false;
+	size_t i = 0;
+	if (code[0] == 0xf3 && code[1] == 0x0f && code[2] == 0x1e && code[3] == 0xfa)
+		i = 4;
+	if (code[i] == 0xf2) /* bnd */
+		i++;
+	if (code[i] != 0xff || code[i + 1] != 0x25)
+		return false;
+	int32_t disp;
+	memcpy(&disp, code + i + 2, sizeof(disp));
+	*slot = at + i + 6 + (uint64_t)(int64_t)disp;
+	return true;
+}
+
+bool elf_plt_target(const char *path, uint64_t stub, char *name, size_t n)
+{
+	bool found = false;
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return false;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	uint64_t slot;
+	if (!e || elf_kind(e) != ELF_K_ELF || !plt_slot(fd, e, stub, &slot))
+		goto out;
+	Elf_Scn *scn = NULL;
+	while (!found && (scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA || !sh.sh_entsize)
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		Elf_Scn *symscn = elf_getscn(e, sh.sh_link);
+		GElf_Shdr symsh;
+		Elf_Data *syms = symscn ? elf_getdata(symscn, NULL) : NULL;
+		if (!d || !syms || !gelf_getshdr(symscn, &symsh))
+			continue;
+		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Rela r;
+			GElf_Sym sym;
+			if (!gelf_getrela(d, (int)i, &r) || r.r_offset != slot)
+				continue;
+			const char *s = gelf_getsym(syms, (int)GELF_R_SYM(r.r_info), &sym)
+			                    ? elf_strptr(e, symsh.sh_link, sym.st_name)
+			                    : NULL;
+			if (s) {
+				snprintf(name, n, "%s", s);
+				found = true;
+			}
+			break;
+		}
+	}
+out:
+	if (e)
+		elf_end(e);
 	close(fd);
 	return found;
 }

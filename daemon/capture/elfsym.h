@@ -22,4 +22,9 @@ struct elf_info {
 int elf_func_offsets(const char *path, const char *const *names, size_t n, uint64_t *offsets,
                      struct elf_info *info);
 
+/* The function a PLT stub at file offset `stub` of path jumps to, by the
+ * relocation of the GOT slot it goes through: its symbol name in name[n].
+ * False when the bytes there are not a PLT stub or nothing relocates it. */
+bool elf_plt_target(const char *path, uint64_t stub, char *name, size_t n);
+
 #endif

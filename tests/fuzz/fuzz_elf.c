@@ -1,16 +1,18 @@
-/* ELF files as discovery reads them: symbols (libelf), then the placement
- * of probes, which decodes instructions at the symbols' offsets. */
+/* ELF files as discovery reads them: symbols (libelf) of every TLS stack,
+ * then the placement of probes, which decodes instructions at the symbols'
+ * offsets, and PLT stubs resolved through relocations. */
 #include <string.h>
 
 #include "capture/elfsym.h"
 #include "fuzz.h"
 #include "capture/placement.h"
+#include "capture/tls_gnutls.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char path[64];
 	int fd = fin_file(data, size, path, sizeof(path));
-	uint64_t offs[F__N] = {0};
+	uint64_t offs[F__N] = {0}, g[G__N] = {0};
 	struct elf_info info;
 	memset(&info, 0, sizeof(info));
 	int found = elf_func_offsets(path, ssl_func_names, F__N, offs, &info);
@@ -22,6 +24,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (int i = 0; i < F__N; i++)
 			(void)place_kind_name(out[i].kind);
 	}
+	if (elf_func_offsets(path, tls_gnutls.symbols, G__N, g, &info) > 0) {
+		struct placement out[G__N];
+		tls_gnutls.place(path, &info, g, true, out);
+	}
+	char name[64];
+	for (size_t i = 0; i + 8 <= size && i < 1024; i += 64) /* any offset may be a "stub" */
+		if (elf_plt_target(path, i, name, sizeof(name)) && !memchr(name, 0, sizeof(name)))
+			abort();
 	close(fd);
 	return 0;
 }

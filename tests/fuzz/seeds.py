@@ -212,6 +212,31 @@ void SSL_free(void *s) { (void)s; }
             subprocess.run(["cc", *flags, "-Wl,-soname,libssl.so.3", "-o", so, c], check=True)
             with open(so, "rb") as f:
                 yield f.read()
+    yield from seeds_elf_gnutls()
+
+
+GNUTLS_SRC = b"""
+long gnutls_record_send2(void *s, const void *d, unsigned long n, unsigned long pad, unsigned f)
+{ return (long)n + (s != d) + (long)pad + f; }
+long gnutls_record_send(void *s, const void *d, unsigned long n)
+{ return gnutls_record_send2(s, d, n, 0, 0); }
+long gnutls_record_recv(void *s, void *d, unsigned long n) { return (long)n - (s == d); }
+void gnutls_deinit(void *s) { (void)s; }
+"""
+
+
+def seeds_elf_gnutls():
+    """A GnuTLS-shaped library whose gnutls_record_send tail-calls send2
+    through its PLT stub (-fPIC, default visibility), as Debian's does."""
+    with tempfile.TemporaryDirectory() as d:
+        c = os.path.join(d, "gnutls.c")
+        with open(c, "wb") as f:
+            f.write(GNUTLS_SRC)
+        so = os.path.join(d, "libgnutls.so")
+        subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-Wl,-soname,libgnutls.so.30", "-o", so,
+                        c], check=True)
+        with open(so, "rb") as f:
+            yield f.read()
 
 
 def seeds_insn():

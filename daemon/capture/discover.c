@@ -244,7 +244,7 @@ static const struct tls_stack *find_stack(const char *path, uint64_t *off, struc
 		return NULL;
 	n = 0;
 	for (const struct tls_stack *const *s = tls_stacks; *s; n += (*s)->nfuncs, s++) {
-		if (tls_usable(*s, all + n)) {
+		if (tls_usable(*s, all + n) && !tls_is_wrapper(*s, info)) {
 			memcpy(off, all + n, (*s)->nfuncs * sizeof(*off));
 			return *s;
 		}

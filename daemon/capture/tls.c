@@ -2,6 +2,7 @@
 #include "capture/tls.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "capture/tls_gnutls.h"
 #include "capture/tls_openssl.h"
@@ -20,6 +21,14 @@ bool tls_usable(const struct tls_stack *s, const uint64_t *offsets)
 		can_write |= s->funcs[i].role == TLS_WRITE;
 	}
 	return can_read && can_write;
+}
+
+bool tls_is_wrapper(const struct tls_stack *s, const struct elf_info *info)
+{
+	for (int i = 0; s->wrappers && s->wrappers[i]; i++)
+		if (strcmp(info->soname, s->wrappers[i]) == 0)
+			return true;
+	return false;
 }
 
 bool tls_is_io(const struct tls_func *f)

@@ -49,6 +49,10 @@ struct tls_stack {
 	const char *const *pinned;    /* file names probed up front in the library
 	                                 directories; NULL-terminated */
 	const char *needs;            /* what an unusable file lacks, for the log */
+	/* sonames of files that define the stack's names as wrappers over
+	 * another stack, probed there (libgnutls-openssl's SSL_* over GnuTLS):
+	 * not this stack, or every call would be seen twice; NULL-terminated */
+	const char *const *wrappers;
 	/* The version the log names, from the file and the symbols found. */
 	const char *(*version)(const struct elf_info *info, const uint64_t *offsets);
 	/* Where each function's probe goes (placement.h); out[0..nfuncs). */
@@ -66,6 +70,8 @@ extern const struct tls_stack *const tls_stacks[];
 /* True when offsets (per function of s, 0 = absent) hold a write and a
  * read function: the file can be probed. */
 bool tls_usable(const struct tls_stack *s, const uint64_t *offsets);
+/* True when the file (its soname) is one of the stack's wrappers. */
+bool tls_is_wrapper(const struct tls_stack *s, const struct elf_info *info);
 /* A read or write function (counted as the file's I/O probes). */
 bool tls_is_io(const struct tls_func *f);
 /* What a file that no stack can probe lacks, for the log:

@@ -22,6 +22,8 @@ static const struct tls_func funcs[F__N] = {
 /* clang-format on */
 
 static const char *const pinned[] = {"libssl.so.3", "libssl.so.1.1", NULL};
+/* GnuTLS's OpenSSL compatibility layer: its SSL_read is gnutls_record_recv */
+static const char *const wrappers[] = {"libgnutls-openssl.so.27", NULL};
 
 static const char *version(const struct elf_info *info, const uint64_t *offsets)
 {
@@ -43,6 +45,7 @@ const struct tls_stack tls_openssl = {
     .nfuncs = F__N,
     .pinned = pinned,
     .needs = "SSL_read/SSL_write",
+    .wrappers = wrappers,
     .version = version,
     .place = place_probes,
     .to_json = to_json,

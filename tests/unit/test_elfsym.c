@@ -126,6 +126,26 @@ static void test_gnutls_library(void **state)
 	dlclose(h);
 }
 
+/* libgnutls-openssl's SSL_* wrap GnuTLS, probed itself: not OpenSSL. */
+static void test_gnutls_openssl_wrapper_is_not_openssl(void **state)
+{
+	(void)state;
+	void *h = dlopen("libgnutls-openssl.so.27", RTLD_NOW);
+	if (!h)
+		skip(); /* libgnutls-openssl27 not installed */
+	char path[4096];
+	assert_true(file_offset_of(dlsym(h, "SSL_read"), path, sizeof(path)) > 0);
+	uint64_t off[F__N];
+	struct elf_info info;
+	assert_true(elf_func_offsets(path, ssl_func_names, F__N, off, &info) >= 2);
+	assert_true(tls_usable(&tls_openssl, off));       /* it has the names... */
+	assert_true(tls_is_wrapper(&tls_openssl, &info)); /* ...as wrappers */
+	assert_false(tls_is_wrapper(&tls_gnutls, &info));
+	struct elf_info libssl = {.soname = "libssl.so.3"};
+	assert_false(tls_is_wrapper(&tls_openssl, &libssl));
+	dlclose(h);
+}
+
 static void test_executable_symtab(void **state)
 {
 	(void)state;
@@ -173,6 +193,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_shared_library_dynsym),
 	    cmocka_unit_test(test_gnutls_library),
+	    cmocka_unit_test(test_gnutls_openssl_wrapper_is_not_openssl),
 	    cmocka_unit_test(test_executable_symtab),
 	    cmocka_unit_test(test_not_elf),
 	};

@@ -1,0 +1,104 @@
+/* /proc/PID/exe, opened (not only read as a link) so that the file read is
+ * the process's own, in a container or after the path was replaced. */
+#include "capture/proc_exe.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <uthash.h>
+
+#include "core/buf.h"
+
+#define MAX_CACHED 4096
+
+struct cached {
+	struct {
+		uint64_t dev, ino;
+	} key;
+	enum stack_guess stack;
+	UT_hash_handle hh;
+};
+
+static struct cached *cache;
+static unsigned ncached;
+
+void proc_exe_free(void)
+{
+	struct cached *c, *tmp;
+	HASH_ITER(hh, cache, c, tmp)
+	{
+		HASH_DEL(cache, c);
+		free(c);
+	}
+	ncached = 0;
+}
+
+static enum stack_guess guess_cached(int fd, uint64_t dev, uint64_t ino)
+{
+	struct cached *c, probe = {.key = {dev, ino}};
+	HASH_FIND(hh, cache, &probe.key, sizeof(probe.key), c);
+	if (c)
+		return c->stack;
+	enum stack_guess g = stack_guess_fd(fd);
+	if (g == GUESS_UNREAD)
+		return g;
+	if (ncached >= MAX_CACHED) /* a build host: forget and relearn */
+		proc_exe_free();
+	c = xcalloc(1, sizeof(*c));
+	c->key = probe.key;
+	c->stack = g;
+	HASH_ADD(hh, cache, key, sizeof(c->key), c);
+	ncached++;
+	return g;
+}
+
+/* A TLS library without probes among the files the process maps. */
+static enum stack_guess mapped_library(uint32_t tgid)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%u/maps", tgid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return GUESS_NONE;
+	enum stack_guess g = GUESS_NONE;
+	while (g == GUESS_NONE && fgets(line, sizeof(line), f)) {
+		char *file = strchr(line, '/');
+		if (file) {
+			file[strcspn(file, "\n")] = 0;
+			g = stack_guess_library(file);
+		}
+	}
+	fclose(f);
+	return g;
+}
+
+bool proc_exe_lookup(uint32_t tgid, struct blind_exe *out)
+{
+	char link[64];
+	memset(out, 0, sizeof(*out));
+	snprintf(link, sizeof(link), "/proc/%u/exe", tgid);
+	ssize_t n = readlink(link, out->path, sizeof(out->path) - 1);
+	out->path[n > 0 ? n : 0] = 0;
+	int fd = open(link, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return n > 0;
+	struct stat st;
+	if (fstat(fd, &st) == 0) {
+		out->dev = ((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev);
+		out->ino = st.st_ino;
+		out->stack = guess_cached(fd, out->dev, out->ino);
+	}
+	close(fd);
+	/* a stack built into the executable wins; else a library it maps
+	 * (wget names OpenSSL in its text but talks through GnuTLS) */
+	if (out->stack != GUESS_GO && out->stack != GUESS_RUSTLS && out->stack != GUESS_BORINGSSL) {
+		enum stack_guess lib = mapped_library(tgid);
+		if (lib != GUESS_NONE)
+			out->stack = lib;
+	}
+	return true;
+}

@@ -1,4 +1,5 @@
-/* `probes`: which files carry the SSL probes, who uses them, hit counts. */
+/* `probes`: which files carry the SSL probes, who uses them, hit counts,
+ * and the processes whose TLS no probe reads. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +72,9 @@ int cmd_probes(int argc, char **argv)
 		case 'h':
 			printf("Usage: llmobs-cli probes [--json] [-v|--verbose]\n"
 			       "Files with SSL probes attached (libssl copies, executables with\n"
-			       "OpenSSL built in), the processes using them and probe hit counts.\n"
+			       "OpenSSL built in), the processes using them and probe hit counts,\n"
+			       "then the blind spots: processes whose TLS connections no probe\n"
+			       "reads (Go, rustls, BoringSSL without symbols...), and why.\n"
 			       "-v adds each probe (function, offset, hits) and the pids.\n");
 			return EXIT_OK;
 		default:
@@ -88,8 +91,16 @@ int cmd_probes(int argc, char **argv)
 	cJSON *j = cli_get_json("/api/v1/probes", &rc);
 	if (!j)
 		return rc;
-	if (json)
+	/* the blind spots are part of the answer to "what is probed" */
+	cJSON *blind = cli_get_json("/api/v1/blind", &rc);
+	if (!blind) {
+		cJSON_Delete(j);
+		return rc;
+	}
+	if (json) {
+		cJSON_AddItemToObject(j, "blind", blind);
 		return cli_print_json(j);
+	}
 	const cJSON *files = cJSON_GetObjectItemCaseSensitive(j, "files");
 	printf("%-10s %-7s %-10s %10s %6s  %s\n", "KIND", "OPENSSL", "ORIGIN", "HITS", "PROCS",
 	       "PATH");
@@ -104,6 +115,8 @@ int cmd_probes(int argc, char **argv)
 	printf("%d file(s) probed; %.0f executable file(s) without OpenSSL seen; %.0f attach "
 	       "error(s)\n",
 	       cJSON_GetArraySize(files), dismissed, errors);
+	blind_print(blind);
+	cJSON_Delete(blind);
 	cJSON_Delete(j);
 	return EXIT_OK;
 }

@@ -65,5 +65,12 @@ static __always_inline void hello_check(__u32 tgid, __s32 fd, __u64 buf, __u64 i
 	e->family = cur.family;
 	e->port = cur.port;
 	__builtin_memcpy(e->addr, cur.addr, 16);
+	/* the executable, in case the process is gone when the daemon looks */
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct inode *exe = BPF_CORE_READ(t, mm, exe_file, f_inode);
+	if (exe) {
+		e->conn = BPF_CORE_READ(exe, i_ino);
+		e->pos = BPF_CORE_READ(exe, i_sb, s_dev);
+	}
 	ctl_submit(e, 0);
 }

@@ -226,7 +226,7 @@ void blind_hello(const struct llmobs_event *ev)
 	w.comm[COMM_LEN - 1] = 0;
 	format_peer(ev, w.peer, sizeof(w.peer));
 	/* Asked now: the process may be gone when the window ends. */
-	if (!env.exe || !env.exe(ev->tgid, &w.exe))
+	if (!env.exe || !env.exe(ev->tgid, ev->pos, ev->conn, &w.exe))
 		memset(&w.exe, 0, sizeof(w.exe));
 	w.probed = env.probed && env.probed(ev->tgid);
 	pthread_mutex_lock(&lock);

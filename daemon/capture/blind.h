@@ -31,8 +31,9 @@ struct blind_exe {
 /* How the tracker learns about a process; called when its ClientHello is
  * reported, while the process still runs. */
 struct blind_env {
-	/* its executable and that file's stack; false when it is gone */
-	bool (*exe)(uint32_t tgid, struct blind_exe *out);
+	/* its executable and that file's stack; false when it is gone and
+	 * the file (dev, ino: as BPF saw it, 0 when unknown) was never read */
+	bool (*exe)(uint32_t tgid, uint64_t dev, uint64_t ino, struct blind_exe *out);
 	/* whether it maps a file with probes attached */
 	bool (*probed)(uint32_t tgid);
 };

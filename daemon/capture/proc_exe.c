@@ -20,6 +20,7 @@ struct cached {
 		uint64_t dev, ino;
 	} key;
 	enum stack_guess stack;
+	char path[256];
 	UT_hash_handle hh;
 };
 
@@ -37,10 +38,16 @@ void proc_exe_free(void)
 	ncached = 0;
 }
 
-static enum stack_guess guess_cached(int fd, uint64_t dev, uint64_t ino)
+static struct cached *find(uint64_t dev, uint64_t ino)
 {
 	struct cached *c, probe = {.key = {dev, ino}};
 	HASH_FIND(hh, cache, &probe.key, sizeof(probe.key), c);
+	return c;
+}
+
+static enum stack_guess guess_cached(int fd, const struct blind_exe *exe)
+{
+	struct cached *c = find(exe->dev, exe->ino);
 	if (c)
 		return c->stack;
 	enum stack_guess g = stack_guess_fd(fd);
@@ -49,8 +56,10 @@ static enum stack_guess guess_cached(int fd, uint64_t dev, uint64_t ino)
 	if (ncached >= MAX_CACHED) /* a build host: forget and relearn */
 		proc_exe_free();
 	c = xcalloc(1, sizeof(*c));
-	c->key = probe.key;
+	c->key.dev = exe->dev;
+	c->key.ino = exe->ino;
 	c->stack = g;
+	memcpy(c->path, exe->path, sizeof(c->path));
 	HASH_ADD(hh, cache, key, sizeof(c->key), c);
 	ncached++;
 	return g;
@@ -76,21 +85,29 @@ static enum stack_guess mapped_library(uint32_t tgid)
 	return g;
 }
 
-bool proc_exe_lookup(uint32_t tgid, struct blind_exe *out)
+bool proc_exe_lookup(uint32_t tgid, uint64_t dev, uint64_t ino, struct blind_exe *out)
 {
 	char link[64];
 	memset(out, 0, sizeof(*out));
 	snprintf(link, sizeof(link), "/proc/%u/exe", tgid);
+	int fd = open(link, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) { /* gone: what an earlier run of the same file said */
+		const struct cached *c = ino ? find(dev, ino) : NULL;
+		if (!c)
+			return false;
+		memcpy(out->path, c->path, sizeof(out->path));
+		out->dev = dev;
+		out->ino = ino;
+		out->stack = c->stack;
+		return true;
+	}
 	ssize_t n = readlink(link, out->path, sizeof(out->path) - 1);
 	out->path[n > 0 ? n : 0] = 0;
-	int fd = open(link, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return n > 0;
 	struct stat st;
 	if (fstat(fd, &st) == 0) {
 		out->dev = ((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev);
 		out->ino = st.st_ino;
-		out->stack = guess_cached(fd, out->dev, out->ino);
+		out->stack = guess_cached(fd, out);
 	}
 	close(fd);
 	/* a stack built into the executable wins; else a library it maps

@@ -49,7 +49,8 @@ enum llmobs_event_type {
 	LLMOBS_EV_WRITE_DONE = 7,
 	/* the first bytes written on a TCP socket the process connect()ed (not
 	 * a followed plaintext port), outside any probed SSL call, were a TLS
-	 * ClientHello: fd and the peer as in CONNECT. Blind-spot tracking. */
+	 * ClientHello: fd and the peer as in CONNECT, and the executable as in
+	 * MAPPED (conn = inode, pos = device). Blind-spot tracking. */
 	LLMOBS_EV_TLS_HELLO = 8,
 	LLMOBS_EV__MAX = 9,
 };

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "capture/blind.h"
+#include "capture/proc_exe.h"
 #include "capture/stack_guess.h"
 
 #define SEC 1000000000ull
@@ -47,8 +48,10 @@ static const struct fake_proc *find_fake(uint32_t tgid)
 	return NULL;
 }
 
-static bool fake_exe(uint32_t tgid, struct blind_exe *out)
+static bool fake_exe(uint32_t tgid, uint64_t dev, uint64_t ino, struct blind_exe *out)
 {
+	(void)dev;
+	(void)ino;
 	const struct fake_proc *f = find_fake(tgid);
 	if (!f || f->gone)
 		return false;
@@ -358,6 +361,24 @@ static void test_stack_guess_from_libraries(void **state)
 	assert_int_equal(stack_guess_library("/opt/libgnutls-helper/bin/x"), GUESS_NONE);
 }
 
+/* /proc/PID/exe, and, once the process is gone, what the same file said. */
+static void test_proc_exe_remembers_a_file(void **state)
+{
+	(void)state;
+	struct blind_exe me, gone;
+	assert_true(proc_exe_lookup((uint32_t)getpid(), 0, 0, &me));
+	assert_non_null(strstr(me.path, "test_blind"));
+	assert_true(me.ino != 0);
+	assert_int_equal(me.stack, GUESS_GO); /* the magic in its .rodata, as above */
+	uint32_t nobody = 0x3ffffff0;         /* past pid_max */
+	assert_true(proc_exe_lookup(nobody, me.dev, me.ino, &gone));
+	assert_string_equal(gone.path, me.path);
+	assert_int_equal(gone.stack, GUESS_GO);
+	assert_false(proc_exe_lookup(nobody, me.dev, me.ino + 1, &gone));
+	assert_false(proc_exe_lookup(nobody, 0, 0, &gone));
+	proc_exe_free();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -373,6 +394,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_waiting_is_bounded, setup),
 	    cmocka_unit_test(test_stack_guess_from_file_bytes),
 	    cmocka_unit_test(test_stack_guess_from_libraries),
+	    cmocka_unit_test(test_proc_exe_remembers_a_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@ BoringSSL's names or none, and Bun when it is installed. A Python client
 on OpenSSL (probed) is not a blind spot, nor is plain text on a port that
 is not followed."""
 
+import json
 import os
 import re
 import shutil
@@ -213,6 +214,10 @@ def go_client_is_a_blind_spot_and_python_on_openssl_is_not():
     row = [x for x in table.splitlines() if x.startswith("%-7d " % pids[1])]
     assert row and " Go " in row[0] and row[0].endswith(exe), table
     assert "why: Go crypto/tls: not probed; peers: 127.0.0.1:%d" % srv.port in table, table
+    out = subprocess.run([CLI, "--server", d.base, "probes", "--json"], stdout=subprocess.PIPE,
+                         timeout=20)
+    assert out.returncode == 0
+    assert pids[0] in [p["pid"] for p in json.loads(out.stdout)["blind"]["processes"]]
     # Python's ssl goes through the probed libssl: seen, so not blind
     [r] = e2e.run_client(srv)
     [s] = e2e.finished_streams(d, r["pid"])

@@ -124,18 +124,22 @@ static enum unobserved_reason reason_of(const struct waiting *w)
 		return UNOBS_RUSTLS;
 	case GUESS_BORINGSSL:
 		return UNOBS_BORINGSSL;
-	case GUESS_GNUTLS:
-	case GUESS_NSS:
-	case GUESS_WOLFSSL:
-	case GUESS_MBEDTLS:
-		return UNOBS_OTHER_LIBRARY;
 	default:
 		break;
 	}
 	if (w->probed)
 		return UNOBS_PROBED_NO_CALL;
-	if (w->exe.stack == GUESS_OPENSSL)
+	switch (w->exe.stack) {
+	case GUESS_GNUTLS:
+	case GUESS_NSS:
+	case GUESS_WOLFSSL:
+	case GUESS_MBEDTLS:
+		return UNOBS_OTHER_LIBRARY;
+	case GUESS_OPENSSL:
 		return UNOBS_OPENSSL_NO_SYMBOLS;
+	default:
+		break;
+	}
 	if (w->exe.stack == GUESS_NONE)
 		return UNOBS_NO_TLS_LIBRARY;
 	return UNOBS_UNKNOWN_STACK;

@@ -86,6 +86,7 @@ static int on_record(void *ctx, void *data, size_t size)
 	if (size >= sizeof(*ev)) {
 		switch (ev->type) {
 		case LLMOBS_EV_DATA:
+		case LLMOBS_EV_CLOSE: /* SSL_free, SSL_shutdown: after a failed handshake too */
 			if (!(ev->conn & LLMOBS_PLAIN_CONN))
 				blind_ssl_data(ev->tgid, ev->fd);
 			break;

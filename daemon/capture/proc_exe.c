@@ -65,7 +65,9 @@ static enum stack_guess guess_cached(int fd, const struct blind_exe *exe)
 	return g;
 }
 
-/* A TLS library without probes among the files the process maps. */
+/* The TLS library among the files the process maps; OpenSSL's libssl
+ * wins over the others, which may come along as a dependency (curl maps
+ * GnuTLS through librtmp but talks through OpenSSL). */
 static enum stack_guess mapped_library(uint32_t tgid)
 {
 	char path[64], line[512];
@@ -74,12 +76,14 @@ static enum stack_guess mapped_library(uint32_t tgid)
 	if (!f)
 		return GUESS_NONE;
 	enum stack_guess g = GUESS_NONE;
-	while (g == GUESS_NONE && fgets(line, sizeof(line), f)) {
+	while (g != GUESS_OPENSSL && fgets(line, sizeof(line), f)) {
 		char *file = strchr(line, '/');
-		if (file) {
-			file[strcspn(file, "\n")] = 0;
-			g = stack_guess_library(file);
-		}
+		if (!file)
+			continue;
+		file[strcspn(file, "\n")] = 0;
+		enum stack_guess lib = stack_guess_library(file);
+		if (lib != GUESS_NONE)
+			g = lib;
 	}
 	fclose(f);
 	return g;

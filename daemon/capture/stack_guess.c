@@ -117,9 +117,9 @@ enum stack_guess stack_guess_library(const char *path)
 		const char *prefix;
 		enum stack_guess g;
 	} libs[] = {
-	    {"libgnutls.so", GUESS_GNUTLS},   {"libssl3.so", GUESS_NSS},
-	    {"libnss3.so", GUESS_NSS},        {"libwolfssl.so", GUESS_WOLFSSL},
-	    {"libmbedtls.so", GUESS_MBEDTLS},
+	    {"libssl.so", GUESS_OPENSSL},     {"libgnutls.so", GUESS_GNUTLS},
+	    {"libssl3.so", GUESS_NSS},        {"libnss3.so", GUESS_NSS},
+	    {"libwolfssl.so", GUESS_WOLFSSL}, {"libmbedtls.so", GUESS_MBEDTLS},
 	};
 	const char *base = strrchr(path, '/');
 	base = base ? base + 1 : path;

@@ -25,8 +25,9 @@ enum stack_guess {
 const char *stack_guess_name(enum stack_guess g);
 /* Reads the file open on fd (its position is not used). */
 enum stack_guess stack_guess_fd(int fd);
-/* A TLS library without probes, from a mapped file's path ("/usr/lib/
- * x86_64-linux-gnu/libgnutls.so.30": GUESS_GNUTLS), else GUESS_NONE. */
+/* A TLS library from a mapped file's path ("/usr/lib/x86_64-linux-gnu/
+ * libgnutls.so.30": GUESS_GNUTLS; libssl.so.*: GUESS_OPENSSL), else
+ * GUESS_NONE. */
 enum stack_guess stack_guess_library(const char *path);
 
 #endif

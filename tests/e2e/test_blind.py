@@ -5,8 +5,8 @@ shown by llmobs-cli probes and logged once per executable, with the TLS
 stack its executable carries and why: a Go net/http client (crypto/tls),
 small static programs that write a real ClientHello and carry rustls's or
 BoringSSL's names or none, and Bun when it is installed. A Python client
-on OpenSSL (probed) is not a blind spot, nor is plain text on a port that
-is not followed."""
+on OpenSSL (probed) is not a blind spot, even when its handshake fails,
+nor is plain text on a port that is not followed."""
 
 import json
 import os
@@ -223,6 +223,15 @@ def go_client_is_a_blind_spot_and_python_on_openssl_is_not():
     [s] = e2e.finished_streams(d, r["pid"])
     assert s["text"] == "blind spot", s
     not_listed(d, r["pid"])
+    # nor is it when its handshake fails (no SSL_read/SSL_write, but SSL_free)
+    src = ("import socket, ssl, sys\n"
+           "try:\n"
+           "    ssl.create_default_context().wrap_socket(socket.create_connection("
+           "('127.0.0.1', int(sys.argv[1]))), server_hostname='localhost')\n"
+           "except ssl.SSLCertVerificationError:\n"
+           "    print('refused')\n")
+    pid = run([e2e.DEBIAN_PYTHON, "-c", src, str(srv.port)], "py_bad_cert")
+    not_listed(d, pid)
 
 
 @e2e.test(timeout=200)

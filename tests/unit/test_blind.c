@@ -231,6 +231,8 @@ static void test_each_reason(void **state)
 	    {GUESS_NONE, true, UNOBS_PROBED_NO_CALL, "probed_no_call"},
 	    {GUESS_NONE, false, UNOBS_NO_TLS_LIBRARY, "no_tls_library"},
 	    {GUESS_GNUTLS, false, UNOBS_OTHER_LIBRARY, "library_not_probed"},
+	    /* a probed libssl next to a GnuTLS pulled in as a dependency */
+	    {GUESS_GNUTLS, true, UNOBS_PROBED_NO_CALL, "probed_no_call"},
 	};
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		setup(NULL);
@@ -357,7 +359,9 @@ static void test_stack_guess_from_libraries(void **state)
 	                 GUESS_GNUTLS);
 	assert_int_equal(stack_guess_library("/usr/lib/x86_64-linux-gnu/libnss3.so"), GUESS_NSS);
 	assert_int_equal(stack_guess_library("/usr/lib/libwolfssl.so.35"), GUESS_WOLFSSL);
-	assert_int_equal(stack_guess_library("/usr/lib/x86_64-linux-gnu/libssl.so.3"), GUESS_NONE);
+	assert_int_equal(stack_guess_library("/usr/lib/x86_64-linux-gnu/libssl.so.3"),
+	                 GUESS_OPENSSL);
+	assert_int_equal(stack_guess_library("/usr/lib/x86_64-linux-gnu/libc.so.6"), GUESS_NONE);
 	assert_int_equal(stack_guess_library("/opt/libgnutls-helper/bin/x"), GUESS_NONE);
 }
 

@@ -112,9 +112,9 @@ static void format_peer(const struct llmobs_event *ev, char *out, size_t n)
 	}
 }
 
-/* Stacks without probes first: a Go program that also maps a probed
- * libssl (cgo) still talks TLS through crypto/tls, and wget maps libssl's
- * libcrypto sibling but talks through GnuTLS. */
+/* Stacks built into the executable first: a Go program that also maps a
+ * probed libssl (cgo) still talks TLS through crypto/tls. Then a probed
+ * file: another library mapped beside it is most likely a dependency's. */
 static enum unobserved_reason reason_of(const struct waiting *w)
 {
 	switch (w->exe.stack) {

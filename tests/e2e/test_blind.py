@@ -82,6 +82,10 @@ int main(int argc, char **argv)
 	printf("SENT %zu (%s)\n", n, marker);
 	fflush(stdout);
 	(void)read(fd, buf, sizeof(buf));
+	/* a moment, as a real client spends on its request: the daemon reads
+	 * /proc/PID/exe while the process lives (afterwards only the stack of
+	 * an earlier run of the same file is known) */
+	usleep(300 * 1000);
 	close(fd);
 	return 0;
 }

@@ -41,6 +41,9 @@ void table_row(const cJSON *s, char cells[TABLE_COLS][64]);
 void table_print_header(void);
 void table_print_row(const cJSON *s);
 
+/* blind.c: the blind-spot section of `probes` (GET /api/v1/blind). */
+void blind_print(const cJSON *j);
+
 /* subcommands */
 int cmd_streams(int argc, char **argv);
 int cmd_show(int argc, char **argv);

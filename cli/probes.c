@@ -1,4 +1,5 @@
-/* `probes`: which files carry the TLS probes, who uses them, hit counts. */
+/* `probes`: which files carry the TLS probes, who uses them, hit counts,
+ * and the processes whose TLS no probe reads. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +75,9 @@ int cmd_probes(int argc, char **argv)
 			printf("Usage: llmobs-cli probes [--json] [-v|--verbose]\n"
 			       "Files with TLS probes attached (libssl and libgnutls copies,\n"
 			       "executables with OpenSSL built in), the processes using them and\n"
-			       "probe hit counts.\n"
+			       "probe hit counts, then the blind spots: processes whose TLS\n"
+			       "connections no probe reads (Go, rustls, BoringSSL without\n"
+			       "symbols...), and why.\n"
 			       "-v adds each probe (function, offset, hits) and the pids.\n");
 			return EXIT_OK;
 		default:
@@ -91,8 +94,16 @@ int cmd_probes(int argc, char **argv)
 	cJSON *j = cli_get_json("/api/v1/probes", &rc);
 	if (!j)
 		return rc;
-	if (json)
+	/* the blind spots are part of the answer to "what is probed" */
+	cJSON *blind = cli_get_json("/api/v1/blind", &rc);
+	if (!blind) {
+		cJSON_Delete(j);
+		return rc;
+	}
+	if (json) {
+		cJSON_AddItemToObject(j, "blind", blind);
 		return cli_print_json(j);
+	}
 	const cJSON *files = cJSON_GetObjectItemCaseSensitive(j, "files");
 	printf("%-10s %-14s %-10s %10s %6s  %s\n", "KIND", "STACK", "ORIGIN", "HITS", "PROCS",
 	       "PATH");
@@ -107,6 +118,8 @@ int cmd_probes(int argc, char **argv)
 	printf("%d file(s) probed; %.0f executable file(s) without a TLS stack seen; %.0f attach "
 	       "error(s)\n",
 	       cJSON_GetArraySize(files), dismissed, errors);
+	blind_print(blind);
+	cJSON_Delete(blind);
 	cJSON_Delete(j);
 	return EXIT_OK;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "capture/blind.h"
 #include "capture/capture.h"
 #include "core/cgroup.h"
 #include "capture/discover.h"
@@ -105,6 +106,12 @@ static cJSON *probes_capture(void *ctx)
 {
 	(void)ctx;
 	return capture_running() ? discover_json() : NULL;
+}
+
+static cJSON *blind_capture(void *ctx)
+{
+	(void)ctx;
+	return capture_running() ? blind_json() : NULL;
 }
 
 /* Set once capture is up; the API threads read it. */
@@ -230,8 +237,10 @@ static int run_live(const struct options *o)
 	    .nplain_ports = o->nplain,
 	};
 	/* The API comes up first so /healthz answers 503 while attaching. */
-	struct api_hooks hooks = {
-	    .ready = ready_capture, .capture_stats = stats_capture, .probes = probes_capture};
+	struct api_hooks hooks = {.ready = ready_capture,
+	                          .capture_stats = stats_capture,
+	                          .probes = probes_capture,
+	                          .blind = blind_capture};
 	cgroup_lookup_enable(true);
 	api = api_start(o->listen, &hooks);
 	if (!api)

@@ -41,7 +41,7 @@ int tp_enter_connect(struct trace_event_raw_sys_enter *ctx)
 }
 
 /* A connect(2) to addr went through (or is in progress): the peer, and
- * the socket followed when the port is. */
+ * the socket followed when the port is, else watched for a ClientHello. */
 static __always_inline void connected(__u32 tgid, __s32 fd, __u64 addr)
 {
 	__u16 family = 0;
@@ -52,7 +52,8 @@ static __always_inline void connected(__u32 tgid, __s32 fd, __u64 addr)
 	__u16 nport = 0;
 	bpf_probe_read_user(&nport, sizeof(nport), (void *)(addr + 2));
 	__u16 hport = (__u16)((nport >> 8) | (nport << 8));
-	if (bpf_map_lookup_elem(&plain_ports, &hport))
+	bool plain = bpf_map_lookup_elem(&plain_ports, &hport);
+	if (plain)
 		follow_plain(tgid, fd, 0);
 	__u8 peer[16] = {};
 	if (family == AF_INET)
@@ -60,6 +61,8 @@ static __always_inline void connected(__u32 tgid, __s32 fd, __u64 addr)
 	else
 		bpf_probe_read_user(peer, 16, (void *)(addr + 8)); /* sin6_addr */
 	emit_peer(fd, LLMOBS_SRC_CONNECT, family, nport, peer);
+	if (!plain) /* loopback too: a local TLS server is as blind as a remote one */
+		hello_watch_socket(tgid, fd, family, nport, peer);
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")

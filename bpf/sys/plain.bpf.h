@@ -51,8 +51,9 @@ struct {
 } plain_inflight SEC(".maps");
 
 /* A socket syscall: names the fd of an SSL call in flight, or, on a
- * followed plaintext socket, starts a copy finished at syscall exit. Data
- * moved inside an SSL call is ciphertext: never copied here. */
+ * followed plaintext socket, starts a copy finished at syscall exit; a
+ * write elsewhere may be a ClientHello (hello.bpf.h). Data moved inside an
+ * SSL call is ciphertext: never copied here. */
 static __always_inline int sock_enter_io(long fd, __u64 buf, __u64 iov, __u64 iovcnt, __u16 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -63,8 +64,11 @@ static __always_inline int sock_enter_io(long fd, __u64 buf, __u64 iov, __u64 io
 		return 0;
 	}
 	struct plain_key k = {.tgid = id >> 32, .fd = fd};
-	if (!bpf_map_lookup_elem(&plain_fds, &k))
+	if (!bpf_map_lookup_elem(&plain_fds, &k)) {
+		if (dir == LLMOBS_DIR_WRITE)
+			hello_check(k.tgid, fd, buf, iov);
 		return 0;
+	}
 	struct plain_io io = {.buf = buf, .iov = iov, .iovcnt = iovcnt, .fd = fd, .dir = dir};
 	bpf_map_update_elem(&plain_inflight, &id, &io, BPF_ANY);
 	return 0;

@@ -274,8 +274,13 @@ static __always_inline int ssl_end(void *ctx, __u64 ssl, __u16 src)
 		return 0;
 	struct llmobs_conn_key k = {.ssl = ssl, .tgid = tgid};
 	struct conn_state *st = bpf_map_lookup_elem(&conns, &k);
-	if (!st)
-		return 0; /* never carried data we saw */
+	if (!st) {
+		/* never carried data we saw (a failed handshake, or already
+		 * shut down): still an SSL call of the process, which tells
+		 * blind-spot tracking its TLS is probed. Once per connection. */
+		emit_ctl(LLMOBS_EV_CLOSE, ssl, 0, src, -1);
+		return 0;
+	}
 	emit_ctl(LLMOBS_EV_CLOSE, ssl, 0, src, st->fd);
 	bpf_map_delete_elem(&muted, &k);
 	if (st->fd >= 0) {

@@ -233,6 +233,16 @@ static enum MHD_Result h_probes(struct api *a, struct MHD_Connection *conn, cons
 	return send_json(conn, 200, j);
 }
 
+static enum MHD_Result h_blind(struct api *a, struct MHD_Connection *conn, const char *rest)
+{
+	(void)rest;
+	cJSON *j = a->hooks.blind ? a->hooks.blind(a->hooks.ctx) : NULL;
+	if (!j)
+		return send_error(
+		    conn, 503, "no blind-spot tracking: replaying a recording, or still starting");
+	return send_json(conn, 200, j);
+}
+
 /* ---- GET /api/v1/events: Server-Sent Events ---- */
 
 #define EVENTS_KEEPALIVE_S 15
@@ -396,6 +406,7 @@ static const struct api_route routes[] = {
     {"/api/v1/stats",     false, M_READ, h_stats},
     {"/api/v1/connections", false, M_READ, h_connections},
     {"/api/v1/probes",    false, M_READ, h_probes},
+    {"/api/v1/blind",     false, M_READ, h_blind},
     {"/api/v1/events",    false, M_READ, h_events},
 };
 /* clang-format on */

@@ -1,5 +1,5 @@
 /* HTTP API (libmicrohttpd): /healthz, /metrics, /api/v1/streams[/{id}],
- * /api/v1/connections, /api/v1/stats, /api/v1/probes, /api/v1/events,
+ * /api/v1/connections, /api/v1/stats, /api/v1/probes, /api/v1/blind, /api/v1/events,
  * dispatched by one route table (path, methods, exact or prefix). Handlers read call records under
  * the pipeline lock. */
 #ifndef LLMOBS_API_API_H
@@ -21,6 +21,8 @@ struct api_hooks {
 	void (*capture_stats)(void *ctx, struct capture_stats *out);
 	/* {"files": [...]} of /api/v1/probes; NULL hook or result: not live */
 	cJSON *(*probes)(void *ctx);
+	/* {"processes": [...]} of /api/v1/blind; NULL hook or result: not live */
+	cJSON *(*blind)(void *ctx);
 	void *ctx;
 };
 

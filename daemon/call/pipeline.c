@@ -135,6 +135,8 @@ void pipeline_event(const struct llmobs_event *ev, size_t size)
 		break;
 	case LLMOBS_EV_MAPPED:
 		break; /* discovery (capture side) */
+	case LLMOBS_EV_TLS_HELLO:
+		break; /* blind spots (capture side) */
 	case LLMOBS_EV_EXIT:
 		conn_close_process(ev->tgid, ev->ts_ns);
 		break;

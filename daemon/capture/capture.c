@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "capture/attach.h"
+#include "capture/blind.h"
+#include "capture/proc_exe.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "capture/discover.h"
@@ -80,11 +82,26 @@ static int on_record(void *ctx, void *data, size_t size)
 		if (us > atomic_load(&c->delay_max_us))
 			atomic_store(&c->delay_max_us, us);
 	}
-	/* Discovery happens here, outside the BPF-free pipeline. */
-	if (size >= sizeof(*ev) && ev->type == LLMOBS_EV_MAPPED)
-		discover_mapped(ev);
-	else if (size >= sizeof(*ev) && ev->type == LLMOBS_EV_EXIT)
-		discover_exit(ev->tgid);
+	/* Discovery and blind spots happen here, outside the BPF-free pipeline. */
+	if (size >= sizeof(*ev)) {
+		switch (ev->type) {
+		case LLMOBS_EV_DATA:
+		case LLMOBS_EV_CLOSE: /* SSL_free, SSL_shutdown: after a failed handshake too */
+			if (!(ev->conn & LLMOBS_PLAIN_CONN))
+				blind_ssl_data(ev->tgid, ev->fd);
+			break;
+		case LLMOBS_EV_TLS_HELLO:
+			blind_hello(ev);
+			break;
+		case LLMOBS_EV_MAPPED:
+			discover_mapped(ev);
+			break;
+		case LLMOBS_EV_EXIT:
+			blind_exit(ev->tgid);
+			discover_exit(ev->tgid);
+			break;
+		}
+	}
 	c->hooks->record(data, size);
 	return 0;
 }
@@ -199,6 +216,8 @@ struct capture *capture_start(const struct capture_opts *o)
 	map_positions(c);
 	struct discover_filter df = {o->pid, o->comm, o->cgroup_path, o->probe_symbols};
 	discover_init(c->skel, &df);
+	struct blind_env be = {.exe = proc_exe_lookup, .probed = discover_pid_probed};
+	blind_init(&be);
 	unsigned pinned = discover_pinned(o->libssl);
 	discover_scan_all();
 	struct discover_stats ds;
@@ -242,6 +261,7 @@ int capture_run(struct capture *c, volatile sig_atomic_t *stop)
 		int got = ring_buffer__consume(c->rb);
 		c->hooks->batch_end();
 		discover_tick();
+		blind_tick(clock_mono_ns());
 		check_drops(c);
 		c->hooks->after_pass();
 		if (got < 0 && got != -EINTR) {
@@ -284,6 +304,7 @@ void capture_stats(struct capture *c, struct capture_stats *out)
 	out->probe_files[0] = ds.files_library;
 	out->probe_files[1] = ds.files_executable;
 	out->attach_errors = ds.attach_errors;
+	blind_counts(out->unobserved);
 }
 
 void capture_stop(struct capture *c)
@@ -299,6 +320,8 @@ void capture_stop(struct capture *c)
 	}
 	ring_buffer__free(c->rb);
 	discover_free();
+	blind_free();
+	proc_exe_free();
 	attach_destroy(&c->links);
 	llmobs_bpf__destroy(c->skel);
 	free(c);

@@ -712,6 +712,20 @@ static cJSON *target_json(const struct target *t)
 	return o;
 }
 
+bool discover_pid_probed(uint32_t pid)
+{
+	bool found = false;
+	pthread_mutex_lock(&lock);
+	struct target *t, *tmp;
+	HASH_ITER(hh, targets, t, tmp)
+	{
+		for (unsigned i = 0; i < t->nusers && !found; i++)
+			found = t->users[i] == pid;
+	}
+	pthread_mutex_unlock(&lock);
+	return found;
+}
+
 cJSON *discover_json(void)
 {
 	cJSON *j = cJSON_CreateObject();

@@ -41,6 +41,8 @@ void discover_exit(uint32_t tgid);
  * rescans /proc (users, missed files) and detaches unused files. */
 void discover_tick(void);
 void discover_stats(struct discover_stats *out);
+/* Whether the process is a known user of a probed file. */
+bool discover_pid_probed(uint32_t pid);
 cJSON *discover_json(void);
 void discover_free(void);
 

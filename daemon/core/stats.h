@@ -36,8 +36,21 @@ enum unparsed_reason {
 	UNPARSED__MAX,
 };
 
+/* TLS connections no probe saw, by why (capture/blind.c). */
+enum unobserved_reason {
+	UNOBS_NO_TLS_LIBRARY = 0, /* no TLS stack in the executable, none probed mapped */
+	UNOBS_BORINGSSL,          /* BoringSSL built in, its SSL_read not located */
+	UNOBS_RUSTLS,             /* rustls: no probes for it */
+	UNOBS_GO,                 /* Go's crypto/tls: no probes for it */
+	UNOBS_OPENSSL_NO_SYMBOLS, /* OpenSSL built in, SSL_read/SSL_write not located */
+	UNOBS_PROBED_NO_CALL,     /* a probed library is mapped, but no call on this socket */
+	UNOBS_OTHER_LIBRARY,      /* GnuTLS, NSS, wolfSSL or mbedTLS mapped: no probes for them */
+	UNOBS_UNKNOWN_STACK,      /* the executable could not be read */
+	UNOBS__MAX,
+};
+
 struct pipeline_stats {
-	uint64_t events[8];         /* by llmobs_event type */
+	uint64_t events[16];        /* by llmobs_event type */
 	uint64_t bad_events;        /* malformed records (size/type) */
 	uint64_t data_bytes[2];     /* payload bytes per direction */
 	uint64_t lost_bytes;        /* bytes the capture missed (gaps, faults, cuts) */
@@ -83,6 +96,7 @@ struct capture_stats {
 	uint64_t probes_attached; /* uprobes + uretprobes */
 	uint64_t probe_files[2];  /* probed files: libraries, executables */
 	uint64_t attach_errors;
+	uint64_t unobserved[UNOBS__MAX]; /* TLS connections no probe saw */
 };
 
 /* Everything a row can read, copied at once (under the pipeline lock). */

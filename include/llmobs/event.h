@@ -49,7 +49,12 @@ enum llmobs_event_type {
 	/* an SSL write that took >= 1 ms (the app blocked on a full socket):
 	 * call_id of the write, lag_us = its duration */
 	LLMOBS_EV_WRITE_DONE = 7,
-	LLMOBS_EV__MAX = 8,
+	/* the first bytes written on a TCP socket the process connect()ed (not
+	 * a followed plaintext port), outside any probed SSL call, were a TLS
+	 * ClientHello: fd and the peer as in CONNECT, and the executable as in
+	 * MAPPED (conn = inode, pos = device). Blind-spot tracking. */
+	LLMOBS_EV_TLS_HELLO = 8,
+	LLMOBS_EV__MAX = 9,
 };
 
 enum llmobs_dir {
@@ -137,7 +142,7 @@ struct llmobs_event {
 	char comm[LLMOBS_COMM_LEN];   /* the process: its thread-group leader's name */
 	char thread[LLMOBS_COMM_LEN]; /* the thread that made the call (ABI 2) */
 	union {
-		struct {              /* CONNECT: peer address (network byte order) */
+		struct {              /* CONNECT, TLS_HELLO: peer address (network order) */
 			__u16 family; /* AF_INET or AF_INET6 */
 			__u16 port;
 			__u8 addr[16];

@@ -1,0 +1,298 @@
+#!/usr/bin/env python3
+"""Blind spots with real BPF: a process whose TLS no probe reads is listed
+by GET /api/v1/blind, counted in llmobs_unobserved_connections_total,
+shown by llmobs-cli probes and logged once per executable, with the TLS
+stack its executable carries and why: a Go net/http client (crypto/tls),
+small static programs that write a real ClientHello and carry rustls's or
+BoringSSL's names or none, and Bun when it is installed. A Python client
+on OpenSSL (probed) is not a blind spot, even when its handshake fails,
+nor is plain text on a port that is not followed."""
+
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e_lib as e2e  # noqa: E402
+
+CLI = os.path.join(e2e.REPO, "build", "llmobs-cli")
+WINDOW_S = 3.0  # BLIND_WINDOW_NS
+SCRIPT = {"deltas": ["blind", " spot"], "first_delay_ms": 20, "delay_ms": 5}
+
+GO_CLIENT = r"""
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+)
+
+func main() {
+	pem, _ := os.ReadFile(os.Args[2])
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}
+	body := `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}`
+	resp, err := (&http.Client{Transport: tr}).Post("https://127.0.0.1:"+os.Args[1]+
+		"/v1/chat/completions", "application/json", strings.NewReader(body))
+	if err != nil {
+		panic(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	fmt.Printf("STATUS %d BYTES %d\n", resp.StatusCode, len(b))
+}
+"""
+
+# Writes the bytes of a file (a ClientHello, or plain text) on a TCP socket
+# to 127.0.0.1:PORT, reads a little of the answer, exits. MARKER stands in
+# for the strings a TLS stack leaves in a static executable.
+RAW_CLIENT = r"""
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static const char marker[] = MARKER;
+
+int main(int argc, char **argv)
+{
+	char buf[4096];
+	FILE *f = fopen(argv[2], "rb");
+	size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1]))};
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct timeval tv = {.tv_sec = 1}; /* a server that never answers */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (!n || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) || write(fd, buf, n) != (ssize_t)n)
+		return 1;
+	printf("SENT %zu (%s)\n", n, marker);
+	fflush(stdout);
+	(void)read(fd, buf, sizeof(buf));
+	/* a moment, as a real client spends on its request: the daemon reads
+	 * /proc/PID/exe while the process lives (afterwards only the stack of
+	 * an earlier run of the same file is known) */
+	usleep(300 * 1000);
+	close(fd);
+	return 0;
+}
+"""
+
+
+def build_go():
+    work = e2e.tmpdir()
+    src = os.path.join(work, "blind_go.go")
+    with open(src, "w") as f:
+        f.write(GO_CLIENT)
+    exe = os.path.join(work, "go_blind_client")
+    env = dict(os.environ, GO111MODULE="off", GOCACHE=os.path.join(work, "gocache"), GOFLAGS="")
+    out = subprocess.run(["go", "build", "-o", exe, src], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, timeout=300)
+    assert out.returncode == 0, out.stdout.decode()
+    return exe
+
+
+def build_raw(name, marker):
+    work = e2e.tmpdir()
+    src = os.path.join(work, "raw_client.c")
+    with open(src, "w") as f:
+        f.write(RAW_CLIENT)
+    exe = os.path.join(work, name)
+    base = ["gcc", "-O2", "-o", exe, src, '-DMARKER="%s"' % marker]
+    # static like Bun or Codex; a dynamic build tells the same story
+    out = subprocess.run(base + ["-static"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if out.returncode != 0:
+        out = subprocess.run(base, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert out.returncode == 0, out.stdout.decode()
+    return exe
+
+
+def client_hello():
+    """The first flight of a real TLS client (Python's ssl, memory BIOs)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname="localhost")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    hello = out.read()
+    assert hello[0] == 0x16 and hello[5] == 0x01, hello[:8]
+    path = e2e.tmpfile("client_hello")
+    with open(path, "wb") as f:
+        f.write(hello)
+    return path
+
+
+def run(argv, name):
+    """Runs argv to its end; its pid."""
+    p = e2e.Managed(name, argv, e2e.tmpfile(name + ".log"), stdout=subprocess.PIPE)
+    p.proc.wait(60)
+    out = p.proc.stdout.read().decode()
+    assert p.proc.returncode == 0, (p.proc.returncode, out, p.log_tail())
+    return p.proc.pid
+
+
+def blind(d):
+    status, body = d.get_json("/api/v1/blind")
+    assert status == 200, (status, body)
+    return body
+
+
+def listed(d, pid, timeout=WINDOW_S + 7):
+    def found():
+        return [p for p in blind(d)["processes"] if p["pid"] == pid] or None
+    return e2e.wait_for(found, timeout, 0.1, "pid %d listed as a blind spot" % pid)
+
+
+def not_listed(d, pid):
+    """Still absent once the window has passed for it."""
+    time.sleep(WINDOW_S + 0.5)
+    assert not [p for p in blind(d)["processes"] if p["pid"] == pid], blind(d)
+
+
+def metric(d, reason):
+    status, _, body = d.get("/metrics")
+    assert status == 200
+    m = re.search(r'^llmobs_unobserved_connections_total\{reason="%s"\} (\d+)$' % reason,
+                  body.decode(), re.M)
+    return int(m.group(1)) if m else 0
+
+
+def cli_probes(d):
+    out = subprocess.run([CLI, "--server", d.base, "probes"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, timeout=20)
+    assert out.returncode == 0, out.stderr.decode()
+    return out.stdout.decode()
+
+
+def check_entry(p, pid, exe, port, stack, code, reason):
+    assert p["pid"] == pid and p["exe"] == exe, p
+    assert p["comm"] == os.path.basename(exe)[:15], p
+    assert p["stack"] == stack and p["reason_code"] == code and p["reason"] == reason, p
+    assert p["peers"] == ["127.0.0.1:%d" % port], p
+    assert p["connections"] == 1, p
+    assert p["first_seen"].endswith("Z") and p["last_seen"] == p["first_seen"], p
+
+
+@e2e.test(timeout=400)
+def go_client_is_a_blind_spot_and_python_on_openssl_is_not():
+    exe = build_go()
+    srv = e2e.TlsServer(script=SCRIPT)
+    d = e2e.Daemon()
+    before = metric(d, "go_not_probed")
+    pids = [run([exe, str(srv.port), srv.cafile], "go_blind_client") for _ in range(2)]
+    for pid in pids:
+        [p] = listed(d, pid)
+        check_entry(p, pid, exe, srv.port, "Go", "go_not_probed", "Go crypto/tls: not probed")
+    assert len(srv.requests()) == 2, srv.requests()  # they did talk to the server
+    assert metric(d, "go_not_probed") >= before + 2
+    body = blind(d)
+    assert body["window_ms"] == WINDOW_S * 1000 and body["evicted"] >= 0, body
+    assert [p["pid"] for p in body["processes"]].index(pids[1]) < \
+        [p["pid"] for p in body["processes"]].index(pids[0]), body  # newest first
+    # logged once per executable and reason, not per process
+    log = open(d.log_path, errors="replace").read()
+    lines = [x for x in log.splitlines() if "TLS of %s " % exe in x]
+    assert len(lines) == 1, lines
+    assert "(pid %d, go_blind_client; TLS stack: Go) is not seen: Go crypto/tls: not probed " \
+        "(first peer 127.0.0.1:%d)" % (pids[0], srv.port) in lines[0], lines
+    # the CLI's blind-spot section
+    table = cli_probes(d)
+    assert "Blind spots:" in table, table
+    row = [x for x in table.splitlines() if x.startswith("%-7d " % pids[1])]
+    assert row and " Go " in row[0] and row[0].endswith(exe), table
+    assert "why: Go crypto/tls: not probed; peers: 127.0.0.1:%d" % srv.port in table, table
+    out = subprocess.run([CLI, "--server", d.base, "probes", "--json"], stdout=subprocess.PIPE,
+                         timeout=20)
+    assert out.returncode == 0
+    assert pids[0] in [p["pid"] for p in json.loads(out.stdout)["blind"]["processes"]]
+    # Python's ssl goes through the probed libssl: seen, so not blind
+    [r] = e2e.run_client(srv)
+    [s] = e2e.finished_streams(d, r["pid"])
+    assert s["text"] == "blind spot", s
+    not_listed(d, r["pid"])
+    # nor is it when its handshake fails (no SSL_read/SSL_write, but SSL_free)
+    src = ("import socket, ssl, sys\n"
+           "try:\n"
+           "    ssl.create_default_context().wrap_socket(socket.create_connection("
+           "('127.0.0.1', int(sys.argv[1]))), server_hostname='localhost')\n"
+           "except ssl.SSLCertVerificationError:\n"
+           "    print('refused')\n")
+    pid = run([e2e.DEBIAN_PYTHON, "-c", src, str(srv.port)], "py_bad_cert")
+    not_listed(d, pid)
+    # nor is wget: GnuTLS is probed
+    pid = run(["wget", "-q", "-O-", "--ca-certificate", srv.cafile, "--post-data",
+               json.dumps({"model": "m", "stream": True, "messages": []}),
+               "https://localhost:%d/v1/chat/completions" % srv.port], "wget")
+    [s] = e2e.finished_streams(d, pid)
+    assert s["text"] == "blind spot" and s["comm"] == "wget", s
+    not_listed(d, pid)
+
+
+@e2e.test(timeout=200)
+def static_programs_name_their_tls_stack():
+    hello = client_hello()
+    srv = e2e.TlsServer(script=SCRIPT)
+    cases = [
+        ("rustls_client", "rustls-0.23.12/src/conn.rs", "rustls", "rustls_unsupported",
+         "rustls: unsupported"),
+        ("boring_client", "OpenSSL 1.1.1 (compatible; BoringSSL)", "BoringSSL",
+         "boringssl_not_located", "BoringSSL found but SSL_read not located"),
+        ("bare_client", "nothing", "none", "no_tls_library", "no TLS library found"),
+    ]
+    exes = [build_raw(name, marker) for name, marker, *_ in cases]
+    d = e2e.Daemon()
+    for exe, (name, _, stack, code, reason) in zip(exes, cases):
+        before = metric(d, code)
+        pid = run([exe, str(srv.port), hello], name)
+        [p] = listed(d, pid)
+        check_entry(p, pid, exe, srv.port, stack, code, reason)
+        assert metric(d, code) >= before + 1, code
+    # plain text on a port that is not followed is not TLS: not a blind spot
+    plain = e2e.tmpfile("plain_request")
+    with open(plain, "wb") as f:
+        f.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    with socket.socket() as ls:
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        pid = run([exes[0], str(ls.getsockname()[1]), plain], "plain_client")
+    not_listed(d, pid)
+    bun_client_is_boringssl(d, srv)
+
+
+def bun_client_is_boringssl(d, srv):
+    """Bun (BoringSSL built in, no symbols), when the repository has it."""
+    node = os.path.join(e2e.E2E_DIR, "node", "node_modules")
+    bun = next((p for p in (os.path.join(node, ".bin", "bun"),
+                            os.path.join(node, "bun", "bin", "bun.exe"),
+                            os.path.join(node, "bun", "bin", "bun"))
+                if os.path.exists(p)), None) or shutil.which("bun")
+    if not bun:
+        print("  note: bun is not installed (tests/e2e/node/node_modules): its part is not run")
+        return
+    bun = os.path.realpath(bun)
+    src = ("await fetch('https://127.0.0.1:%d/v1/chat/completions', {method: 'POST', "
+           "body: '{\"model\":\"m\",\"stream\":true,\"messages\":[]}', "
+           "tls: {rejectUnauthorized: false}}).then(r => r.text())" % srv.port)
+    pid = run([bun, "-e", src], "bun")
+    [p] = listed(d, pid)
+    assert p["stack"] == "BoringSSL" and p["reason_code"] == "boringssl_not_located", p
+
+
+e2e.main()

@@ -29,6 +29,7 @@ const volatile __u64 wakeup_bytes = 1 << 20;
 #include "lib/emit.bpf.h"
 #include "lib/sock.bpf.h"
 #include "tls/openssl.bpf.h"
+#include "tls/go.bpf.h"
 #include "sys/plain.bpf.h"
 #include "sys/peer.bpf.h"
 #include "sys/proc.bpf.h"

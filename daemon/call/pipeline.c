@@ -76,6 +76,8 @@ static const char *close_reason(uint16_t src)
 		return "SSL_free before the response completed";
 	case LLMOBS_SRC_CLOSE:
 		return "socket closed before the response completed";
+	case LLMOBS_SRC_GO_CLOSE:
+		return "tls.Conn.Close before the response completed";
 	default:
 		return "connection closed before the response completed";
 	}

@@ -3,9 +3,10 @@
 
 #include <stdio.h>
 
+#include "capture/tls_go.h"
 #include "capture/tls_openssl.h"
 
-const struct tls_stack *const tls_stacks[] = {&tls_openssl, NULL};
+const struct tls_stack *const tls_stacks[] = {&tls_openssl, &tls_go, NULL};
 
 bool tls_usable(const struct tls_stack *s, const uint64_t *offsets)
 {

@@ -78,6 +78,9 @@ enum llmobs_src {
 	LLMOBS_SRC_CLOSE = 12, /* close(2) of the socket an SSL connection used */
 	LLMOBS_SRC_EXEC = 13,
 	LLMOBS_SRC_MMAP = 14,
+	LLMOBS_SRC_GO_WRITE = 15, /* Go crypto/tls.(*Conn).Write */
+	LLMOBS_SRC_GO_READ = 16,  /* Go crypto/tls.(*Conn).Read */
+	LLMOBS_SRC_GO_CLOSE = 17, /* Go crypto/tls.(*Conn).Close */
 };
 
 /* Probe hit counters ("probe_hits" per-CPU array): each uprobe carries a

@@ -6,8 +6,22 @@
  * Close ends the connection. The connection is the *tls.Conn.
  *
  * Registers (ABIInternal): receiver rax, slice b = (rbx, rcx, rdi);
- * results n = rax, err = (rbx, rcx); the current g in r14. */
+ * results n = rax, err = (rbx, rcx); the current g in r14.
+ *
+ * The entry probes sit on the prologue's stack check, "cmp ..,0x10(r14);
+ * jbe morestack", at the jbe: the kernel emulates it (a probe there costs
+ * a fraction of a single-stepped one) and the arguments are untouched. */
 #pragma once
+
+#define X86_CF 0x01
+#define X86_ZF 0x40
+
+/* The jbe will be taken (CF or ZF): the stack grows, and the runtime
+ * re-enters the function from its start. Only the next pass is the call. */
+static __always_inline bool go_stack_grows(const struct pt_regs *regs)
+{
+	return regs->flags & (X86_CF | X86_ZF);
+}
 
 struct go_call_key {
 	__u64 g; /* the goroutine's runtime.g */
@@ -56,12 +70,12 @@ static __always_inline struct conn_state *go_conn(struct ssl_call *call, __u32 t
 	return st;
 }
 
-static __always_inline int go_enter(void *ctx, __u64 conn, __u64 buf, __u64 len, __u64 g, __u16 src,
-                                    __u16 dir)
+static __always_inline int go_enter(struct pt_regs *ctx, __u64 conn, __u64 buf, __u64 len, __u64 g,
+                                    __u16 src, __u16 dir)
 {
 	count_hit(ctx);
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	if (!traced(tgid))
+	if (go_stack_grows(ctx) || !traced(tgid))
 		return 0;
 	stat_add(LLMOBS_STAT_HITS, 1);
 	if (is_muted(conn, tgid))
@@ -105,7 +119,7 @@ static __always_inline int go_read_return(void *ctx, __u64 g, long n)
 
 /* ---- Programs: thin wrappers around the helpers above ---- */
 
-/* func (c *Conn) Write(b []byte) (int, error), past its stack check */
+/* func (c *Conn) Write(b []byte) (int, error), at its stack check */
 SEC("uprobe")
 int BPF_KPROBE(go_tls_write_enter)
 {
@@ -113,7 +127,7 @@ int BPF_KPROBE(go_tls_write_enter)
 	                LLMOBS_DIR_WRITE);
 }
 
-/* func (c *Conn) Read(b []byte) (int, error), past its stack check */
+/* func (c *Conn) Read(b []byte) (int, error), at its stack check */
 SEC("uprobe")
 int BPF_KPROBE(go_tls_read_enter)
 {
@@ -128,9 +142,13 @@ int BPF_KPROBE(go_tls_read_ret)
 	return go_read_return(ctx, ctx->r14, (long)ctx->ax);
 }
 
-/* func (c *Conn) Close() error */
+/* func (c *Conn) Close() error, at its stack check */
 SEC("uprobe")
 int BPF_KPROBE(go_tls_close_enter)
 {
+	if (go_stack_grows(ctx)) {
+		count_hit(ctx);
+		return 0;
+	}
 	return ssl_end(ctx, ctx->ax, LLMOBS_SRC_GO_CLOSE);
 }

@@ -71,11 +71,11 @@ uint64_t disasm_go_stack_check(const uint8_t *code, size_t n, uint64_t at)
 	cs_insn *insn = cs_malloc(h);
 	const uint8_t *p = code;
 	size_t left = n;
-	uint64_t addr = at, after = 0;
+	uint64_t addr = at, jbe = 0;
 	bool compared = false; /* the last instruction compared with g's stack guard */
 	for (int i = 0; i < CHECK_MAX_INSNS && cs_disasm_iter(h, &p, &left, &addr, insn); i++) {
 		if (insn->id == X86_INS_JBE && compared) {
-			after = addr;
+			jbe = insn->address;
 			break;
 		}
 		compared = insn->id == X86_INS_CMP && mem_based_on(insn, X86_REG_R14);
@@ -85,7 +85,7 @@ uint64_t disasm_go_stack_check(const uint8_t *code, size_t n, uint64_t at)
 	}
 	cs_free(insn, 1);
 	cs_close(&h);
-	return after;
+	return jbe;
 }
 
 void disasm_describe(const uint8_t *code, size_t n, char *out, size_t len)

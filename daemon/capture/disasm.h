@@ -16,10 +16,11 @@
 int disasm_ret_sites(const uint8_t *code, size_t n, uint64_t at, uint64_t *out, unsigned max);
 
 /* The Go prologue's stack check ("cmp rsp|r12, 0x10(r14); jbe morestack",
- * with a "lea -X(rsp), r12" first for bigger frames): the offset of the
- * instruction after the jbe, or 0 when the code does not start with one.
- * When the stack must grow, the runtime re-enters the function from its
- * first byte: a probe past the check sees each call once. */
+ * with a "lea -X(rsp), r12" first for bigger frames): the offset of its
+ * jbe, or 0 when the code does not start with one. A probe there is
+ * emulated (cheap), sees the arguments in their registers, and tells by
+ * the flags (CF or ZF: taken) the pass that grows the stack, after which
+ * the runtime re-enters the function from its first byte. */
 uint64_t disasm_go_stack_check(const uint8_t *code, size_t n, uint64_t at);
 
 /* "push rbp" or "sub rsp, 0xe8": the instruction at code[0], or

@@ -85,8 +85,8 @@ static uint8_t *read_body(int fd, uint64_t start, uint64_t end, size_t *n)
 	return code;
 }
 
-/* One function: past its stack check, and its RET instructions when the
- * table wants them. */
+/* One function: on its stack check's jbe, and at its RET instructions
+ * when the table wants them. */
 static void place_one(int fd, const struct elf_info *info, const struct tls_func *fn,
                       uint64_t start, struct placement *p)
 {
@@ -97,14 +97,19 @@ static void place_one(int fd, const struct elf_info *info, const struct tls_func
 		snprintf(p->why, sizeof(p->why), "code unreadable or over %d bytes", BODY_MAX);
 		return;
 	}
-	uint64_t past = disasm_go_stack_check(code, n, start);
-	p->at = past ? past : start;
-	size_t skip = p->at - start;
+	/* without the check the BPF side could not tell a re-entry */
+	uint64_t jbe = disasm_go_stack_check(code, n, start);
+	if (!jbe) {
+		snprintf(p->why, sizeof(p->why), "no Go stack check at the entry");
+		free(code);
+		return;
+	}
+	p->at = jbe;
+	size_t skip = jbe - start;
 	p->emulated = insn_emulated(code + skip, n - skip);
 	disasm_describe(code + skip, n - skip, p->insn, sizeof(p->insn));
 	snprintf(p->why, sizeof(p->why), "%s",
-	         past ? "past the stack check (a stack growth re-enters the function)"
-	              : "no stack check: the entry");
+	         "the stack check's jbe: emulated, and a stack growth's pass is told apart");
 	if (fn->ret_sites) {
 		int r = disasm_ret_sites(code, n, start, p->rets, PLACE_MAX_RETS);
 		if (r <= 0 || r > PLACE_MAX_RETS) {
@@ -123,7 +128,7 @@ static void place_one(int fd, const struct elf_info *info, const struct tls_func
 static void place(const char *path, const struct elf_info *info, const uint64_t *offsets,
                   bool redirect, struct placement *out)
 {
-	(void)redirect; /* the stack check is skipped for correctness, not cost */
+	(void)redirect; /* the jbe is chosen for correctness first */
 	memset(out, 0, G__N * sizeof(*out));
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	for (unsigned f = 0; f < G__N; f++) {

@@ -48,23 +48,32 @@ def probed(d, path):
     return next((f for f in body["files"] if f["path"] == path), None)
 
 
-def run(d, url, cafile, mode):
+def run(d, url, cafile, mode, before_exit=None):
     """Starts the client, waits until discovery probed it, lets it post;
-    returns its JSON result and pid."""
+    returns its JSON result, pid and /api/v1/probes entry. before_exit(f)
+    runs while the client (in grow mode) still holds its probes."""
     binary = go_client()
-    log = open(e2e.tmpfile("go_client.log"), "wb")
-    proc = subprocess.Popen([binary, url, cafile, mode, json.dumps(REQUEST)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
+    log = e2e.tmpfile("go_client.log")
+    with open(log, "wb") as err:
+        proc = subprocess.Popen([binary, url, cafile, mode, json.dumps(REQUEST)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
     try:
         f = e2e.wait_for(lambda: (lambda f: f if f and proc.pid in f["pids"] else None)(
             probed(d, binary)), 15, 0.05, "the Go client probed")
-        out, _ = proc.communicate(b"go\n", timeout=30)
+        proc.stdin.write(b"go\n")
+        proc.stdin.flush()
+        line = proc.stdout.readline()
+        assert line, "the Go client printed nothing:\n" + open(log).read()
+        if before_exit:
+            before_exit(probed(d, binary))
+        proc.stdin.close()
+        assert proc.wait(30) == 0, open(log).read()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 0, open(log.name).read()
-    return json.loads(out.decode()), proc.pid, f
+        proc.stdout.close()
+    return json.loads(line.decode()), proc.pid, f
 
 
 def check_probes(f):
@@ -124,6 +133,27 @@ def stripped_go_client_over_http2_is_captured():
     assert r["proto"] == "HTTP/2.0", r
     check_probes(f)
     check_call(d, pid, r, "h2")
+
+
+@e2e.test(timeout=300)
+def a_write_that_grows_its_stack_is_copied_once():
+    """The entry probes sit on the stack check's jbe; a Write whose
+    prologue grows the goroutine stack runs it twice, and only the second
+    pass is the call: the request (a byte per Write, at many stack depths)
+    must come out whole, not with bytes twice."""
+    srv = e2e.TlsServer(script={"deltas": DELTAS, "first_delay_ms": 40, "delay_ms": 10,
+                                "usage": {"prompt_tokens": 11, "completion_tokens": 4}})
+    d = e2e.Daemon()
+    seen = {}
+
+    def write_hits(f):
+        seen["hits"] = sum(p["hits"] for p in f["probes"]
+                           if p["function"] == "crypto/tls.(*Conn).Write")
+    r, pid, f = run(d, "https://localhost:%d/v1/chat/completions" % srv.port, srv.cafile,
+                    "grow", before_exit=write_hits)
+    # more hits than writes: some Write did run its prologue twice
+    assert seen["hits"] > r["writes"], (seen, r["writes"])
+    check_call(d, pid, r, "http/1.1")
 
 
 e2e.main()

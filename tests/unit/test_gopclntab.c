@@ -346,13 +346,13 @@ static void test_go_stack_check(void **state)
 	/* lea -0x68(%rsp),%r12; cmp 0x10(%r14),%r12; jbe rel32; sub $0xe8,%rsp */
 	const uint8_t big[] = {0x4c, 0x8d, 0x64, 0x24, 0x98, 0x4d, 0x3b, 0x66, 0x10, 0x0f, 0x86,
 	                       0x64, 0x07, 0x00, 0x00, 0x48, 0x81, 0xec, 0xe8, 0x00, 0x00, 0x00};
-	assert_int_equal(disasm_go_stack_check(big, sizeof(big), 0x400), 0x400 + 15);
+	assert_int_equal(disasm_go_stack_check(big, sizeof(big), 0x400), 0x400 + 9);
 	char d[48];
-	disasm_describe(big + 15, sizeof(big) - 15, d, sizeof(d));
-	assert_string_equal(d, "sub rsp, 0xe8");
+	disasm_describe(big + 9, sizeof(big) - 9, d, sizeof(d));
+	assert_string_equal(d, "jbe 0x76a");
 	/* cmp 0x10(%r14),%rsp; jbe rel8; push %rbp */
 	const uint8_t small[] = {0x49, 0x3b, 0x66, 0x10, 0x76, 0x20, 0x55};
-	assert_int_equal(disasm_go_stack_check(small, sizeof(small), 0), 6);
+	assert_int_equal(disasm_go_stack_check(small, sizeof(small), 0), 4);
 	/* a C prologue: push %rbp; mov %rsp,%rbp; ... no check */
 	const uint8_t c[] = {0x55, 0x48, 0x89, 0xe5, 0x76, 0x20, 0xc3};
 	assert_int_equal(disasm_go_stack_check(c, sizeof(c), 0), 0);

@@ -18,6 +18,8 @@
 
 #include "capture/disasm.h"
 #include "capture/gopclntab.h"
+#include "capture/placement.h"
+#include "capture/tls_go.h"
 
 static const char *const names[] = {
     "crypto/tls.(*Conn).Write",
@@ -377,6 +379,71 @@ static void test_truncated_file(void **state)
 	assert_true(go_func_ranges(path, names, NNAMES, start, end, NULL, NULL) <= 0);
 }
 
+/* The Go table as discovery uses it: found, placed on each stack check's
+ * jbe (emulated), Read's RETs listed. */
+static void test_table_finds_and_places(void **state)
+{
+	NEED_GO(state);
+	const struct built *b = *state;
+	uint64_t off[TLS_MAX_FUNCS];
+	struct elf_info info;
+	assert_int_equal(tls_go.find(b->stripped, off, &info), G__N);
+	assert_true(tls_usable(&tls_go, off));
+	assert_string_equal(tls_go.version(&info, off), b->go_version);
+	struct placement pl[TLS_MAX_FUNCS];
+	tls_go.place(b->stripped, &info, off, true, pl);
+	for (int f = 0; f < G__N; f++) {
+		assert_int_equal(pl[f].kind, PLACE_PUBLIC);
+		assert_int_equal(pl[f].symbol, off[f]);
+		assert_true(pl[f].at > off[f] && pl[f].at < off[f] + 16);
+		assert_true(pl[f].emulated);
+		assert_non_null(strstr(pl[f].insn, "jbe"));
+		if (f != G_READ) /* only Read's returns are probed */
+			assert_int_equal(pl[f].nrets, 0);
+	}
+	assert_true(pl[G_READ].nrets >= 2);
+	for (unsigned i = 0; i < pl[G_READ].nrets; i++)
+		assert_true(pl[G_READ].rets[i] > pl[G_READ].at &&
+		            pl[G_READ].rets[i] < info.func_end[G_READ]);
+}
+
+/* A Go before 1.17 (stack-based arguments) is refused: the same program
+ * with its build version rewritten to go1.16. */
+static void test_stack_abi_go_is_refused(void **state)
+{
+	NEED_GO(state);
+	const struct built *b = *state;
+	if (strncmp(b->go_version, "go1.", 4) != 0 || strlen(b->go_version) < 6)
+		skip();
+	char path[160], cmd[512];
+	snprintf(path, sizeof(path), "%s/old", b->dir);
+	snprintf(cmd, sizeof(cmd), "cp %s %s", b->stripped, path);
+	assert_int_equal(sh(cmd, NULL, 0), 0);
+	FILE *f = fopen(path, "r+b");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	uint8_t *bytes = malloc((size_t)n);
+	rewind(f);
+	assert_int_equal(fread(bytes, 1, (size_t)n, f), (size_t)n);
+	uint8_t *bi = memmem(bytes, (size_t)n, "\xff Go buildinf:", 14);
+	assert_non_null(bi);
+	assert_int_equal(memcmp(bi + 33, b->go_version, strlen(b->go_version)), 0);
+	memcpy(bi + 33 + 2, "1.16", 4); /* "go1.19.8" -> "go1.16.8": same length */
+	rewind(f);
+	assert_int_equal(fwrite(bytes, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	free(bytes);
+	uint64_t start[NNAMES], end[NNAMES], off[TLS_MAX_FUNCS];
+	struct go_info gi;
+	struct elf_info info;
+	assert_int_equal(go_func_ranges(path, names, NNAMES, start, end, &gi, NULL), NNAMES);
+	assert_int_equal(strncmp(gi.version, "go1.16", 6), 0);
+	assert_false(gi.regabi);
+	assert_int_equal(tls_go.find(path, off, &info), 0); /* logged, not probed */
+	assert_false(tls_usable(&tls_go, off));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -389,6 +456,8 @@ int main(void)
 	    cmocka_unit_test(test_ret_sites_decode),
 	    cmocka_unit_test(test_go_stack_check),
 	    cmocka_unit_test(test_truncated_file),
+	    cmocka_unit_test(test_table_finds_and_places),
+	    cmocka_unit_test(test_stack_abi_go_is_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

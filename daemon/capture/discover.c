@@ -186,7 +186,7 @@ static bool attach_probe(struct target *t, const char *open_path, unsigned f, ui
 	const struct tls_func *fn = &t->stack->funcs[f];
 	struct bpf_program *prog = attach_prog_named(skel, ret ? fn->ret : fn->entry);
 	if (!prog || !bpf_program__autoload(prog) || t->nprobes == MAX_PROBES)
-		return false; /* optional program that did not load */
+		return false; /* optional program that did not load, or no room */
 	bool site = ret && fn->ret_sites;
 	uint32_t cookie = llmobs_probe_cookie(t->slot, f, ret);
 	/* a function's RET sites share its return counter */

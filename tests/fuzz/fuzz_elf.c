@@ -1,10 +1,12 @@
 /* ELF files as discovery reads them: symbols (libelf), then the placement
- * of probes, which decodes instructions at the symbols' offsets. */
+ * of probes, which decodes instructions at the symbols' offsets; and as a
+ * Go executable (.gopclntab, .go.buildinfo, the functions decoded whole). */
 #include <string.h>
 
 #include "capture/elfsym.h"
 #include "fuzz.h"
 #include "capture/placement.h"
+#include "capture/tls_go.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -21,6 +23,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		place_probes(path, &info, offs, true, out);
 		for (int i = 0; i < F__N; i++)
 			(void)place_kind_name(out[i].kind);
+	}
+	uint64_t go_offs[TLS_MAX_FUNCS] = {0};
+	if (tls_go.find(path, go_offs, &info) > 0) {
+		struct placement out[TLS_MAX_FUNCS];
+		tls_go.place(path, &info, go_offs, true, out);
+		for (int i = 0; i < G__N; i++)
+			if (out[i].nrets > PLACE_MAX_RETS)
+				abort();
 	}
 	close(fd);
 	return 0;

@@ -1,4 +1,4 @@
-/* `probes`: which files carry the SSL probes, who uses them, hit counts. */
+/* `probes`: which files carry the TLS probes, who uses them, hit counts. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,14 +6,23 @@
 
 #include "cli.h"
 
+/* "OpenSSL 3.x", "Go go1.19.8": the stack's first word and its version. */
+static void stack_of(const cJSON *f, char *out, size_t n)
+{
+	const char *stack = json_str(f, "stack", "?");
+	snprintf(out, n, "%.*s %s", (int)strcspn(stack, " "), stack,
+	         json_str(f, "openssl", json_str(f, "go", "?")));
+}
+
 static void print_file(const cJSON *f, bool verbose)
 {
 	double hits = 0, procs = 0;
+	char stack[48];
 	json_num(f, "hits", &hits);
 	json_num(f, "processes", &procs);
-	printf("%-10s %-7s %-10s %10.0f %6.0f  %s\n", json_str(f, "kind", "?"),
-	       json_str(f, "openssl", "?"), json_str(f, "origin", "?"), hits, procs,
-	       json_str(f, "path", "?"));
+	stack_of(f, stack, sizeof(stack));
+	printf("%-10s %-14s %-10s %10.0f %6.0f  %s\n", json_str(f, "kind", "?"), stack,
+	       json_str(f, "origin", "?"), hits, procs, json_str(f, "path", "?"));
 	const cJSON *pids = cJSON_GetObjectItemCaseSensitive(f, "pids");
 	if (verbose && cJSON_GetArraySize(pids) > 0) {
 		printf("%45s pids:", "");
@@ -91,7 +100,7 @@ int cmd_probes(int argc, char **argv)
 	if (json)
 		return cli_print_json(j);
 	const cJSON *files = cJSON_GetObjectItemCaseSensitive(j, "files");
-	printf("%-10s %-7s %-10s %10s %6s  %s\n", "KIND", "OPENSSL", "ORIGIN", "HITS", "PROCS",
+	printf("%-10s %-14s %-10s %10s %6s  %s\n", "KIND", "TLS", "ORIGIN", "HITS", "PROCS",
 	       "PATH");
 	const cJSON *f;
 	cJSON_ArrayForEach(f, files)
@@ -101,7 +110,7 @@ int cmd_probes(int argc, char **argv)
 	double dismissed = 0, errors = 0;
 	json_num(j, "files_dismissed", &dismissed);
 	json_num(j, "attach_errors", &errors);
-	printf("%d file(s) probed; %.0f executable file(s) without OpenSSL seen; %.0f attach "
+	printf("%d file(s) probed; %.0f executable file(s) without a TLS stack seen; %.0f attach "
 	       "error(s)\n",
 	       cJSON_GetArraySize(files), dismissed, errors);
 	cJSON_Delete(j);

@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_lib as e2e  # noqa: E402
 
 SOURCE = os.path.join(e2e.REPO, "tests", "go", "tls_client.go")
+CLI = os.path.join(e2e.REPO, "build", "llmobs-cli")
 COMM = "go_tls_e2e"  # the binary's name: the process's comm
 DELTAS = ["Go", " says", " hel", "lo"]
 REQUEST = {"model": "gpt-4o-mini", "stream": True, "stream_options": {"include_usage": True},
@@ -149,10 +150,16 @@ def a_write_that_grows_its_stack_is_copied_once():
     def write_hits(f):
         seen["hits"] = sum(p["hits"] for p in f["probes"]
                            if p["function"] == "crypto/tls.(*Conn).Write")
+        cli = subprocess.run([CLI, "--server", d.base, "probes"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, timeout=10)
+        seen["cli"] = cli.stdout.decode()
     r, pid, f = run(d, "https://localhost:%d/v1/chat/completions" % srv.port, srv.cafile,
                     "grow", before_exit=write_hits)
     # more hits than writes: some Write did run its prologue twice
     assert seen["hits"] > r["writes"], (seen, r["writes"])
+    # the CLI names the stack and the Go version of the file
+    [row] = [x for x in seen["cli"].splitlines() if x.endswith(go_client())]
+    assert row.split()[:3] == ["executable", "Go", f["version"]], row
     check_call(d, pid, r, "http/1.1")
 
 

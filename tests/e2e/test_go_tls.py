@@ -51,8 +51,8 @@ def probed(d, path):
 
 def run(d, url, cafile, mode, before_exit=None):
     """Starts the client, waits until discovery probed it, lets it post;
-    returns its JSON result, pid and /api/v1/probes entry. before_exit(f)
-    runs while the client (in grow mode) still holds its probes."""
+    returns its JSON result, pid and /api/v1/probes entry. before_exit(f,
+    pid) runs while the client (in grow mode) still holds its probes."""
     binary = go_client()
     log = e2e.tmpfile("go_client.log")
     with open(log, "wb") as err:
@@ -66,7 +66,7 @@ def run(d, url, cafile, mode, before_exit=None):
         line = proc.stdout.readline()
         assert line, "the Go client printed nothing:\n" + open(log).read()
         if before_exit:
-            before_exit(probed(d, binary))
+            before_exit(probed(d, binary), proc.pid)
         proc.stdin.close()
         assert proc.wait(30) == 0, open(log).read()
     finally:
@@ -147,9 +147,14 @@ def a_write_that_grows_its_stack_is_copied_once():
     d = e2e.Daemon()
     seen = {}
 
-    def write_hits(f):
+    def write_hits(f, pid):
         seen["hits"] = sum(p["hits"] for p in f["probes"]
                            if p["function"] == "crypto/tls.(*Conn).Write")
+        seen["close"] = sum(p["hits"] for p in f["probes"]
+                            if p["function"] == "crypto/tls.(*Conn).Close")
+        # the client closed its tls.Conn before printing: Close ends the connection
+        e2e.wait_for(lambda: not [c for c in d.get_json("/api/v1/connections")[1]["connections"]
+                                  if c["pid"] == pid], 5, 0.05, "the connection ended")
         cli = subprocess.run([CLI, "--server", d.base, "probes"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, timeout=10)
         seen["cli"] = cli.stdout.decode()
@@ -157,6 +162,7 @@ def a_write_that_grows_its_stack_is_copied_once():
                     "grow", before_exit=write_hits)
     # more hits than writes: some Write did run its prologue twice
     assert seen["hits"] > r["writes"], (seen, r["writes"])
+    assert seen["close"] >= 1, seen
     # the CLI names the stack and the Go version of the file
     [row] = [x for x in seen["cli"].splitlines() if x.endswith(go_client())]
     assert row.split()[:3] == ["executable", "Go", f["version"]], row

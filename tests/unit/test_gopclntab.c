@@ -32,6 +32,7 @@ struct built {
 	char dir[64];
 	char full[128];     /* with symbols */
 	char stripped[128]; /* -ldflags=-s -w */
+	char pie[128];      /* -buildmode=pie, stripped: .data.rel.ro.gopclntab */
 	char go_version[32];
 };
 
@@ -64,11 +65,13 @@ static int setup(void **state)
 		return -1;
 	snprintf(b.full, sizeof(b.full), "%s/full", b.dir);
 	snprintf(b.stripped, sizeof(b.stripped), "%s/stripped", b.dir);
+	snprintf(b.pie, sizeof(b.pie), "%s/pie", b.dir);
 	snprintf(cmd, sizeof(cmd),
 	         "cd %s && export GOCACHE=%s/cache HOME=%s GO111MODULE=off CGO_ENABLED=0 && "
 	         "go build -o full %s/tests/go/tls_client.go && "
-	         "go build -ldflags='-s -w' -o stripped %s/tests/go/tls_client.go 2>&1",
-	         b.dir, b.dir, b.dir, cwd, cwd);
+	         "go build -ldflags='-s -w' -o stripped %s/tests/go/tls_client.go && "
+	         "go build -buildmode=pie -ldflags='-s -w' -o pie %s/tests/go/tls_client.go 2>&1",
+	         b.dir, b.dir, b.dir, cwd, cwd, cwd);
 	char out[4096];
 	if (sh(cmd, out, sizeof(out)) != 0) {
 		fprintf(stderr, "go build failed: %s\n", out);
@@ -168,6 +171,13 @@ static void test_finds_functions_stripped(void **state)
 	assert_int_equal(sh(cmd, out, sizeof(out)), 0);
 	assert_null(strstr(out, ".symtab")); /* really stripped */
 	check_binary(b, b->stripped);
+}
+
+static void test_finds_functions_pie(void **state)
+{
+	NEED_GO(state);
+	const struct built *b = *state;
+	check_binary(b, b->pie);
 }
 
 static void test_absent_names_and_non_go_files(void **state)
@@ -449,6 +459,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_finds_functions_unstripped),
 	    cmocka_unit_test(test_finds_functions_stripped),
+	    cmocka_unit_test(test_finds_functions_pie),
 	    cmocka_unit_test(test_absent_names_and_non_go_files),
 	    cmocka_unit_test(test_damaged_tables),
 	    cmocka_unit_test(test_buildinfo),

@@ -29,14 +29,42 @@ struct go_call_key {
 	__u32 pad;
 };
 
+/* A Read in flight, and the end of its goroutine's stack at entry when
+ * the buffer is on that stack (0: elsewhere). */
+struct go_read {
+	struct ssl_call call;
+	__u64 stack_hi;
+};
+
 /* Reads in flight per goroutine. LRU: a goroutine that died inside Read
  * (a panic) leaves its entry behind. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MAX_INFLIGHT);
 	__type(key, struct go_call_key);
-	__type(value, struct ssl_call);
+	__type(value, struct go_read);
 } go_active SEC(".maps");
+
+/* The goroutine's stack: runtime.g begins with stack{lo, hi}. */
+static __always_inline bool go_stack(__u64 g, __u64 *lo, __u64 *hi)
+{
+	__u64 st[2];
+	if (bpf_probe_read_user(st, sizeof(st), (void *)g))
+		return false;
+	*lo = st[0];
+	*hi = st[1];
+	return true;
+}
+
+/* A buffer on the goroutine stack (a slice that does not escape) moves
+ * when the stack grows inside Read: the runtime copies the stack and
+ * shifts every pointer into it by new hi - old hi; so does this. */
+static __always_inline void go_follow_stack(struct go_read *r, __u64 g)
+{
+	__u64 lo, hi;
+	if (r->stack_hi && go_stack(g, &lo, &hi) && hi != r->stack_hi)
+		r->call.buf += hi - r->stack_hi;
+}
 
 /* The socket under a *tls.Conn: its conn field (net.Conn, first) holds a
  * *net.TCPConn, whose first word is its *netFD; netFD.pfd.Sysfd follows
@@ -80,25 +108,28 @@ static __always_inline int go_enter(struct pt_regs *ctx, __u64 conn, __u64 buf, 
 	stat_add(LLMOBS_STAT_HITS, 1);
 	if (is_muted(conn, tgid))
 		return 0;
-	struct ssl_call call = {
-	    .ssl = conn,
-	    .buf = buf,
-	    .ts = bpf_ktime_get_ns(),
-	    .num = len > 0x7fffffff ? 0x7fffffff : len,
-	    .fd = -1,
-	    .src = src,
-	    .dir = dir,
-	};
-	if (!go_conn(&call, tgid))
+	struct go_read r = {.call = {
+	                        .ssl = conn,
+	                        .buf = buf,
+	                        .ts = bpf_ktime_get_ns(),
+	                        .num = len > 0x7fffffff ? 0x7fffffff : len,
+	                        .fd = -1,
+	                        .src = src,
+	                        .dir = dir,
+	                    }};
+	if (!go_conn(&r.call, tgid))
 		return 0;
-	if (dir == LLMOBS_DIR_WRITE) { /* nothing to learn at return */
-		if (call.num)
-			enter_write(&call, tgid);
+	if (dir == LLMOBS_DIR_WRITE) { /* copied now: nothing moves it */
+		if (r.call.num)
+			enter_write(&r.call, tgid);
 		return 0;
 	}
-	sample_socket(conn, tgid, &call);
+	__u64 lo, hi;
+	if (go_stack(g, &lo, &hi) && buf >= lo && buf < hi)
+		r.stack_hi = hi;
+	sample_socket(conn, tgid, &r.call);
 	struct go_call_key k = {.g = g, .tgid = tgid};
-	bpf_map_update_elem(&go_active, &k, &call, BPF_ANY);
+	bpf_map_update_elem(&go_active, &k, &r, BPF_ANY);
 	return 0;
 }
 
@@ -107,12 +138,13 @@ static __always_inline int go_read_return(void *ctx, __u64 g, long n)
 {
 	count_hit(ctx);
 	struct go_call_key k = {.g = g, .tgid = bpf_get_current_pid_tgid() >> 32};
-	struct ssl_call *call = bpf_map_lookup_elem(&go_active, &k);
-	if (!call)
+	struct go_read *r = bpf_map_lookup_elem(&go_active, &k);
+	if (!r)
 		return 0;
-	struct conn_state *st = conn_get(call->ssl, k.tgid);
+	go_follow_stack(r, g);
+	struct conn_state *st = conn_get(r->call.ssl, k.tgid);
 	if (st)
-		exit_read(call, st, n > 0 ? n : 0);
+		exit_read(&r->call, st, n > 0 ? n : 0);
 	bpf_map_delete_elem(&go_active, &k);
 	return 0;
 }

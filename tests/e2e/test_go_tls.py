@@ -137,11 +137,13 @@ def stripped_go_client_over_http2_is_captured():
 
 
 @e2e.test(timeout=300)
-def a_write_that_grows_its_stack_is_copied_once():
+def goroutine_stack_growth_in_write_and_read():
     """The entry probes sit on the stack check's jbe; a Write whose
     prologue grows the goroutine stack runs it twice, and only the second
     pass is the call: the request (a byte per Write, at many stack depths)
-    must come out whole, not with bytes twice."""
+    must come out whole, not with bytes twice. The response is read the
+    same way into a buffer on the goroutine stack, which moves when a Read
+    grows the stack: it must be copied from where it is at the RET."""
     srv = e2e.TlsServer(script={"deltas": DELTAS, "first_delay_ms": 40, "delay_ms": 10,
                                 "usage": {"prompt_tokens": 11, "completion_tokens": 4}})
     d = e2e.Daemon()

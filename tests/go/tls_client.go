@@ -9,11 +9,14 @@
 // from the request to the first body byte. grow writes the HTTP/1.1
 // request a byte per tls.(*Conn).Write, each from a new goroutine at
 // another stack depth, so that some Write grows its stack in its prologue
-// (and runs it twice); it then waits for stdin to close before exiting.
+// (and runs it twice), reads the response the same way into a buffer on
+// the goroutine stack, which moves when a Read grows the stack, then
+// waits for stdin to close before exiting.
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -130,7 +133,23 @@ func grow(rawurl string, pool *x509.CertPool, body string) {
 		}(i)
 		<-done
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	var raw []byte // up to the end of the chunked body
+	for i := 0; !bytes.HasSuffix(raw, []byte("0\r\n\r\n")); i++ {
+		done := make(chan struct{})
+		go func(i int) {
+			deep(i%160, func() {
+				var b [64]byte // on the stack: it does not escape
+				n, err := c.Read(b[:])
+				if err != nil {
+					fail(err)
+				}
+				raw = append(raw, b[:n]...)
+			})
+			close(done)
+		}(i)
+		<-done
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), nil)
 	if err != nil {
 		fail(err)
 	}

@@ -454,6 +454,93 @@ static void test_stack_abi_go_is_refused(void **state)
 	assert_false(tls_usable(&tls_go, off));
 }
 
+/* A table of each layout built by hand: two functions, "main.a" at 0x401000
+ * and Read at 0x401100, ending at 0x401200. */
+struct synth {
+	uint8_t b[512];
+	size_t n;
+};
+
+static size_t put(struct synth *t, size_t at, uint64_t v, unsigned size)
+{
+	memcpy(t->b + at, &v, size);
+	return at + size;
+}
+
+static void synth_table(struct synth *t, uint32_t magic, uint64_t text_in_header)
+{
+	memset(t, 0, sizeof(*t));
+	static const char names_blob[] = "main.a\0crypto/tls.(*Conn).Read";
+	const uint64_t entry[3] = {0x401000, 0x401100, 0x401200};
+	put(t, 0, magic, 4);
+	t->b[6] = 1; /* quantum */
+	t->b[7] = 8; /* pointer size */
+	bool u32 = magic == GO_PCLN_118 || magic == GO_PCLN_120;
+	size_t names = 128, functab = 192;
+	memcpy(t->b + names, names_blob, sizeof(names_blob));
+	if (magic == GO_PCLN_12) {
+		/* nfunc, then the table at 16; _func offsets and names from 0 */
+		put(t, 8, 2, 8);
+		functab = 16;
+	} else if (magic == GO_PCLN_116) {
+		put(t, 8, 2, 8);
+		put(t, 8 + 2 * 8, names, 8);
+		put(t, 8 + 6 * 8, functab, 8);
+	} else {
+		put(t, 8, 2, 8);
+		put(t, 8 + 2 * 8, text_in_header, 8);
+		put(t, 8 + 3 * 8, names, 8);
+		put(t, 8 + 7 * 8, functab, 8);
+	}
+	unsigned w = u32 ? 4 : 8;
+	size_t funcs = functab + 3 * 2 * w; /* the _func records follow the table */
+	for (int i = 0; i < 3; i++) {
+		uint64_t e = u32 ? entry[i] - 0x401000 : entry[i];
+		size_t rec = funcs + (size_t)i * 16;
+		/* the _func offset: from the function table (1.16+), the table (1.2) */
+		uint64_t fo = magic == GO_PCLN_12 ? rec : rec - functab;
+		put(t, functab + (size_t)i * 2 * w, e, w);
+		put(t, functab + (size_t)i * 2 * w + w, fo, w);
+		put(t, rec, e, w);
+		int32_t nameoff = i == 1 ? 7 : 0;
+		if (magic == GO_PCLN_12)
+			nameoff += (int32_t)names;
+		put(t, rec + w, (uint32_t)nameoff, 4);
+	}
+	t->n = funcs + 3 * 16 > names + sizeof(names_blob) ? funcs + 3 * 16
+	                                                   : names + sizeof(names_blob);
+}
+
+static void test_every_layout(void **state)
+{
+	(void)state;
+	static const uint32_t magics[] = {GO_PCLN_12, GO_PCLN_116, GO_PCLN_118, GO_PCLN_120};
+	const char *want[] = {"crypto/tls.(*Conn).Read", "main.a", "main.b"};
+	for (size_t m = 0; m < 4; m++) {
+		for (int hdr_text = 0; hdr_text < 2; hdr_text++) {
+			struct synth t;
+			/* 1.18+: the text start from the header, or (PIE) the caller's */
+			synth_table(&t, magics[m], hdr_text ? 0x401000 : 0);
+			uint64_t start[3], end[3];
+			assert_int_equal(go_pcln_lookup(t.b, t.n, 0x401000, want, 3, start, end),
+			                 2);
+			assert_int_equal(start[0], 0x401100);
+			assert_int_equal(end[0], 0x401200);
+			assert_int_equal(start[1], 0x401000);
+			assert_int_equal(end[1], 0x401100);
+			assert_int_equal(start[2], 0);
+			/* and cut anywhere: never past the bytes given (ASan) */
+			for (size_t cut = 0; cut < t.n; cut++) {
+				uint8_t *c = malloc(cut ? cut : 1);
+				memcpy(c, t.b, cut);
+				assert_true(go_pcln_lookup(c, cut, 0x401000, want, 3, start, end) <=
+				            2);
+				free(c);
+			}
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -463,6 +550,7 @@ int main(void)
 	    cmocka_unit_test(test_absent_names_and_non_go_files),
 	    cmocka_unit_test(test_damaged_tables),
 	    cmocka_unit_test(test_buildinfo),
+	    cmocka_unit_test(test_every_layout),
 	    cmocka_unit_test(test_ret_sites_match_objdump),
 	    cmocka_unit_test(test_ret_sites_decode),
 	    cmocka_unit_test(test_go_stack_check),

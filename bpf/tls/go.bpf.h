@@ -13,6 +13,8 @@
  * a fraction of a single-stepped one) and the arguments are untouched. */
 #pragma once
 
+#ifdef __TARGET_ARCH_x86
+
 #define X86_CF 0x01
 #define X86_ZF 0x40
 
@@ -184,3 +186,37 @@ int BPF_KPROBE(go_tls_close_enter)
 	}
 	return ssl_end(ctx, ctx->ax, LLMOBS_SRC_GO_CLOSE);
 }
+
+#else
+/* Go's registers are read on x86-64 only: tls_go.c probes no other file,
+ * and the programs the table names only count. */
+
+SEC("uprobe")
+int BPF_KPROBE(go_tls_write_enter)
+{
+	count_hit(ctx);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(go_tls_read_enter)
+{
+	count_hit(ctx);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(go_tls_read_ret)
+{
+	count_hit(ctx);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(go_tls_close_enter)
+{
+	count_hit(ctx);
+	return 0;
+}
+
+#endif

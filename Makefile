@@ -10,7 +10,7 @@ CLANG     ?= clang
 # Debian installs bpftool in /usr/sbin, outside a normal user's PATH.
 BPFTOOL   ?= $(or $(shell command -v bpftool 2>/dev/null),/usr/sbin/bpftool)
 ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
-PKGS      := libbpf libelf zlib libmicrohttpd libcjson libbrotlidec libhs libnghttp2
+PKGS      := libbpf libelf zlib libmicrohttpd libcjson libbrotlidec libhs libnghttp2 capstone
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -26,7 +26,7 @@ SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
 # Debian packages the build, the daemon and the tests need.
 DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libmicrohttpd-dev libcjson-dev libhttp-parser-dev libcmocka-dev libncurses-dev \
-	libcurl4-openssl-dev libbrotli-dev libssl-dev libvectorscan-dev uthash-dev libnghttp2-dev curl openssl python3 ca-certificates \
+	libcurl4-openssl-dev libbrotli-dev libssl-dev libvectorscan-dev uthash-dev libnghttp2-dev libcapstone-dev curl openssl python3 ca-certificates \
 	prometheus tmux nodejs libclang-rt-14-dev python3-h2 python3-httpx golang-go golang-golang-x-net-dev \
 	gnutls-bin wget libcurl3-gnutls
 

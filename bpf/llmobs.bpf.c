@@ -30,6 +30,7 @@ const volatile __u64 wakeup_bytes = 1 << 20;
 #include "lib/sock.bpf.h"
 #include "tls/openssl.bpf.h"
 #include "tls/gnutls.bpf.h"
+#include "tls/go.bpf.h"
 #include "sys/hello.bpf.h"
 #include "sys/plain.bpf.h"
 #include "sys/peer.bpf.h"

@@ -7,14 +7,21 @@
 
 #include "cli.h"
 
+/* "OpenSSL 3.x", "GnuTLS 3.4+", "Go go1.19.8": the stack's first word and
+ * its version. */
+static void stack_of(const cJSON *f, char *out, size_t n)
+{
+	const char *stack = json_str(f, "stack", "?");
+	snprintf(out, n, "%.*s %s", (int)strcspn(stack, " "), stack, json_str(f, "version", "?"));
+}
+
 static void print_file(const cJSON *f, bool verbose)
 {
 	double hits = 0, procs = 0;
+	char stack[48];
 	json_num(f, "hits", &hits);
 	json_num(f, "processes", &procs);
-	char stack[32];
-	snprintf(stack, sizeof(stack), "%s %s", json_str(f, "stack", "?"),
-	         json_str(f, "version", "?"));
+	stack_of(f, stack, sizeof(stack));
 	printf("%-10s %-14s %-10s %10.0f %6.0f  %s\n", json_str(f, "kind", "?"), stack,
 	       json_str(f, "origin", "?"), hits, procs, json_str(f, "path", "?"));
 	const cJSON *pids = cJSON_GetObjectItemCaseSensitive(f, "pids");
@@ -105,7 +112,7 @@ int cmd_probes(int argc, char **argv)
 		return cli_print_json(j);
 	}
 	const cJSON *files = cJSON_GetObjectItemCaseSensitive(j, "files");
-	printf("%-10s %-14s %-10s %10s %6s  %s\n", "KIND", "STACK", "ORIGIN", "HITS", "PROCS",
+	printf("%-10s %-14s %-10s %10s %6s  %s\n", "KIND", "TLS", "ORIGIN", "HITS", "PROCS",
 	       "PATH");
 	const cJSON *f;
 	cJSON_ArrayForEach(f, files)

@@ -80,6 +80,8 @@ static const char *close_reason(uint16_t src)
 		return "gnutls_deinit before the response completed";
 	case LLMOBS_SRC_CLOSE:
 		return "socket closed before the response completed";
+	case LLMOBS_SRC_GO_CLOSE:
+		return "tls.Conn.Close before the response completed";
 	default:
 		return "connection closed before the response completed";
 	}

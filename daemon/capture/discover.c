@@ -36,7 +36,8 @@
 #include "llmobs.skel.h"
 #include "core/log.h"
 
-#define MAX_PROBES (2 * TLS_MAX_FUNCS)
+/* an entry and a return probe per function, and one function's RET sites */
+#define MAX_PROBES (2 * TLS_MAX_FUNCS + PLACE_MAX_RETS)
 /* A file whose last user exited is detached only after a /proc check
  * confirms it (forked children map it without any exec or mmap). */
 #define RECHECK_NS    (1000ull * 1000 * 1000)
@@ -51,6 +52,8 @@ struct file_key {
 struct probe {
 	unsigned func; /* of the file's stack */
 	bool ret;
+	bool site;   /* ret on a RET instruction (tls_func.ret_sites) */
+	bool shared; /* its counter is an earlier probe's (the function's first RET site) */
 	uint64_t offset;
 	uint32_t cookie;
 	struct bpf_link *link;
@@ -182,20 +185,27 @@ static bool attach_probe(struct target *t, const char *open_path, unsigned f, ui
 {
 	const struct tls_func *fn = &t->stack->funcs[f];
 	struct bpf_program *prog = attach_prog_named(skel, ret ? fn->ret : fn->entry);
-	if (!prog || !bpf_program__autoload(prog))
-		return false; /* optional program that did not load */
+	if (!prog || !bpf_program__autoload(prog) || t->nprobes == MAX_PROBES)
+		return false; /* optional program that did not load, or no room */
+	bool site = ret && fn->ret_sites;
 	uint32_t cookie = llmobs_probe_cookie(t->slot, f, ret);
-	zero_hits(cookie);
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret, .bpf_cookie = cookie);
+	/* a function's RET sites share its return counter */
+	bool shared = site && t->nprobes && t->probes[t->nprobes - 1].site &&
+	              t->probes[t->nprobes - 1].func == f;
+	if (!shared)
+		zero_hits(cookie);
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret && !site, .bpf_cookie = cookie);
 	struct bpf_link *l = bpf_program__attach_uprobe_opts(prog, -1, open_path, off, &opts);
 	if (!l) {
 		attach_errors++;
 		log_warn("%s: cannot attach %s to %s+0x%llx: %s", t->path,
-		         ret ? "uretprobe" : "uprobe", t->stack->symbols[f],
-		         (unsigned long long)off, strerror(errno));
+		         site  ? "ret-site uprobe"
+		         : ret ? "uretprobe"
+		               : "uprobe",
+		         t->stack->symbols[f], (unsigned long long)off, strerror(errno));
 		return false;
 	}
-	t->probes[t->nprobes++] = (struct probe){f, ret, off, cookie, l};
+	t->probes[t->nprobes++] = (struct probe){f, ret, site, shared, off, cookie, l};
 	return true;
 }
 
@@ -219,6 +229,22 @@ static bool attach_pair(struct target *t, const char *open_path, unsigned f, uin
 	return false;
 }
 
+/* Entry and every RET site of a function whose returns cannot have a
+ * uretprobe (Go): all or none, as a pair above. */
+static bool attach_ret_sites(struct target *t, const char *open_path, unsigned f,
+                             const struct placement *pl)
+{
+	unsigned first = t->nprobes;
+	bool ok = attach_probe(t, open_path, f, pl->at, false);
+	for (unsigned i = 0; ok && i < pl->nrets; i++)
+		ok = attach_probe(t, open_path, f, pl->rets[i], true);
+	if (ok)
+		return true;
+	while (t->nprobes > first)
+		bpf_link__destroy(t->probes[--t->nprobes].link);
+	return false;
+}
+
 static int alloc_slot(void)
 {
 	for (int i = 0; i < LLMOBS_MAX_PROBE_FILES; i++)
@@ -231,23 +257,33 @@ static int alloc_slot(void)
 
 /* The first stack whose write and read functions the file has, with
  * their offsets (off[f], 0 when absent); NULL when none. One pass over
- * the file's symbols looks for every stack's names. */
+ * the file's symbols looks for every symbol stack's names; stacks with
+ * their own lookup (Go's .gopclntab) run theirs in turn. */
 static const struct tls_stack *find_stack(const char *path, uint64_t *off, struct elf_info *info)
 {
 	const char *names[TLS_MAX_STACKS * TLS_MAX_FUNCS];
 	uint64_t all[TLS_MAX_STACKS * TLS_MAX_FUNCS];
 	size_t n = 0;
 	for (const struct tls_stack *const *s = tls_stacks; *s; s++)
-		for (unsigned f = 0; f < (*s)->nfuncs; f++)
+		for (unsigned f = 0; !(*s)->find && f < (*s)->nfuncs; f++)
 			names[n++] = (*s)->symbols[f];
-	if (elf_func_offsets(path, names, n, all, info) <= 0)
-		return NULL;
+	if (elf_func_offsets(path, names, n, all, info) < 0)
+		return NULL; /* not an ELF file */
 	n = 0;
-	for (const struct tls_stack *const *s = tls_stacks; *s; n += (*s)->nfuncs, s++) {
+	for (const struct tls_stack *const *s = tls_stacks; *s; s++) {
+		if ((*s)->find) {
+			struct elf_info own;
+			if ((*s)->find(path, off, &own) > 0 && tls_usable(*s, off)) {
+				*info = own;
+				return *s;
+			}
+			continue;
+		}
 		if (tls_usable(*s, all + n) && !tls_is_wrapper(*s, info)) {
 			memcpy(off, all + n, (*s)->nfuncs * sizeof(*off));
 			return *s;
 		}
+		n += (*s)->nfuncs;
 	}
 	return NULL;
 }
@@ -279,8 +315,9 @@ static unsigned attach_placed(struct target *t, const char *open_path, unsigned 
 		const struct placement *pl = &t->place[f];
 		if (pl->kind != PLACE_PUBLIC && pl->kind != PLACE_CALLEE)
 			continue;
-		bool ok = fn->ret ? attach_pair(t, open_path, f, pl->at)
-		                  : attach_probe(t, open_path, f, pl->at, false);
+		bool ok = fn->ret_sites ? attach_ret_sites(t, open_path, f, pl)
+		          : fn->ret     ? attach_pair(t, open_path, f, pl->at)
+		                        : attach_probe(t, open_path, f, pl->at, false);
 		if (ok && tls_is_io(fn))
 			io++;
 		*probed += ok;
@@ -354,7 +391,8 @@ static struct target *probe_file(const struct file_key *k, const char *open_path
 static void detach_target(struct target *t, const char *why)
 {
 	for (unsigned i = 0; i < t->nprobes; i++)
-		hits_retired += read_hits(t->probes[i].cookie);
+		if (!t->probes[i].shared)
+			hits_retired += read_hits(t->probes[i].cookie);
 	log_info("detached %u probes from %s (%s)", t->nprobes, t->path, why);
 	HASH_DEL(targets, t);
 	detach_probes(t);
@@ -636,7 +674,8 @@ void discover_stats(struct discover_stats *out)
 			out->files_library++;
 		out->uprobes += t->nprobes;
 		for (unsigned i = 0; i < t->nprobes; i++)
-			out->hits += read_hits(t->probes[i].cookie);
+			if (!t->probes[i].shared)
+				out->hits += read_hits(t->probes[i].cookie);
 	}
 	out->attach_errors = attach_errors;
 	out->hits += hits_retired;
@@ -676,11 +715,14 @@ static cJSON *target_json(const struct target *t)
 		const struct probe *p = &t->probes[i];
 		cJSON *po = cJSON_CreateObject();
 		cJSON_AddStringToObject(po, "function", t->stack->symbols[p->func]);
-		cJSON_AddStringToObject(po, "type", p->ret ? "uretprobe" : "uprobe");
+		cJSON_AddStringToObject(po, "type",
+		                        p->site  ? "ret-site uprobe"
+		                        : p->ret ? "uretprobe"
+		                                 : "uprobe");
 		snprintf(tmp, sizeof(tmp), "0x%llx", (unsigned long long)p->offset);
 		cJSON_AddStringToObject(po, "offset", tmp);
 		uint64_t h = read_hits(p->cookie);
-		total += h;
+		total += p->shared ? 0 : h; /* shown on each RET site, counted once */
 		cJSON_AddNumberToObject(po, "hits", (double)h);
 		cJSON_AddItemToArray(probes, po);
 	}
@@ -706,6 +748,14 @@ static cJSON *target_json(const struct target *t)
 			                        pl->emulated ? "emulated" : "single-stepped");
 		}
 		cJSON_AddStringToObject(fo, "first_instruction", pl->insn);
+		if (pl->nrets) {
+			cJSON *rets = cJSON_AddArrayToObject(fo, "ret_sites");
+			for (unsigned i = 0; i < pl->nrets; i++) {
+				snprintf(tmp, sizeof(tmp), "0x%llx",
+				         (unsigned long long)pl->rets[i]);
+				cJSON_AddItemToArray(rets, cJSON_CreateString(tmp));
+			}
+		}
 		cJSON_AddStringToObject(fo, "why", pl->why);
 		cJSON_AddItemToArray(fns, fo);
 	}

@@ -29,7 +29,7 @@ static bool exec_segment(Elf *e, uint64_t x, bool by_offset, GElf_Phdr *ph)
 	return false;
 }
 
-static bool vaddr_to_offset(Elf *e, uint64_t vaddr, uint64_t *off)
+bool elf_vaddr_to_offset(Elf *e, uint64_t vaddr, uint64_t *off)
 {
 	GElf_Phdr ph;
 	if (!exec_segment(e, vaddr, false, &ph))
@@ -38,8 +38,12 @@ static bool vaddr_to_offset(Elf *e, uint64_t vaddr, uint64_t *off)
 	return true;
 }
 
-static void read_info(Elf *e, struct elf_info *info)
+void elf_read_info(Elf *e, struct elf_info *info)
 {
+	GElf_Ehdr eh;
+	/* static executables (Go's) have no PT_INTERP */
+	if (gelf_getehdr(e, &eh) && eh.e_type == ET_EXEC)
+		info->executable = true;
 	size_t nph;
 	if (elf_getphdrnum(e, &nph) == 0) {
 		for (size_t i = 0; i < nph; i++) {
@@ -101,7 +105,7 @@ static int scan_symtab(Elf *e, Elf_Scn *scn, const GElf_Shdr *sh, const char *co
 			uint64_t off;
 			if (offsets[k] || strcmp(name, names[k]) != 0)
 				continue;
-			if (vaddr_to_offset(e, sym.st_value, &off)) {
+			if (elf_vaddr_to_offset(e, sym.st_value, &off)) {
 				offsets[k] = off;
 				found++;
 			}
@@ -129,7 +133,7 @@ int elf_func_offsets(const char *path, const char *const *names, size_t n, uint6
 		return -1;
 	}
 	if (info)
-		read_info(e, info);
+		elf_read_info(e, info);
 	int found = 0;
 	/* .dynsym first (what the dynamic linker exports), then .symtab of
 	 * unstripped static binaries. */

@@ -22,6 +22,9 @@ enum place_kind {
 	PLACE_COVERED,  /* no probe: reaches another function's probe */
 };
 
+/* RET instructions probed per function, at most (tls_func.ret_sites). */
+#define PLACE_MAX_RETS 32
+
 struct placement {
 	enum place_kind kind;
 	uint64_t symbol;     /* file offset of the public symbol */
@@ -30,6 +33,8 @@ struct placement {
 	unsigned covered_by; /* the function (of the stack) whose probe sees it */
 	char insn[48];       /* the probed (or, if covered, the entry) instruction */
 	char why[160];
+	uint64_t rets[PLACE_MAX_RETS]; /* file offsets of its RET instructions */
+	unsigned nrets;
 };
 
 /* Chooses placements for every function with offsets[f] != 0 in path.

@@ -19,7 +19,7 @@
  * per file (llmobs_probe_cookie). */
 #define TLS_MAX_FUNCS LLMOBS_PROBE_FUNCS
 
-enum tls_kind { TLS_OPENSSL, TLS_GNUTLS };
+enum tls_kind { TLS_OPENSSL, TLS_GNUTLS, TLS_GO };
 
 /* What a function does for the capture. A file is probed only when it has
  * a TLS_WRITE and a TLS_READ function; the others are optional. */
@@ -36,6 +36,10 @@ struct tls_func {
 	 * probe are attached both or neither */
 	const char *ret;
 	bool optional; /* its programs may fail to load: the daemon runs without */
+	/* ret is attached as a plain uprobe on each RET instruction of the
+	 * function (placement.rets), not as a uretprobe: Go moves goroutine
+	 * stacks, and a uretprobe's rewritten return address breaks that */
+	bool ret_sites;
 };
 
 struct placement;
@@ -53,6 +57,10 @@ struct tls_stack {
 	 * another stack, probed there (libgnutls-openssl's SSL_* over GnuTLS):
 	 * not this stack, or every call would be seen twice; NULL-terminated */
 	const char *const *wrappers;
+	/* Fills offsets (per function, 0 = absent) and info from path;
+	 * returns how many functions were found, -1 when path is not ELF.
+	 * NULL: the symbols, from the ELF symbol tables (elf_func_offsets). */
+	int (*find)(const char *path, uint64_t *offsets, struct elf_info *info);
 	/* The version the log names, from the file and the symbols found. */
 	const char *(*version)(const struct elf_info *info, const uint64_t *offsets);
 	/* Where each function's probe goes (placement.h); out[0..nfuncs). */

@@ -25,13 +25,13 @@ static const char *const names[G__N] = {
 
 /* clang-format off */
 static const struct tls_func funcs[G__N] = {
-    [G_SEND]       = {TLS_WRITE, "gnutls_send_enter",   "gnutls_exit_ret", false},
-    [G_SEND2]      = {TLS_WRITE, "gnutls_send_enter",   "gnutls_exit_ret", false},
-    [G_SEND_RANGE] = {TLS_WRITE, "gnutls_send_enter",   "gnutls_exit_ret", false},
-    [G_RECV]       = {TLS_READ,  "gnutls_recv_enter",   "gnutls_exit_ret", false},
-    [G_RECV_SEQ]   = {TLS_READ,  "gnutls_recv_enter",   "gnutls_exit_ret", false},
-    [G_BYE]        = {TLS_END,   "gnutls_bye_enter",    NULL,              true},
-    [G_DEINIT]     = {TLS_END,   "gnutls_deinit_enter", NULL,              true},
+    [G_SEND]       = {TLS_WRITE, "gnutls_send_enter",   "gnutls_exit_ret", false, false},
+    [G_SEND2]      = {TLS_WRITE, "gnutls_send_enter",   "gnutls_exit_ret", false, false},
+    [G_SEND_RANGE] = {TLS_WRITE, "gnutls_send_enter",   "gnutls_exit_ret", false, false},
+    [G_RECV]       = {TLS_READ,  "gnutls_recv_enter",   "gnutls_exit_ret", false, false},
+    [G_RECV_SEQ]   = {TLS_READ,  "gnutls_recv_enter",   "gnutls_exit_ret", false, false},
+    [G_BYE]        = {TLS_END,   "gnutls_bye_enter",    NULL,              true,  false},
+    [G_DEINIT]     = {TLS_END,   "gnutls_deinit_enter", NULL,              true,  false},
 };
 /* clang-format on */
 

@@ -12,12 +12,12 @@ const char *const ssl_func_names[F__N] = {"SSL_write",   "SSL_write_ex", "SSL_re
 
 /* clang-format off */
 static const struct tls_func funcs[F__N] = {
-    [F_WRITE]    = {TLS_WRITE, "ssl_write_enter",    "ssl_exit_ret", false},
-    [F_WRITE_EX] = {TLS_WRITE, "ssl_write_ex_enter", "ssl_exit_ret", false},
-    [F_READ]     = {TLS_READ,  "ssl_read_enter",     "ssl_exit_ret", false},
-    [F_READ_EX]  = {TLS_READ,  "ssl_read_ex_enter",  "ssl_exit_ret", false},
-    [F_FREE]     = {TLS_END,   "ssl_free_enter",     NULL,           true},
-    [F_SHUTDOWN] = {TLS_END,   "ssl_shutdown_enter", NULL,           true},
+    [F_WRITE]    = {TLS_WRITE, "ssl_write_enter",    "ssl_exit_ret", false, false},
+    [F_WRITE_EX] = {TLS_WRITE, "ssl_write_ex_enter", "ssl_exit_ret", false, false},
+    [F_READ]     = {TLS_READ,  "ssl_read_enter",     "ssl_exit_ret", false, false},
+    [F_READ_EX]  = {TLS_READ,  "ssl_read_ex_enter",  "ssl_exit_ret", false, false},
+    [F_FREE]     = {TLS_END,   "ssl_free_enter",     NULL,           true,  false},
+    [F_SHUTDOWN] = {TLS_END,   "ssl_shutdown_enter", NULL,           true,  false},
 };
 /* clang-format on */
 

@@ -89,6 +89,9 @@ enum llmobs_src {
 	LLMOBS_SRC_GNUTLS_RECV = 16, /* gnutls_record_recv and its variants */
 	LLMOBS_SRC_GNUTLS_BYE = 17,
 	LLMOBS_SRC_GNUTLS_DEINIT = 18,
+	LLMOBS_SRC_GO_WRITE = 19, /* Go crypto/tls.(*Conn).Write */
+	LLMOBS_SRC_GO_READ = 20,  /* Go crypto/tls.(*Conn).Read */
+	LLMOBS_SRC_GO_CLOSE = 21, /* Go crypto/tls.(*Conn).Close */
 };
 
 /* Probe hit counters ("probe_hits" per-CPU array): each uprobe carries a

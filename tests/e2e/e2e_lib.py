@@ -411,6 +411,27 @@ def anthropic_sse(*texts, model="claude-sonnet-4-5", input_tokens=12, output_tok
         ("message_stop", {"type": "message_stop"}))
 
 
+def client_hello():
+    """A file holding the first flight of a real TLS client (Python's ssl on
+    memory BIOs): what a TLS stack without probes writes to its socket."""
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname="localhost")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    hello = out.read()
+    assert hello[0] == 0x16 and hello[5] == 0x01, hello[:8]
+    path = tmpfile("client_hello")
+    with open(path, "wb") as f:
+        f.write(hello)
+    return path
+
+
 # ---- clients -----------------------------------------------------------
 
 def client_argv(port, cafile, python=None, **opts):

@@ -5,7 +5,7 @@ llmobs-cli connections, and top's footer) with a guess and a reason, logged
 once per process and reason, and counted; parsed ones say their protocol.
 Cases: a TLS client speaking a binary protocol, gRPC over HTTP/2, and TLS
 ciphertext on a followed plaintext port from a TLS stack without probes
-(Go's crypto/tls)."""
+(a ClientHello written straight to the socket)."""
 
 import json
 import os
@@ -161,68 +161,37 @@ def grpc_over_http2_is_listed_not_parsed():
     # the plain HTTP/2 calls of the other tests are listed as parsed while open
 
 
-GO_TLS_CLIENT = r"""
-package main
-
-import (
-	"crypto/tls"
-	"crypto/x509"
-	"fmt"
-	"net"
-	"os"
-	"time"
-)
-
-func main() {
-	pem, _ := os.ReadFile(os.Args[2])
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	raw, err := net.Dial("tcp", "127.0.0.1:"+os.Args[1])
-	if err != nil {
-		panic(err)
-	}
-	c := tls.Client(raw, &tls.Config{RootCAs: pool, ServerName: "localhost"})
-	if _, err := c.Write([]byte("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")); err != nil {
-		panic(err)
-	}
-	buf := make([]byte, 4096)
-	c.Read(buf)
-	fmt.Println("READY")
-	for i := 0; i < 3000; i++ {
-		if _, err := os.Stat(os.Args[3]); err == nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+# A TLS client with no library the daemon probes: its ClientHello, written
+# straight to the socket, then the connection held open until released.
+RAW_TLS_CLIENT = r"""
+import os, socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(open(sys.argv[2], "rb").read())
+print("SENT", flush=True)
+for _ in range(3000):
+    if os.path.exists(sys.argv[3]):
+        break
+    time.sleep(0.02)
 """
 
 
-@e2e.test(timeout=400)
+@e2e.test(timeout=120)
 def tls_ciphertext_on_a_followed_port_names_the_blind_spot():
-    work = e2e.tmpdir()
-    src = os.path.join(work, "tls_client.go")
-    with open(src, "w") as f:
-        f.write(GO_TLS_CLIENT)
-    exe = os.path.join(work, "go_tls_client")
-    env = dict(os.environ, GO111MODULE="off", GOCACHE=os.path.join(work, "gocache"), GOFLAGS="")
-    out = subprocess.run(["go", "build", "-o", exe, src], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, timeout=300)
-    assert out.returncode == 0, out.stdout.decode()
+    """TLS from a stack without probes on a followed plaintext port is
+    ciphertext to the socket tracepoints: listed, never parsed."""
     crt, key = e2e.cert()
     srv = start("echo_server", ECHO_SERVER, crt, key)
     port = int(read_line(srv, "PORT ").split()[1])
     d = e2e.Daemon("--plain-port", str(port))
     flag = e2e.tmpfile("release")
     os.unlink(flag)
-    cl = e2e.Managed("go_tls_client", [exe, str(port), crt, flag], e2e.tmpfile("go.log"),
-                     stdout=subprocess.PIPE)
-    read_line(cl, "READY")
+    cl = start("raw_tls_client", RAW_TLS_CLIENT, port, e2e.client_hello(), flag)
+    read_line(cl, "SENT")
 
     def listed():
         got, _ = unparsed(d, cl.proc.pid)
         return got or None
-    [c] = e2e.wait_for(listed, 10, 0.05, "the Go client's connection listed")
+    [c] = e2e.wait_for(listed, 10, 0.05, "the raw TLS client's connection listed")
     assert c["transport"] == "tcp" and c["protocol"] == "tls", c
     assert "TLS ciphertext on a followed socket" in c["reason"], c
     assert not e2e.streams(d)

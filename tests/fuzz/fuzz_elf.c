@@ -1,12 +1,14 @@
 /* ELF files as discovery reads them: symbols (libelf) of every TLS stack,
  * then the placement of probes, which decodes instructions at the symbols'
- * offsets, and PLT stubs resolved through relocations. */
+ * offsets, and PLT stubs resolved through relocations; and as a Go
+ * executable (.gopclntab, .go.buildinfo, the functions decoded whole). */
 #include <string.h>
 
 #include "capture/elfsym.h"
 #include "fuzz.h"
 #include "capture/placement.h"
 #include "capture/tls_gnutls.h"
+#include "capture/tls_go.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -32,6 +34,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i + 8 <= size && i < 1024; i += 64) /* any offset may be a "stub" */
 		if (elf_plt_target(path, i, name, sizeof(name)) && !memchr(name, 0, sizeof(name)))
 			abort();
+	uint64_t go_offs[TLS_MAX_FUNCS] = {0};
+	if (tls_go.find(path, go_offs, &info) > 0) {
+		struct placement out[TLS_MAX_FUNCS];
+		tls_go.place(path, &info, go_offs, true, out);
+		for (int i = 0; i < GO__N; i++)
+			if (out[i].nrets > PLACE_MAX_RETS)
+				abort();
+	}
 	close(fd);
 	return 0;
 }

@@ -67,8 +67,11 @@ deps:
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "deps: all Debian packages present"; fi
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
-	@# The e2e Node client: the official OpenAI SDK, pinned by the lockfile.
-	@[ -d tests/e2e/node/node_modules/openai ] && [ -d tests/e2e/node/node_modules/ws ] || (cd tests/e2e/node && npm ci --no-audit --no-fund --loglevel=error)
+	@# The e2e Node clients (the official OpenAI SDK, ws) and the BoringSSL
+	@# executables (Bun, Claude Code), pinned by the lockfile.
+	@n=tests/e2e/node/node_modules; [ -d $$n/openai ] && [ -d $$n/ws ] && [ -x $$n/bun/bin/bun.exe ] \
+		&& [ -d $$n/@anthropic-ai/claude-code ] \
+		|| (cd tests/e2e/node && npm ci --no-audit --no-fund --loglevel=error)
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h

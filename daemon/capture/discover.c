@@ -231,25 +231,64 @@ static int alloc_slot(void)
 
 /* The first stack whose write and read functions the file has, with
  * their offsets (off[f], 0 when absent); NULL when none. One pass over
- * the file's symbols looks for every stack's names. */
-static const struct tls_stack *find_stack(const char *path, uint64_t *off, struct elf_info *info)
+ * the file's symbols looks for every stack's names; stacks located by
+ * other means (tls_stack.find) are tried after it. A stack that refuses
+ * the file is *refused, with why. */
+static const struct tls_stack *find_stack(const char *path, uint64_t *off, struct elf_info *info,
+                                          const struct tls_stack **refused, char *why, size_t nwhy)
 {
 	const char *names[TLS_MAX_STACKS * TLS_MAX_FUNCS];
 	uint64_t all[TLS_MAX_STACKS * TLS_MAX_FUNCS];
 	size_t n = 0;
+	*refused = NULL;
 	for (const struct tls_stack *const *s = tls_stacks; *s; s++)
-		for (unsigned f = 0; f < (*s)->nfuncs; f++)
+		for (unsigned f = 0; !(*s)->find && f < (*s)->nfuncs; f++)
 			names[n++] = (*s)->symbols[f];
-	if (elf_func_offsets(path, names, n, all, info) <= 0)
+	int found = elf_func_offsets(path, names, n, all, info);
+	if (found < 0)
 		return NULL;
 	n = 0;
-	for (const struct tls_stack *const *s = tls_stacks; *s; n += (*s)->nfuncs, s++) {
+	for (const struct tls_stack *const *s = tls_stacks; *s && found > 0; s++) {
+		if ((*s)->find)
+			continue;
 		if (tls_usable(*s, all + n)) {
 			memcpy(off, all + n, (*s)->nfuncs * sizeof(*off));
 			return *s;
 		}
+		n += (*s)->nfuncs;
+	}
+	for (const struct tls_stack *const *s = tls_stacks; *s; s++) {
+		if (!(*s)->find)
+			continue;
+		memset(off, 0, (*s)->nfuncs * sizeof(*off));
+		enum tls_found r = (*s)->find(path, off, why, nwhy);
+		if (r == TLS_FOUND && tls_usable(*s, off))
+			return *s;
+		if (r == TLS_REFUSED && !*refused)
+			*refused = *s;
 	}
 	return NULL;
+}
+
+/* Files a stack recognised but would not probe (tls_found), newest last:
+ * /api/v1/probes lists them with the reason. */
+#define MAX_REFUSED 32
+static struct refused {
+	char path[PATH_MAX];
+	const char *stack;
+	char why[192];
+	time_t at;
+} refused_files[MAX_REFUSED];
+static unsigned nrefused;
+
+static void note_refused(const char *path, const struct tls_stack *s, const char *why)
+{
+	struct refused *r = &refused_files[nrefused++ % MAX_REFUSED];
+	snprintf(r->path, sizeof(r->path), "%s", path);
+	r->stack = s->name;
+	snprintf(r->why, sizeof(r->why), "%s", why);
+	r->at = time(NULL);
+	log_warn("%s: %s inside, but not probed: %s", path, s->name, why);
 }
 
 static struct target *new_target(const struct file_key *k, unsigned slot,
@@ -319,13 +358,18 @@ static struct target *probe_file(const struct file_key *k, const char *open_path
 	uint64_t off[TLS_MAX_FUNCS];
 	struct elf_info info;
 	uint64_t t0 = clock_mono_ns();
-	const struct tls_stack *stack = find_stack(open_path, off, &info);
+	const struct tls_stack *refused;
+	char why[192] = "";
+	const struct tls_stack *stack =
+	    find_stack(open_path, off, &info, &refused, why, sizeof(why));
 	uint64_t t1 = clock_mono_ns();
+	if (!stack && refused)
+		note_refused(shown_path, refused, why);
 	if (!stack) {
-		char needs[128];
+		char needs[192];
 		tls_needs(needs, sizeof(needs));
-		if (pinned)
-			log_warn("%s: no %s symbols; not probed", shown_path, needs);
+		if (pinned && !refused)
+			log_warn("%s: no %s; not probed", shown_path, needs);
 		dismiss(k);
 		return NULL;
 	}
@@ -723,6 +767,20 @@ cJSON *discover_json(void)
 		cJSON_AddItemToArray(files, target_json(t));
 	}
 	cJSON_AddNumberToObject(j, "files_dismissed", ndismissed);
+	cJSON *ref = cJSON_AddArrayToObject(j, "files_refused");
+	for (unsigned i = nrefused > MAX_REFUSED ? nrefused - MAX_REFUSED : 0; i < nrefused; i++) {
+		const struct refused *r = &refused_files[i % MAX_REFUSED];
+		char at[32];
+		struct tm tm;
+		gmtime_r(&r->at, &tm);
+		strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "path", r->path);
+		cJSON_AddStringToObject(o, "stack", r->stack);
+		cJSON_AddStringToObject(o, "reason", r->why);
+		cJSON_AddStringToObject(o, "at", at);
+		cJSON_AddItemToArray(ref, o);
+	}
 	cJSON_AddNumberToObject(j, "attach_errors", (double)attach_errors);
 	pthread_mutex_unlock(&lock);
 	return j;

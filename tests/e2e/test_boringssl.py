@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""BoringSSL built into stripped executables, end to end with real BPF: Bun
+(tests/e2e/node, pinned by the lockfile) streaming a chat completion with
+its own fetch, found and probed with no flags (SSL_read and SSL_write
+located by the ssl_lib.cc error sites), and a patched copy of Bun whose
+signals disagree: refused with the reason, never probed."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e_lib as e2e  # noqa: E402
+
+NODE = os.path.join(e2e.E2E_DIR, "node")
+BUN = os.path.join(NODE, "node_modules", "bun", "bin", "bun.exe")
+CLAUDE = os.path.join(NODE, "node_modules", "@anthropic-ai", "claude-code", "bin", "claude.exe")
+FETCH = os.path.join(NODE, "bun_fetch.mjs")
+# bun 1.4.5: SSL_read's quic_method check, "cmpq $0x0,0x98(%rdi)", at file
+# offset 0x237e50a (test_boringssl.c checks the same bytes)
+QUIC_CMP_OFF = 0x237e50a
+QUIC_CMP = bytes([0x48, 0x83, 0xbf, 0x98, 0x00, 0x00, 0x00, 0x00])
+
+
+def require(path):
+    if not os.access(path, os.X_OK):
+        raise AssertionError("%s missing: make deps installs it (npm ci in tests/e2e/node)" % path)
+    return path
+
+
+def boringssl_files(d, pid=None):
+    status, body = d.get_json("/api/v1/probes")
+    assert status == 200, body
+    return [f for f in body["files"] if f["stack"] == "BoringSSL"
+            and (pid is None or pid in f["pids"])]
+
+
+def start_held(argv, env=None):
+    """argv started, told to wait for a file before its TLS work; returns
+    (process, the file to create)."""
+    hold = os.path.join(e2e.tmpdir(), "go.%d" % time.monotonic_ns())
+    env = dict(os.environ, E2E_WAIT_FILE=hold, E2E_API_KEY=e2e.SECRET, **(env or {}))
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    e2e._live.append(Proc(p))
+    return p, hold
+
+
+class Proc:
+    """A plain Popen the runner stops with the test."""
+
+    name = "client"
+    log_path = ""
+
+    def __init__(self, p):
+        self.proc = p
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log_tail(self):
+        return ""
+
+
+@e2e.test
+def bun_fetch_is_captured_with_no_flags():
+    require(BUN)
+    srv = e2e.TlsServer(script={"deltas": ["Bun", " over", " BoringSSL"], "first_delay_ms": 150,
+                                "delay_ms": 20,
+                                "usage": {"prompt_tokens": 17, "completion_tokens": 3}})
+    d = e2e.Daemon()
+    p, hold = start_held([BUN, FETCH, str(srv.port), srv.cafile, "gpt-4o"])
+    [f] = e2e.wait_for(lambda: boringssl_files(d, p.pid), 20, 0.05, "bun probed")
+    assert f["kind"] == "executable" and f["origin"] == "discovered", f
+    assert f["version"] == "built in" and os.path.realpath(f["path"]) == os.path.realpath(BUN), f
+    fns = {(x["function"], x["type"]): x for x in f["probes"]}
+    assert set(fns) == {("SSL_read", "uprobe"), ("SSL_read", "uretprobe"),
+                        ("SSL_write", "uprobe"), ("SSL_write", "uretprobe")}, fns
+    assert fns[("SSL_read", "uprobe")]["offset"] == "0x237e500", fns
+    assert fns[("SSL_write", "uprobe")]["offset"] == "0x23ffc30", fns
+    why = {x["function"]: x for x in f["functions"]}
+    assert "ssl_lib.cc:931" in why["SSL_read"]["why"], why
+    assert "ssl_lib.cc:953" in why["SSL_write"]["why"], why
+    assert why["SSL_read"]["hit_cost"] == "emulated", why  # push %rbp
+    open(hold, "w").close()
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err.decode()[-2000:]
+    r = json.loads(out)
+    assert r["status"] == 200 and r["text"] == "Bun over BoringSSL", r
+    s = e2e.finished_streams(d, p.pid)[0]
+    assert s["status"] == "completed" and s["error"] is None, s
+    assert s["text"] == "Bun over BoringSSL", s
+    assert s["model"] == "gpt-4o" and s["provider"] == "openai", s
+    assert s["http_status"] == 200 and s["finish_reason"] == "stop", s
+    assert s["usage"]["input_tokens"] == 17 and s["usage"]["output_tokens"] == 3, s
+    assert s["protocol"] == "http/1.1" and s["dropped_bytes"] == 0, s
+    # the daemon's TTFT starts at the request's last byte, the client's
+    # before it connected: never more
+    assert 140 <= s["ttft_ms"] <= r["ttft_ms"] + 5, (s["ttft_ms"], r)
+    f = boringssl_files(d)[0]
+    hits = {(x["function"], x["type"]): x["hits"] for x in f["probes"]}
+    assert hits[("SSL_write", "uprobe")] >= 1 and hits[("SSL_read", "uretprobe")] >= 3, hits
+    assert e2e.SECRET not in json.dumps(s)
+
+
+@e2e.test
+def bun_whose_checks_disagree_is_refused_with_the_reason():
+    require(BUN)
+    with open(BUN, "rb") as f:
+        f.seek(QUIC_CMP_OFF)
+        assert f.read(len(QUIC_CMP)) == QUIC_CMP, "not bun 1.4.5? (the lockfile pins it)"
+    patched = os.path.join(e2e.tmpdir(), "bun-patched")
+    shutil.copy(BUN, patched)
+    with open(patched, "r+b") as f:
+        f.seek(QUIC_CMP_OFF + 3)
+        f.write(b"\x90")  # SSL_read now checks another field than SSL_write
+    d = e2e.Daemon()
+    p = subprocess.Popen([patched, "-e", "await Bun.sleep(3000)"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    e2e._live.append(Proc(p))
+
+    def refused():
+        _, body = d.get_json("/api/v1/probes")
+        return [r for r in body["files_refused"] if r["path"] == patched]
+    [r] = e2e.wait_for(refused, 20, 0.05, "the patched copy refused")
+    assert r["stack"] == "BoringSSL", r
+    assert r["reason"].startswith("the quic_method checks disagree (field 0x90 in SSL_read, "
+                                  "0x98 in SSL_write)"), r
+    assert not [f for f in d.get_json("/api/v1/probes")[1]["files"] if f["path"] == patched]
+    log = open(d.log_path).read()
+    assert "%s: BoringSSL inside, but not probed: the quic_method checks disagree" % patched \
+        in log, log[-3000:]
+    assert "attached" not in [l for l in log.splitlines() if patched in l][0], log[-3000:]
+    # the original, run next to it, is still probed
+    q = subprocess.Popen([BUN, "-e", "await Bun.sleep(3000)"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    e2e._live.append(Proc(q))
+    e2e.wait_for(lambda: boringssl_files(d, q.pid), 20, 0.05, "the original probed")
+
+
+e2e.main()

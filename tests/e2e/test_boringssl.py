@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """BoringSSL built into stripped executables, end to end with real BPF: Bun
 (tests/e2e/node, pinned by the lockfile) streaming a chat completion with
-its own fetch, found and probed with no flags (SSL_read and SSL_write
-located by the ssl_lib.cc error sites), and a patched copy of Bun whose
-signals disagree: refused with the reason, never probed."""
+its own fetch, and Claude Code (`claude -p hi`, a Bun single-file
+executable) against a local Anthropic-shaped server, both found and probed
+with no flags (SSL_read and SSL_write located by the ssl_lib.cc error
+sites); and a patched copy of Bun whose signals disagree: refused with the
+reason, never probed."""
 
 import json
 import os
@@ -105,6 +107,71 @@ def bun_fetch_is_captured_with_no_flags():
     hits = {(x["function"], x["type"]): x["hits"] for x in f["probes"]}
     assert hits[("SSL_write", "uprobe")] >= 1 and hits[("SSL_read", "uretprobe")] >= 3, hits
     assert e2e.SECRET not in json.dumps(s)
+
+
+def anthropic_stream(*texts, model="claude-sonnet-4-5", input_tokens=12, output_tokens=3):
+    """A whole Anthropic Messages stream, as Claude Code checks it (a
+    message object, content block start and stop)."""
+    msg = {"id": "msg_e2e", "type": "message", "role": "assistant", "model": model,
+           "content": [], "stop_reason": None, "stop_sequence": None,
+           "usage": {"input_tokens": input_tokens, "output_tokens": 1}}
+    block = {"type": "content_block_start", "index": 0,
+             "content_block": {"type": "text", "text": ""}}
+    return e2e.sse(
+        ("message_start", {"type": "message_start", "message": msg}),
+        ("content_block_start", block),
+        *[("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                   "delta": {"type": "text_delta", "text": t}}) for t in texts],
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("message_delta", {"type": "message_delta",
+                           "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                           "usage": {"output_tokens": output_tokens}}),
+        ("message_stop", {"type": "message_stop"}))
+
+
+# Maps a file executable and sleeps: the daemon probes the file through
+# this process (claude's own processes may start their requests sooner
+# than the first location of a 400 MB executable takes).
+HOLDER = """import mmap, sys, time
+f = open(sys.argv[1], "rb")
+m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ | mmap.PROT_EXEC)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+@e2e.test(timeout=240)
+def claude_code_print_is_captured():
+    require(CLAUDE)
+    srv = e2e.TlsServer(script={"raw": {"content_type": "text/event-stream", "delay_ms": 20,
+                                        "pieces": anthropic_stream("Bon", "jour")}})
+    d = e2e.Daemon()
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, CLAUDE, "180"])
+    e2e._live.append(Proc(holder))
+    [f] = e2e.wait_for(lambda: boringssl_files(d, holder.pid), 30, 0.05, "claude probed")
+    assert f["kind"] == "executable" and f["version"] == "built in", f
+    offsets = {x["function"]: x["offset"] for x in f["probes"]}
+    assert offsets == {"SSL_read": "0x33304b0", "SSL_write": "0x3330300"}, offsets
+    home = os.path.join(e2e.tmpdir(), "home")
+    os.makedirs(home, exist_ok=True)
+    env = dict(os.environ, HOME=home, ANTHROPIC_BASE_URL="https://localhost:%d" % srv.port,
+               NODE_EXTRA_CA_CERTS=srv.cafile, ANTHROPIC_API_KEY="dummy",
+               CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1")
+    out = subprocess.run([CLAUDE, "-p", "hi", "--model", "claude-sonnet-4-5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=env, cwd=home, timeout=180)
+    assert out.returncode == 0 and out.stdout.decode().strip() == "Bonjour", out
+    served = len(srv.requests())
+
+    def calls():
+        got = [s for s in e2e.streams(d, provider="anthropic") if s["status"] != "streaming"]
+        return got if len(got) >= served else None
+    got = e2e.wait_for(calls, 15, 0.05, "%d anthropic calls" % served)
+    for s in got:
+        assert s["status"] == "completed" and s["error"] is None, s
+        assert s["text"] == "Bonjour" and s["model"] == "claude-sonnet-4-5", s
+        assert s["endpoint"].startswith("/v1/messages"), s
+        assert s["usage"]["input_tokens"] == 12 and s["usage"]["output_tokens"] == 3, s
+        assert s["http_status"] == 200 and s["dropped_bytes"] == 0, s
+        assert s["thread"] == "HTTP Client", s
 
 
 @e2e.test

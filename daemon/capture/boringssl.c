@@ -20,9 +20,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define ERR_LIB_SSL  0x10
-#define R_NOT_CALLED 0x42 /* ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED */
-#define R_BAD_LENGTH 0x6f /* SSL_R_BAD_LENGTH: SSL_write's num < 0 */
+#define ERR_LIB_SSL     0x10
+#define R_NOT_CALLED    0x42 /* ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED */
+#define R_BAD_LENGTH    0x6f /* SSL_R_BAD_LENGTH: SSL_write's num < 0 */
+#define R_UNINITIALIZED 0xe2 /* SSL_R_UNINITIALIZED: do_handshake unset */
 /* "ssl/ssl_lib.cc" backwards: the daemon's own file must not hold the
  * anchor it looks for, or every copy of it would look like BoringSSL */
 #define ANCHOR_REVERSED  "cc.bil_lss/lss"
@@ -32,6 +33,7 @@
 #define MAX_SECS         8
 #define SEARCH_BACK      65536 /* how far a function start is looked for */
 #define LINES_PEEK_WRITE 64    /* SSL_peek ends this close before SSL_write */
+#define LINES_SHUTDOWN   160   /* SSL_shutdown begins this close after SSL_write */
 #define MAX_HEAD         256   /* a quic check is this close to its entry */
 #define MAX_TARGETS      4096
 #define CACHE_SLOTS      16
@@ -470,6 +472,73 @@ __attribute__((format(printf, 2, 3))) static void fail(struct bssl_found *f, con
 	va_end(ap);
 }
 
+static void put(struct image *im, const struct site *st, struct bssl_func *out)
+{
+	const struct sec *s = sec_of(im, st->start);
+	out->vaddr = st->start;
+	out->offset = st->start - s->va + s->off;
+	out->line = (unsigned)st->line;
+	out->site = st->pos;
+	out->how = st->how;
+}
+
+static bool has_quic_check(const struct site *st, unsigned n, uint64_t start)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (st[i].start == start && st[i].reason == R_NOT_CALLED)
+			return true;
+	return false;
+}
+
+/* SSL_shutdown, after SSL_write in ssl_lib.cc: it begins with the
+ * do_handshake check SSL_write makes after its quic check. Optional: when
+ * anything is unsure it is left out, with a note. */
+static void find_shutdown(struct image *im, const struct site *st, unsigned n, const struct site *w,
+                          struct bssl_found *f)
+{
+	int64_t dh = -1, last = w->line; /* SSL_write's own lines end here */
+	for (unsigned i = 0; i < n; i++) {
+		if (st[i].start != w->start)
+			continue;
+		if (st[i].line > last)
+			last = st[i].line;
+		if (st[i].reason == R_UNINITIALIZED && st[i].line > w->line &&
+		    st[i].line - w->line < LINES_PEEK_WRITE)
+			dh = st[i].quic_disp;
+	}
+	if (dh < 0) {
+		snprintf(f->shutdown_note, sizeof(f->shutdown_note),
+		         "SSL_write's do_handshake check not found");
+		return;
+	}
+	int s = -1;
+	for (unsigned i = 0; i < n; i++) {
+		if (st[i].reason != R_UNINITIALIZED || st[i].line <= last ||
+		    st[i].line - w->line > LINES_SHUTDOWN || st[i].start == w->start ||
+		    st[i].start == f->read.vaddr || has_quic_check(st, n, st[i].start))
+			continue;
+		if (s < 0 || st[i].line < st[s].line)
+			s = (int)i;
+	}
+	if (s < 0 || st[s].quic_disp != dh || !st[s].branch ||
+	    st[s].branch - st[s].start > MAX_HEAD) {
+		snprintf(f->shutdown_note, sizeof(f->shutdown_note),
+		         s < 0 ? "no do_handshake check within %u lines after SSL_write"
+		               : "the check after SSL_write tests another field (%u lines)",
+		         LINES_SHUTDOWN);
+		return;
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (st[i].reason == R_UNINITIALIZED && st[i].line == st[s].line &&
+		    st[i].start != st[s].start) {
+			snprintf(f->shutdown_note, sizeof(f->shutdown_note),
+			         "ssl_lib.cc:%u is in two functions", (unsigned)st[s].line);
+			return;
+		}
+	put(im, &st[s], &f->shutdown);
+	f->handshake_disp = dh;
+}
+
 static void decide(struct image *im, struct site *st, unsigned n, struct bssl_found *f)
 {
 	/* SSL_write: a SHOULD_NOT_HAVE_BEEN_CALLED site whose function also
@@ -539,18 +608,11 @@ static void decide(struct image *im, struct site *st, unsigned n, struct bssl_fo
 		     (unsigned)st[r].quic_disp, (unsigned)st[w].quic_disp);
 		return;
 	}
-	const struct site *pick[2] = {&st[r], &st[w]};
-	struct bssl_func *out[2] = {&f->read, &f->write};
-	for (int k = 0; k < 2; k++) {
-		const struct sec *s = sec_of(im, pick[k]->start);
-		out[k]->vaddr = pick[k]->start;
-		out[k]->offset = pick[k]->start - s->va + s->off;
-		out[k]->line = (unsigned)pick[k]->line;
-		out[k]->site = pick[k]->pos;
-		out[k]->how = pick[k]->how;
-	}
+	put(im, &st[r], &f->read);
+	put(im, &st[w], &f->write);
 	f->quic_disp = st[r].quic_disp;
 	f->ok = true;
+	find_shutdown(im, st, n, &st[w], f);
 }
 
 static void locate(struct image *im, struct bssl_found *f)
@@ -587,7 +649,8 @@ static void locate(struct image *im, struct bssl_found *f)
 		if (!start[i] || !analyze(im, start[i], refs[i], &st[n]))
 			continue;
 		st[n].how = how[i];
-		if (st[n].reason == R_NOT_CALLED || st[n].reason == R_BAD_LENGTH)
+		if (st[n].reason == R_NOT_CALLED || st[n].reason == R_BAD_LENGTH ||
+		    st[n].reason == R_UNINITIALIZED)
 			n++;
 	}
 	if (!n)
@@ -617,7 +680,11 @@ static bool still_holds(struct image *im, const struct bssl_found *f)
 		    st.line != fn[k]->line || st.quic_disp != f->quic_disp)
 			return false;
 	}
-	struct site len;
+	struct site len, sh;
+	if (f->shutdown.vaddr && (!analyze(im, f->shutdown.vaddr, f->shutdown.site, &sh) ||
+	                          sh.reason != R_UNINITIALIZED || sh.line != f->shutdown.line ||
+	                          sh.quic_disp != f->handshake_disp))
+		return false;
 	return analyze(im, f->write.vaddr, f->len_site, &len) && len.reason == R_BAD_LENGTH;
 }
 

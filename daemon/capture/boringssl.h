@@ -1,6 +1,7 @@
 /* BoringSSL built into stripped executables (Bun, and Bun single-file
- * programs such as Claude Code): SSL_read and SSL_write located without
- * symbols, by the error sites BoringSSL compiles into them.
+ * programs such as Claude Code): SSL_read, SSL_write and SSL_shutdown
+ * located without symbols, by the error sites BoringSSL compiles into
+ * them.
  *
  * OPENSSL_PUT_ERROR passes __FILE__ and __LINE__, so SSL_read (with
  * SSL_peek inlined) and SSL_write load the address of ".../ssl/ssl_lib.cc"
@@ -21,8 +22,9 @@
 struct bssl_func {
 	uint64_t vaddr;  /* the function's entry */
 	uint64_t offset; /* its file offset, what uprobes take */
-	uint64_t site;   /* ssl_lib.cc's address loaded in its quic check (the operand) */
-	unsigned line;   /* the ssl_lib.cc line of its quic_method check */
+	uint64_t site;   /* ssl_lib.cc's address loaded in its check (the operand) */
+	unsigned line;   /* the ssl_lib.cc line of its check: quic_method (read,
+	                    write), do_handshake (shutdown) */
 	const char *how; /* how its start was found: "FDE" or "padding" */
 };
 
@@ -30,11 +32,18 @@ struct bssl_found {
 	bool anchored; /* the file has the ssl_lib.cc string: BoringSSL inside */
 	bool ok;       /* read and write located, every signal agreeing */
 	struct bssl_func read, write;
-	uint64_t anchor;   /* the string's address */
-	uint64_t len_site; /* the same in SSL_write's negative length check */
-	int64_t quic_disp; /* the quic_method field's offset in SSL */
-	unsigned refs;     /* code references to the string */
-	char reason[192];  /* why not, when !ok */
+	/* SSL_shutdown (optional, shutdown.vaddr 0 when not told for sure):
+	 * the first SSL_R_UNINITIALIZED site after SSL_write, in a function
+	 * with no quic check, testing the field SSL_write's own
+	 * SSL_R_UNINITIALIZED check tests (do_handshake) */
+	struct bssl_func shutdown;
+	int64_t handshake_disp;  /* that field's offset in SSL */
+	char shutdown_note[128]; /* why SSL_shutdown was not located */
+	uint64_t anchor;         /* the string's address */
+	uint64_t len_site;       /* the same in SSL_write's negative length check */
+	int64_t quic_disp;       /* the quic_method field's offset in SSL */
+	unsigned refs;           /* code references to the string */
+	char reason[192];        /* why not, when !ok */
 };
 
 /* Locates SSL_read and SSL_write in path. Returns 0 with out filled (see

@@ -81,12 +81,16 @@ def bun_fetch_is_captured_with_no_flags():
     assert f["version"] == "built in" and os.path.realpath(f["path"]) == os.path.realpath(BUN), f
     fns = {(x["function"], x["type"]): x for x in f["probes"]}
     assert set(fns) == {("SSL_read", "uprobe"), ("SSL_read", "uretprobe"),
-                        ("SSL_write", "uprobe"), ("SSL_write", "uretprobe")}, fns
+                        ("SSL_write", "uprobe"), ("SSL_write", "uretprobe"),
+                        ("SSL_shutdown", "uprobe")}, fns
     assert fns[("SSL_read", "uprobe")]["offset"] == "0x237e500", fns
     assert fns[("SSL_write", "uprobe")]["offset"] == "0x23ffc30", fns
+    assert fns[("SSL_shutdown", "uprobe")]["offset"] == "0x23ac290", fns
     why = {x["function"]: x for x in f["functions"]}
     assert "ssl_lib.cc:931" in why["SSL_read"]["why"], why
     assert "ssl_lib.cc:953" in why["SSL_write"]["why"], why
+    assert "do_handshake check (SSL field 0x28) at ssl_lib.cc:1021" in \
+        why["SSL_shutdown"]["why"], why
     assert why["SSL_read"]["hit_cost"] == "emulated", why  # push %rbp
     open(hold, "w").close()
     out, err = p.communicate(timeout=60)
@@ -150,7 +154,8 @@ def claude_code_print_is_captured():
     [f] = e2e.wait_for(lambda: boringssl_files(d, holder.pid), 30, 0.05, "claude probed")
     assert f["kind"] == "executable" and f["version"] == "built in", f
     offsets = {x["function"]: x["offset"] for x in f["probes"]}
-    assert offsets == {"SSL_read": "0x33304b0", "SSL_write": "0x3330300"}, offsets
+    assert offsets == {"SSL_read": "0x33304b0", "SSL_write": "0x3330300",
+                       "SSL_shutdown": "0x33331f0"}, offsets
     home = os.path.join(e2e.tmpdir(), "home")
     os.makedirs(home, exist_ok=True)
     env = dict(os.environ, HOME=home, ANTHROPIC_BASE_URL="https://localhost:%d" % srv.port,

@@ -1,7 +1,7 @@
 /* Stands in for BoringSSL inside a stripped executable (test_boringssl.c):
  * OPENSSL_PUT_ERROR-like sites with ssl_lib.cc as __FILE__, in the line
  * order of the real file, built without symbols. "addr" prints where
- * SSL_read and SSL_write really are. -DDISAGREE makes SSL_write check
+ * SSL_read, SSL_write and SSL_shutdown really are. -DDISAGREE makes SSL_write check
  * another field than SSL_read does: the locator must refuse it. */
 #include <stdio.h>
 #include <string.h>
@@ -69,6 +69,17 @@ __attribute__((noinline)) int write_(struct ssl *ssl, const void *buf, int num)
 	return num;
 }
 
+#line 1017
+__attribute__((noinline)) int shutdown_(struct ssl *ssl)
+{
+	if (ssl->do_handshake == NULL) {
+		PUT_ERROR(0xe2);
+		return -1;
+	}
+	ssl->have = 0;
+	return 1;
+}
+
 #line 1650
 __attribute__((noinline)) int renegotiate(struct ssl *ssl)
 {
@@ -84,10 +95,11 @@ int main(int argc, char **argv)
 	static struct ssl ssl = {.do_handshake = &ssl};
 	char buf[8];
 	if (argc > 1 && strcmp(argv[1], "addr") == 0) {
-		printf("read=%p write=%p\n", (void *)read_, (void *)write_);
+		printf("read=%p write=%p shutdown=%p\n", (void *)read_, (void *)write_,
+		       (void *)shutdown_);
 		return 0;
 	}
 	int r = write_(&ssl, "hi", 2) + read_(&ssl, buf, sizeof(buf)) + provide_quic_data(&ssl) +
-	        renegotiate(&ssl);
-	return r == 5 ? 0 : 1;
+	        renegotiate(&ssl) + shutdown_(&ssl);
+	return r == 6 ? 0 : 1;
 }

@@ -35,26 +35,27 @@ static void fixture(const char *name, char *out, size_t n)
 }
 
 /* What the fixture says of itself: its functions' run-time addresses. */
-static void fixture_addrs(const char *path, uint64_t *read, uint64_t *write)
+static void fixture_addrs(const char *path, uint64_t *read, uint64_t *write, uint64_t *shutdown)
 {
 	char cmd[PATH_MAX + 16];
 	snprintf(cmd, sizeof(cmd), "%s addr", path);
 	FILE *p = popen(cmd, "r");
 	assert_non_null(p);
-	unsigned long long r = 0, w = 0;
-	assert_int_equal(fscanf(p, "read=%llx write=%llx", &r, &w), 2);
+	unsigned long long r = 0, w = 0, sh = 0;
+	assert_int_equal(fscanf(p, "read=%llx write=%llx shutdown=%llx", &r, &w, &sh), 3);
 	pclose(p);
 	*read = r;
 	*write = w;
+	*shutdown = sh;
 }
 
 static void test_fixture(void **state)
 {
 	(void)state;
 	char path[PATH_MAX];
-	uint64_t r, w;
+	uint64_t r, w, sh;
 	fixture("bssl_nopie", path, sizeof(path));
-	fixture_addrs(path, &r, &w);
+	fixture_addrs(path, &r, &w, &sh);
 	struct bssl_found f;
 	assert_int_equal(bssl_locate(path, &f), 0);
 	assert_true(f.anchored);
@@ -66,6 +67,9 @@ static void test_fixture(void **state)
 	assert_int_equal(f.read.line, 933); /* #line 930 + 3 */
 	assert_int_equal(f.write.line, 959);
 	assert_int_equal(f.quic_disp, 0x98);
+	assert_int_equal(f.shutdown.vaddr, sh);
+	assert_int_equal(f.shutdown.line, 1020); /* #line 1017 + 3 */
+	assert_int_equal(f.handshake_disp, 0xa0);
 	/* non-PIE: offset = vaddr - 0x400000 */
 	assert_int_equal(f.read.offset, r - 0x400000);
 }
@@ -74,9 +78,9 @@ static void test_fixture_pie(void **state)
 {
 	(void)state;
 	char path[PATH_MAX];
-	uint64_t r, w;
+	uint64_t r, w, sh;
 	fixture("bssl_pie", path, sizeof(path));
-	fixture_addrs(path, &r, &w);
+	fixture_addrs(path, &r, &w, &sh);
 	struct bssl_found f;
 	assert_int_equal(bssl_locate(path, &f), 0);
 	if (!f.ok)
@@ -84,6 +88,7 @@ static void test_fixture_pie(void **state)
 	/* loaded at a random base: the same page offsets and distance */
 	assert_int_equal(f.read.vaddr & 0xfff, r & 0xfff);
 	assert_int_equal(f.write.vaddr - f.read.vaddr, w - r);
+	assert_int_equal(f.shutdown.vaddr - f.read.vaddr, sh - r);
 	assert_int_equal(f.read.offset, f.read.vaddr);
 }
 
@@ -143,6 +148,9 @@ static void test_real_bun(void **state)
 	assert_int_equal(f.write.line, 953);
 	assert_int_equal(f.quic_disp, 0x98);
 	assert_string_equal(f.read.how, "padding");
+	assert_int_equal(f.shutdown.vaddr, 0x25b4290);
+	assert_int_equal(f.shutdown.line, 1021);
+	assert_int_equal(f.handshake_disp, 0x28);
 	/* again: from the cache, after checking the sites still hold */
 	struct bssl_found g;
 	assert_int_equal(bssl_locate(BUN, &g), 0);
@@ -164,6 +172,7 @@ static void test_real_claude(void **state)
 	assert_int_equal(f.write.vaddr, 0x3531300);
 	assert_int_equal(f.read.line, 933);
 	assert_int_equal(f.write.line, 955);
+	assert_int_equal(f.shutdown.vaddr, 0x35341f0);
 }
 
 /* A copy of bun with one byte changed at off; returns its path. */

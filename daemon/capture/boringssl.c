@@ -15,6 +15,7 @@
 #include <libelf.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,32 @@ static unsigned find_strings(Elf *e, uint64_t *out)
 	return n;
 }
 
+/* Whether a whole "…ssl/ssl_lib.cc" string begins at va (a cached
+ * location's check: no search of .rodata). */
+static bool anchor_at(Elf *e, uint64_t va)
+{
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
+		    !(sh.sh_flags & SHF_ALLOC) || va < sh.sh_addr || va >= sh.sh_addr + sh.sh_size)
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		if (!d || !d->d_buf || d->d_size != sh.sh_size)
+			return false;
+		const char *base = d->d_buf, *p = base + (va - sh.sh_addr);
+		size_t left = d->d_size - (va - sh.sh_addr);
+		const char *nul = memchr(p, '\0', left < 4096 ? left : 4096);
+		if (!nul || (p > base && p[-1]) || nul - p < ANCHOR_LEN)
+			return false;
+		for (int i = 0; i < ANCHOR_LEN; i++)
+			if (nul[-1 - i] != ANCHOR_REVERSED[i])
+				return false;
+		return true;
+	}
+	return false;
+}
+
 /* ---- references ---- */
 
 static bool is_ref(const cs_insn *in, uint64_t str)
@@ -126,6 +153,72 @@ static bool is_ref(const cs_insn *in, uint64_t str)
 	return false;
 }
 
+/* Whether the 4 bytes at i of s end an instruction loading str. */
+static bool loads(struct image *im, const struct sec *s, uint64_t i, uint64_t str, cs_insn *in)
+{
+	for (unsigned back = 1; back <= 4 && back <= i; back++) {
+		const uint8_t *code = s->p + i - back;
+		size_t len = back + 4;
+		uint64_t at = s->va + i - back;
+		if (cs_disasm_iter(im->cs, &code, &len, &at, in) && !len && is_ref(in, str))
+			return true;
+	}
+	return false;
+}
+
+static void add_ref(uint64_t *out, unsigned *n, uint64_t va)
+{
+	for (unsigned k = 0; k < *n; k++)
+		if (out[k] == va)
+			return;
+	if (*n < MAX_REFS)
+		out[(*n)++] = va;
+}
+
+/* Absolute references: the address's 4 bytes, found by memmem. */
+static void imm_refs(struct image *im, const struct sec *s, uint64_t str, cs_insn *in,
+                     uint64_t *out, unsigned *n)
+{
+	const uint8_t pat[4] = {(uint8_t)str, (uint8_t)(str >> 8), (uint8_t)(str >> 16),
+	                        (uint8_t)(str >> 24)};
+	const uint8_t *p = s->p, *end = s->p + s->size;
+	while ((p = memmem(p, (size_t)(end - p), pat, 4))) {
+		uint64_t i = (uint64_t)(p - s->p);
+		if (loads(im, s, i, str, in))
+			add_ref(out, n, s->va + i);
+		p++;
+	}
+}
+
+/* RIP-relative references: the displacement a position needs falls by one
+ * per byte, so over each run of positions where its upper 16 bits stay the
+ * same, memmem finds the candidates by those two bytes. */
+static void rip_refs(struct image *im, const struct sec *s, uint64_t str, cs_insn *in,
+                     uint64_t *out, unsigned *n)
+{
+	for (uint64_t i = 1; i + 4 <= s->size;) {
+		int64_t want = (int64_t)(str - (s->va + i + 4));
+		uint64_t run = ((uint64_t)(uint32_t)want & 0xffff) + 1; /* same upper half */
+		if (i + run + 3 > s->size)
+			run = s->size - 3 - i;
+		if (want < INT32_MIN || want > INT32_MAX) {
+			i += run;
+			continue;
+		}
+		const uint8_t hi[2] = {(uint8_t)((uint32_t)want >> 16),
+		                       (uint8_t)((uint32_t)want >> 24)};
+		const uint8_t *p = s->p + i + 2, *end = s->p + i + run + 3;
+		while (p < end && (p = memmem(p, (size_t)(end - p), hi, 2)) && p + 1 < end) {
+			uint64_t at = (uint64_t)(p - 2 - s->p);
+			if (s->va + at + 4 + (uint64_t)(int64_t)le32(s->p + at) == str &&
+			    loads(im, s, at, str, in))
+				add_ref(out, n, s->va + at);
+			p++;
+		}
+		i += run;
+	}
+}
+
 /* Code that loads the string's address: "mov $str, %reg" (absolute, not
  * PIE) or "lea str(%rip), %reg". Byte patterns first, kept when some
  * instruction ending with them loads the string; out[] are the addresses
@@ -136,25 +229,10 @@ static unsigned find_refs(struct image *im, const uint64_t *strs, unsigned nstr,
 	unsigned n = 0;
 	cs_insn *in = cs_malloc(im->cs);
 	for (unsigned k = 0; k < im->nx; k++) {
-		const struct sec *s = &im->x[k];
-		for (uint64_t i = 4; i + 4 <= s->size && n < MAX_REFS; i++) {
-			int32_t v = le32(s->p + i);
-			for (unsigned j = 0; j < nstr; j++) {
-				bool imm = !im->pie && (uint64_t)(uint32_t)v == strs[j];
-				bool rip = s->va + i + 4 + (uint64_t)(int64_t)v == strs[j];
-				if (!imm && !rip)
-					continue;
-				for (unsigned back = 1; back <= 4; back++) {
-					const uint8_t *code = s->p + i - back;
-					size_t len = back + 4;
-					uint64_t at = s->va + i - back;
-					if (cs_disasm_iter(im->cs, &code, &len, &at, in) && !len &&
-					    is_ref(in, strs[j])) {
-						out[n++] = s->va + i;
-						break;
-					}
-				}
-			}
+		for (unsigned j = 0; j < nstr; j++) {
+			if (!im->pie && strs[j] <= UINT32_MAX)
+				imm_refs(im, &im->x[k], strs[j], in, out, &n);
+			rip_refs(im, &im->x[k], strs[j], in, out, &n);
 		}
 	}
 	cs_free(in, 1);
@@ -669,9 +747,7 @@ static void locate(struct image *im, struct bssl_found *f)
  * checks where they were found. */
 static bool still_holds(struct image *im, const struct bssl_found *f)
 {
-	uint64_t strs[MAX_STRINGS];
-	unsigned n = find_strings(im->e, strs);
-	if (!n || strs[0] != f->anchor)
+	if (!anchor_at(im->e, f->anchor))
 		return false;
 	const struct bssl_func *fn[2] = {&f->read, &f->write};
 	for (int k = 0; k < 2; k++) {

@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -350,9 +351,9 @@ static void log_attached(const struct target *t, const uint64_t *off, uint64_t t
 	         t->stack->version(&t->info, off), emulated, probed, who);
 }
 
-/* Probes one file. Returns the target, or NULL when it carries no usable
- * TLS functions (dismissed) or attaching failed. */
-static struct target *probe_file(const struct file_key *k, const char *open_path,
+/* Probes one file through open_path. Returns the target, or NULL when it
+ * carries no usable TLS functions (dismissed) or attaching failed. */
+static struct target *probe_path(const struct file_key *k, const char *open_path,
                                  const char *shown_path, uint32_t pid, bool pinned)
 {
 	uint64_t off[TLS_MAX_FUNCS];
@@ -392,6 +393,22 @@ static struct target *probe_file(const struct file_key *k, const char *open_path
 	HASH_ADD(hh, targets, key, sizeof(t->key), t);
 	bpf_mark(k, LLMOBS_FILE_PROBED);
 	log_attached(t, off, t0, t1, probed, emulated);
+	return t;
+}
+
+/* probe_path through an fd opened first: locating and attaching take a
+ * while (BoringSSL's first location about 0.5 s), and a short-lived
+ * process's /proc/PID/root path is gone by then, while the file is not. */
+static struct target *probe_file(const struct file_key *k, const char *open_path,
+                                 const char *shown_path, uint32_t pid, bool pinned)
+{
+	char held[64];
+	int fd = open(open_path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		snprintf(held, sizeof(held), "/proc/self/fd/%d", fd);
+	struct target *t = probe_path(k, fd >= 0 ? held : open_path, shown_path, pid, pinned);
+	if (fd >= 0)
+		close(fd);
 	return t;
 }
 
@@ -621,8 +638,10 @@ void discover_mapped(const struct llmobs_event *ev)
 	}
 	/* Known by now, or a key /proc/PID/maps does not show (overlayfs maps
 	 * the lower file): the scan above probed what the process maps, and
-	 * the periodic refresh keeps its users right. */
-	if (!t)
+	 * the periodic refresh keeps its users right. A process that is gone
+	 * before its report is handled (a short script while a file was being
+	 * located) tells nothing of the file: its next user is looked at. */
+	if (!t && alive)
 		dismiss(&k);
 	pthread_mutex_unlock(&lock);
 }

@@ -1,7 +1,9 @@
 /* ELF files as discovery reads them: symbols (libelf), then the placement
- * of probes, which decodes instructions at the symbols' offsets. */
+ * of probes, which decodes instructions at the symbols' offsets; and the
+ * BoringSSL locator, which every file without those symbols goes through. */
 #include <string.h>
 
+#include "capture/boringssl.h"
 #include "capture/elfsym.h"
 #include "fuzz.h"
 #include "capture/placement.h"
@@ -22,6 +24,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (int i = 0; i < F__N; i++)
 			(void)place_kind_name(out[i].kind);
 	}
+	struct bssl_found f;
+	if (bssl_locate(path, &f) == 0 && f.ok &&
+	    (!f.anchored || !f.read.offset || !f.write.offset || f.read.vaddr == f.write.vaddr))
+		abort(); /* a location must name two distinct functions */
 	close(fd);
 	return 0;
 }

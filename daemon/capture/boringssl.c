@@ -637,8 +637,8 @@ static void decide(struct image *im, struct site *st, unsigned n, struct bssl_fo
 		}
 	}
 	if (nw != 1) {
-		fail(f, "SSL_write: %u functions with the quic check and a length check (%u sites)",
-		     (unsigned)nw, n);
+		fail(f, "SSL_write: %u functions with the quic check and a length check",
+		     (unsigned)nw);
 		return;
 	}
 	/* SSL_read (SSL_peek inlined): the SHOULD_NOT_HAVE_BEEN_CALLED line right
@@ -735,6 +735,15 @@ static void locate(struct image *im, struct bssl_found *f)
 		fail(f, "%u references to ssl_lib.cc, none an SSL error site", nref);
 	else
 		decide(im, st, n, f);
+	if (!f->ok) { /* what the decision rested on */
+		unsigned found = 0;
+		for (unsigned i = 0; i < nref; i++)
+			found += start[i] != 0;
+		size_t len = strlen(f->reason);
+		snprintf(f->reason + len, sizeof(f->reason) - len,
+		         " (%u error sites; %u references, %u of them in functions found)", n, nref,
+		         found);
+	}
 	for (unsigned k = 0; k < nref; k++)
 		free(w[k].targets);
 	free(w);

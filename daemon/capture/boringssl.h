@@ -43,7 +43,7 @@ struct bssl_found {
 	uint64_t len_site;       /* the same in SSL_write's negative length check */
 	int64_t quic_disp;       /* the quic_method field's offset in SSL */
 	unsigned refs;           /* code references to the string */
-	char reason[192];        /* why not, when !ok */
+	char reason[256];        /* why not, when !ok */
 };
 
 /* Locates SSL_read and SSL_write in path. Returns 0 with out filled (see

@@ -271,27 +271,33 @@ static const struct tls_stack *find_stack(const char *path, uint64_t *off, struc
 	return NULL;
 }
 
-/* Files a stack recognised but would not probe (tls_found), newest last:
- * /api/v1/probes lists them with the reason. */
+/* Files a stack recognised but would not probe (tls_found), each path
+ * once with its latest reason: /api/v1/probes lists them. */
 #define MAX_REFUSED 32
 static struct refused {
 	char path[PATH_MAX];
 	const char *stack;
-	char why[192];
+	char why[256];
 	time_t at;
 } refused_files[MAX_REFUSED];
 static unsigned nrefused;
 
 static void note_refused(const char *path, const struct tls_stack *s, const char *why)
 {
-	struct refused *r = &refused_files[nrefused++ % MAX_REFUSED];
+	struct refused *r = NULL;
+	for (unsigned i = 0; i < MAX_REFUSED && i < nrefused && !r; i++)
+		if (strcmp(refused_files[i].path, path) == 0)
+			r = &refused_files[i];
+	bool again = r && r->stack == s->name && strcmp(r->why, why) == 0;
+	if (!r)
+		r = &refused_files[nrefused++ % MAX_REFUSED];
 	snprintf(r->path, sizeof(r->path), "%s", path);
 	r->stack = s->name;
 	snprintf(r->why, sizeof(r->why), "%s", why);
 	r->at = time(NULL);
-	log_warn("%s: %s inside, but not probed: %s", path, s->name, why);
+	if (!again) /* looked at again on each new user: said once */
+		log_warn("%s: %s inside, but not probed: %s", path, s->name, why);
 }
-
 static struct target *new_target(const struct file_key *k, unsigned slot,
                                  const struct tls_stack *stack, const struct elf_info *info,
                                  const char *shown_path, uint32_t pid, bool pinned)
@@ -360,7 +366,7 @@ static struct target *probe_path(const struct file_key *k, const char *open_path
 	struct elf_info info;
 	uint64_t t0 = clock_mono_ns();
 	const struct tls_stack *refused;
-	char why[192] = "";
+	char why[256] = "";
 	const struct tls_stack *stack =
 	    find_stack(open_path, off, &info, &refused, why, sizeof(why));
 	uint64_t t1 = clock_mono_ns();
@@ -371,7 +377,10 @@ static struct target *probe_path(const struct file_key *k, const char *open_path
 		tls_needs(needs, sizeof(needs));
 		if (pinned && !refused)
 			log_warn("%s: no %s; not probed", shown_path, needs);
-		dismiss(k);
+		/* a refused file is looked at again by its next user: what it was
+		 * refused for is rare, and must not outlive its cause */
+		if (!refused)
+			dismiss(k);
 		return NULL;
 	}
 	int slot = alloc_slot();

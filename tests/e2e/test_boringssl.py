@@ -21,6 +21,7 @@ NODE = os.path.join(e2e.E2E_DIR, "node")
 BUN = os.path.join(NODE, "node_modules", "bun", "bin", "bun.exe")
 CLAUDE = os.path.join(NODE, "node_modules", "@anthropic-ai", "claude-code", "bin", "claude.exe")
 FETCH = os.path.join(NODE, "bun_fetch.mjs")
+CLI = os.path.join(e2e.REPO, "build", "llmobs-cli")
 # bun 1.4.5: SSL_read's quic_method check, "cmpq $0x0,0x98(%rdi)", at file
 # offset 0x237e50a (test_boringssl.c checks the same bytes)
 QUIC_CMP_OFF = 0x237e50a
@@ -227,11 +228,22 @@ def bun_whose_checks_disagree_is_refused_with_the_reason():
     assert "%s: BoringSSL inside, but not probed: the quic_method checks disagree" % patched \
         in log, log[-3000:]
     assert "attached" not in [l for l in log.splitlines() if patched in l][0], log[-3000:]
+    out = subprocess.run([CLI, "--server", d.base, "probes"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, timeout=20)
+    assert out.returncode == 0, out
+    assert ("not probed (BoringSSL): %s: the quic_method checks disagree" % patched).encode() \
+        in out.stdout, out.stdout
     # the original, run next to it, is still probed
     q = subprocess.Popen([BUN, "-e", "await Bun.sleep(3000)"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     e2e._live.append(Proc(q))
     e2e.wait_for(lambda: boringssl_files(d, q.pid), 20, 0.05, "the original probed")
+    out = subprocess.run([CLI, "--server", d.base, "probes", "-v"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, timeout=20)
+    assert out.returncode == 0, out
+    line = [l for l in out.stdout.decode().splitlines() if l.endswith("bun.exe")][0]
+    assert line.split()[:4] == ["executable", "BoringSSL", "built", "in"], line
+    assert b"SSL_shutdown" in out.stdout, out.stdout
 
 
 e2e.main()

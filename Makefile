@@ -17,7 +17,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror
 CPPFLAGS := -std=c11 -D_GNU_SOURCE -Iinclude -Idaemon -I$(BUILD) $(PKG_CFLAGS)
-LIBS     := $(PKG_LIBS) -lhttp_parser -lpthread -lm
+LIBS     := $(PKG_LIBS) -lcapstone -lhttp_parser -lpthread -lm
 CLI_LIBS := $(shell pkg-config --libs libcurl libcjson ncursesw 2>/dev/null) -lm
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 # Installing packages, loading BPF and the tests need root.
@@ -28,7 +28,7 @@ DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g
 	libmicrohttpd-dev libcjson-dev libhttp-parser-dev libcmocka-dev libncurses-dev \
 	libcurl4-openssl-dev libbrotli-dev libssl-dev libvectorscan-dev uthash-dev libnghttp2-dev libcapstone-dev curl openssl python3 ca-certificates \
 	prometheus tmux nodejs libclang-rt-14-dev python3-h2 python3-httpx golang-go golang-golang-x-net-dev \
-	gnutls-bin wget libcurl3-gnutls
+	gnutls-bin wget libcurl3-gnutls libcapstone-dev gdb
 
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
 BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -67,8 +67,11 @@ deps:
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "deps: all Debian packages present"; fi
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
-	@# The e2e Node client: the official OpenAI SDK, pinned by the lockfile.
-	@[ -d tests/e2e/node/node_modules/openai ] && [ -d tests/e2e/node/node_modules/ws ] || (cd tests/e2e/node && npm ci --no-audit --no-fund --loglevel=error)
+	@# The e2e Node clients (the official OpenAI SDK, ws) and the BoringSSL
+	@# executables (Bun, Claude Code), pinned by the lockfile.
+	@n=tests/e2e/node/node_modules; [ -d $$n/openai ] && [ -d $$n/ws ] && [ -x $$n/bun/bin/bun.exe ] \
+		&& [ -d $$n/@anthropic-ai/claude-code ] \
+		|| (cd tests/e2e/node && npm ci --no-audit --no-fund --loglevel=error)
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h
@@ -120,6 +123,21 @@ $(BUILD)/asan/libcore.a: $(ASAN_CORE)
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/asan/libcore.a $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/unit -O1 -g $(SAN) $(WARN) -o $@ $< $(BUILD)/asan/libcore.a $(LIBS) -lbrotlienc -lcmocka
+
+# Executables the BoringSSL locator is tested on (test_boringssl.c):
+# error sites like BoringSSL's, no symbols, with and without PIE, and one
+# whose checks disagree.
+BSSL_FIXTURES := $(patsubst %,$(BUILD)/tests/fixtures/bssl_%,nopie pie disagree)
+$(BUILD)/tests/fixtures/bssl_nopie: tests/unit/bssl_fixture.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -fno-pie -no-pie -s -o $@ $<
+$(BUILD)/tests/fixtures/bssl_pie: tests/unit/bssl_fixture.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -fpie -pie -s -o $@ $<
+$(BUILD)/tests/fixtures/bssl_disagree: tests/unit/bssl_fixture.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -fno-pie -no-pie -s -DDISAGREE -o $@ $<
+$(BUILD)/tests/test_boringssl: $(BSSL_FIXTURES)
 
 # Benchmarks (not part of `make test`): tests/bench/run.sh prints name=value.
 bench: all $(BENCH_BINS)

@@ -17,7 +17,8 @@ static const struct command commands[] = {
     {"show", cmd_show, "one call in full, with its text"},
     {"top", cmd_top, "live table of streams, like htop"},
     {"tail", cmd_tail, "follow live events (stream_start/end, backpressure, ...)"},
-    {"probes", cmd_probes, "files carrying the SSL probes, their users and hits, blind spots"},
+    {"probes", cmd_probes,
+     "files carrying the TLS probes, their users and hits; refused files, blind spots"},
     {"connections", cmd_connections, "connections seen but not parsed, and why (--all: every one)"},
     {"health", cmd_health, "exit 0 when the daemon's probes are attached"},
 };

@@ -22,11 +22,11 @@ static void print_file(const cJSON *f, bool verbose)
 	json_num(f, "hits", &hits);
 	json_num(f, "processes", &procs);
 	stack_of(f, stack, sizeof(stack));
-	printf("%-10s %-14s %-10s %10.0f %6.0f  %s\n", json_str(f, "kind", "?"), stack,
+	printf("%-10s %-18s %-10s %10.0f %6.0f  %s\n", json_str(f, "kind", "?"), stack,
 	       json_str(f, "origin", "?"), hits, procs, json_str(f, "path", "?"));
 	const cJSON *pids = cJSON_GetObjectItemCaseSensitive(f, "pids");
 	if (verbose && cJSON_GetArraySize(pids) > 0) {
-		printf("%45s pids:", "");
+		printf("%49s pids:", "");
 		const cJSON *p;
 		int n = 0;
 		cJSON_ArrayForEach(p, pids)
@@ -45,7 +45,7 @@ static void print_file(const cJSON *f, bool verbose)
 	cJSON_ArrayForEach(fn, cJSON_GetObjectItemCaseSensitive(f, "functions"))
 	{
 		const char *at = json_str(fn, "probe_offset", NULL);
-		printf("%52s %-24s %-8s %-10s %-14s %s\n", "", json_str(fn, "function", "?"),
+		printf("%56s %-24s %-8s %-10s %-14s %s\n", "", json_str(fn, "function", "?"),
 		       json_str(fn, "placement", "?"), at ? at : "-",
 		       json_str(fn, "hit_cost", "no probe"), json_str(fn, "first_instruction", ""));
 	}
@@ -54,7 +54,7 @@ static void print_file(const cJSON *f, bool verbose)
 	{
 		double h = 0;
 		json_num(pr, "hits", &h);
-		printf("%52s %-9s %-24s %-10s %10.0f\n", "", json_str(pr, "type", "?"),
+		printf("%56s %-9s %-24s %-10s %10.0f\n", "", json_str(pr, "type", "?"),
 		       json_str(pr, "function", "?"), json_str(pr, "offset", "?"), h);
 	}
 }
@@ -79,13 +79,14 @@ int cmd_probes(int argc, char **argv)
 			verbose = true;
 			break;
 		case 'h':
-			printf("Usage: llmobs-cli probes [--json] [-v|--verbose]\n"
-			       "Files with TLS probes attached (libssl and libgnutls copies,\n"
-			       "executables with OpenSSL built in), the processes using them and\n"
-			       "probe hit counts, then the blind spots: processes whose TLS\n"
-			       "connections no probe reads (Go, rustls, BoringSSL without\n"
-			       "symbols...), and why.\n"
-			       "-v adds each probe (function, offset, hits) and the pids.\n");
+			printf(
+			    "Usage: llmobs-cli probes [--json] [-v|--verbose]\n"
+			    "Files with TLS probes attached (libssl and libgnutls copies,\n"
+			    "executables with OpenSSL or BoringSSL built in, Go executables),\n"
+			    "the processes using them and probe hit counts; then the files\n"
+			    "recognised but not probed, and why; then the blind spots:\n"
+			    "processes whose TLS connections no probe reads (rustls...), and why.\n"
+			    "-v adds each probe (function, offset, hits) and the pids.\n");
 			return EXIT_OK;
 		default:
 			fprintf(stderr, "llmobs-cli probes: unknown option\n"
@@ -112,7 +113,7 @@ int cmd_probes(int argc, char **argv)
 		return cli_print_json(j);
 	}
 	const cJSON *files = cJSON_GetObjectItemCaseSensitive(j, "files");
-	printf("%-10s %-14s %-10s %10s %6s  %s\n", "KIND", "TLS", "ORIGIN", "HITS", "PROCS",
+	printf("%-10s %-18s %-10s %10s %6s  %s\n", "KIND", "TLS", "ORIGIN", "HITS", "PROCS",
 	       "PATH");
 	const cJSON *f;
 	cJSON_ArrayForEach(f, files)
@@ -125,6 +126,12 @@ int cmd_probes(int argc, char **argv)
 	printf("%d file(s) probed; %.0f executable file(s) without a TLS stack seen; %.0f attach "
 	       "error(s)\n",
 	       cJSON_GetArraySize(files), dismissed, errors);
+	/* files a stack recognised but would not probe, and why */
+	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(j, "files_refused"))
+	{
+		printf("not probed (%s): %s: %s\n", json_str(f, "stack", "?"),
+		       json_str(f, "path", "?"), json_str(f, "reason", "?"));
+	}
 	blind_print(blind);
 	cJSON_Delete(blind);
 	cJSON_Delete(j);

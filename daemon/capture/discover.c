@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -257,37 +258,75 @@ static int alloc_slot(void)
 
 /* The first stack whose write and read functions the file has, with
  * their offsets (off[f], 0 when absent); NULL when none. One pass over
- * the file's symbols looks for every symbol stack's names; stacks with
- * their own lookup (Go's .gopclntab) run theirs in turn. */
-static const struct tls_stack *find_stack(const char *path, uint64_t *off, struct elf_info *info)
+ * the file's symbols looks for every symbol stack's names; stacks located
+ * by other means (tls_stack.find: Go's .gopclntab, BoringSSL's anchors) are
+ * tried after it. A stack that refuses the file is *refused, with why. */
+static const struct tls_stack *find_stack(const char *path, uint64_t *off, struct elf_info *info,
+                                          const struct tls_stack **refused, char *why, size_t nwhy)
 {
 	const char *names[TLS_MAX_STACKS * TLS_MAX_FUNCS];
 	uint64_t all[TLS_MAX_STACKS * TLS_MAX_FUNCS];
 	size_t n = 0;
+	*refused = NULL;
 	for (const struct tls_stack *const *s = tls_stacks; *s; s++)
 		for (unsigned f = 0; !(*s)->find && f < (*s)->nfuncs; f++)
 			names[n++] = (*s)->symbols[f];
-	if (elf_func_offsets(path, names, n, all, info) < 0)
+	int found = elf_func_offsets(path, names, n, all, info);
+	if (found < 0)
 		return NULL; /* not an ELF file */
 	n = 0;
-	for (const struct tls_stack *const *s = tls_stacks; *s; s++) {
-		if ((*s)->find) {
-			struct elf_info own;
-			if ((*s)->find(path, off, &own) > 0 && tls_usable(*s, off)) {
-				*info = own;
-				return *s;
-			}
+	for (const struct tls_stack *const *s = tls_stacks; *s && found > 0; s++) {
+		if ((*s)->find)
 			continue;
-		}
 		if (tls_usable(*s, all + n) && !tls_is_wrapper(*s, info)) {
 			memcpy(off, all + n, (*s)->nfuncs * sizeof(*off));
 			return *s;
 		}
 		n += (*s)->nfuncs;
 	}
+	for (const struct tls_stack *const *s = tls_stacks; *s; s++) {
+		if (!(*s)->find)
+			continue;
+		memset(off, 0, (*s)->nfuncs * sizeof(*off));
+		struct elf_info own = *info;
+		enum tls_found r = (*s)->find(path, off, &own, why, nwhy);
+		if (r == TLS_FOUND && tls_usable(*s, off)) {
+			*info = own;
+			return *s;
+		}
+		if (r == TLS_REFUSED && !*refused)
+			*refused = *s;
+	}
 	return NULL;
 }
 
+/* Files a stack recognised but would not probe (tls_found), each path
+ * once with its latest reason: /api/v1/probes lists them. */
+#define MAX_REFUSED 32
+static struct refused {
+	char path[PATH_MAX];
+	const char *stack;
+	char why[256];
+	time_t at;
+} refused_files[MAX_REFUSED];
+static unsigned nrefused;
+
+static void note_refused(const char *path, const struct tls_stack *s, const char *why)
+{
+	struct refused *r = NULL;
+	for (unsigned i = 0; i < MAX_REFUSED && i < nrefused && !r; i++)
+		if (strcmp(refused_files[i].path, path) == 0)
+			r = &refused_files[i];
+	bool again = r && r->stack == s->name && strcmp(r->why, why) == 0;
+	if (!r)
+		r = &refused_files[nrefused++ % MAX_REFUSED];
+	snprintf(r->path, sizeof(r->path), "%s", path);
+	r->stack = s->name;
+	snprintf(r->why, sizeof(r->why), "%s", why);
+	r->at = time(NULL);
+	if (!again) /* looked at again on each new user: said once */
+		log_warn("%s: %s inside, but not probed: %s", path, s->name, why);
+}
 static struct target *new_target(const struct file_key *k, unsigned slot,
                                  const struct tls_stack *stack, const struct elf_info *info,
                                  const char *shown_path, uint32_t pid, bool pinned)
@@ -348,22 +387,30 @@ static void log_attached(const struct target *t, const uint64_t *off, uint64_t t
 	         t->stack->version(&t->info, off), emulated, probed, who);
 }
 
-/* Probes one file. Returns the target, or NULL when it carries no usable
- * TLS functions (dismissed) or attaching failed. */
-static struct target *probe_file(const struct file_key *k, const char *open_path,
+/* Probes one file through open_path. Returns the target, or NULL when it
+ * carries no usable TLS functions (dismissed) or attaching failed. */
+static struct target *probe_path(const struct file_key *k, const char *open_path,
                                  const char *shown_path, uint32_t pid, bool pinned)
 {
 	uint64_t off[TLS_MAX_FUNCS];
 	struct elf_info info;
 	uint64_t t0 = clock_mono_ns();
-	const struct tls_stack *stack = find_stack(open_path, off, &info);
+	const struct tls_stack *refused;
+	char why[256] = "";
+	const struct tls_stack *stack =
+	    find_stack(open_path, off, &info, &refused, why, sizeof(why));
 	uint64_t t1 = clock_mono_ns();
+	if (!stack && refused)
+		note_refused(shown_path, refused, why);
 	if (!stack) {
-		char needs[128];
+		char needs[192];
 		tls_needs(needs, sizeof(needs));
-		if (pinned)
-			log_warn("%s: no %s symbols; not probed", shown_path, needs);
-		dismiss(k);
+		if (pinned && !refused)
+			log_warn("%s: no %s; not probed", shown_path, needs);
+		/* a refused file is looked at again by its next user: what it was
+		 * refused for is rare, and must not outlive its cause */
+		if (!refused)
+			dismiss(k);
 		return NULL;
 	}
 	int slot = alloc_slot();
@@ -385,6 +432,22 @@ static struct target *probe_file(const struct file_key *k, const char *open_path
 	HASH_ADD(hh, targets, key, sizeof(t->key), t);
 	bpf_mark(k, LLMOBS_FILE_PROBED);
 	log_attached(t, off, t0, t1, probed, emulated);
+	return t;
+}
+
+/* probe_path through an fd opened first: locating and attaching take a
+ * while (BoringSSL's first location about 0.5 s), and a short-lived
+ * process's /proc/PID/root path is gone by then, while the file is not. */
+static struct target *probe_file(const struct file_key *k, const char *open_path,
+                                 const char *shown_path, uint32_t pid, bool pinned)
+{
+	char held[64];
+	int fd = open(open_path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		snprintf(held, sizeof(held), "/proc/self/fd/%d", fd);
+	struct target *t = probe_path(k, fd >= 0 ? held : open_path, shown_path, pid, pinned);
+	if (fd >= 0)
+		close(fd);
 	return t;
 }
 
@@ -615,8 +678,10 @@ void discover_mapped(const struct llmobs_event *ev)
 	}
 	/* Known by now, or a key /proc/PID/maps does not show (overlayfs maps
 	 * the lower file): the scan above probed what the process maps, and
-	 * the periodic refresh keeps its users right. */
-	if (!t)
+	 * the periodic refresh keeps its users right. A process that is gone
+	 * before its report is handled (a short script while a file was being
+	 * located) tells nothing of the file: its next user is looked at. */
+	if (!t && alive)
 		dismiss(&k);
 	pthread_mutex_unlock(&lock);
 }
@@ -787,6 +852,20 @@ cJSON *discover_json(void)
 		cJSON_AddItemToArray(files, target_json(t));
 	}
 	cJSON_AddNumberToObject(j, "files_dismissed", ndismissed);
+	cJSON *ref = cJSON_AddArrayToObject(j, "files_refused");
+	for (unsigned i = nrefused > MAX_REFUSED ? nrefused - MAX_REFUSED : 0; i < nrefused; i++) {
+		const struct refused *r = &refused_files[i % MAX_REFUSED];
+		char at[32];
+		struct tm tm;
+		gmtime_r(&r->at, &tm);
+		strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "path", r->path);
+		cJSON_AddStringToObject(o, "stack", r->stack);
+		cJSON_AddStringToObject(o, "reason", r->why);
+		cJSON_AddStringToObject(o, "at", at);
+		cJSON_AddItemToArray(ref, o);
+	}
 	cJSON_AddNumberToObject(j, "attach_errors", (double)attach_errors);
 	pthread_mutex_unlock(&lock);
 	return j;

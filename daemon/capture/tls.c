@@ -4,11 +4,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "capture/tls_boringssl.h"
 #include "capture/tls_gnutls.h"
 #include "capture/tls_go.h"
 #include "capture/tls_openssl.h"
 
-const struct tls_stack *const tls_stacks[] = {&tls_openssl, &tls_gnutls, &tls_go, NULL};
+const struct tls_stack *const tls_stacks[] = {&tls_openssl, &tls_gnutls, &tls_go, &tls_boringssl,
+                                              NULL};
 _Static_assert(sizeof(tls_stacks) / sizeof(tls_stacks[0]) <= TLS_MAX_STACKS + 1,
                "discover.c looks up TLS_MAX_STACKS stacks' symbols at once");
 

@@ -40,24 +40,25 @@ static const struct tls_func funcs[GO__N] = {
 
 static const char *const pinned[] = {NULL};
 
-static int find(const char *path, uint64_t *offsets, struct elf_info *info)
+static enum tls_found find(const char *path, uint64_t *offsets, struct elf_info *info, char *why,
+                           size_t nwhy)
 {
 	uint64_t end[GO__N];
 	struct go_info gi;
-	int n = go_func_ranges(path, go_func_names, GO__N, offsets, end, &gi, info);
-	if (n <= 0)
-		return n;
+	if (go_func_ranges(path, go_func_names, GO__N, offsets, end, &gi, info) <= 0)
+		return TLS_ABSENT;
 	if (!gi.regabi) {
 		/* the probes read arguments from registers: stack-ABI Go has none */
-		log_warn("%s: Go crypto/tls built by %s (before Go 1.17, stack-based calling "
-		         "convention): not supported, not probed",
-		         path, gi.version[0] ? gi.version : "an old Go");
+		snprintf(why, nwhy,
+		         "Go crypto/tls built by %s (before Go 1.17, stack-based calling "
+		         "convention): not supported",
+		         gi.version[0] ? gi.version : "an old Go");
 		memset(offsets, 0, GO__N * sizeof(*offsets));
-		return 0;
+		return TLS_REFUSED;
 	}
 	snprintf(info->go_version, sizeof(info->go_version), "%s", gi.version);
 	memcpy(info->func_end, end, sizeof(end));
-	return n;
+	return TLS_FOUND;
 }
 
 static const char *version(const struct elf_info *info, const uint64_t *offsets)

@@ -11,7 +11,6 @@ nor is plain text on a port that is not followed."""
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -264,26 +263,6 @@ def static_programs_name_their_tls_stack():
         ls.listen(1)
         pid = run([exes[0], str(ls.getsockname()[1]), plain], "plain_client")
     not_listed(d, pid)
-    bun_client_is_boringssl(d, srv)
-
-
-def bun_client_is_boringssl(d, srv):
-    """Bun (BoringSSL built in, no symbols), when the repository has it."""
-    node = os.path.join(e2e.E2E_DIR, "node", "node_modules")
-    bun = next((p for p in (os.path.join(node, ".bin", "bun"),
-                            os.path.join(node, "bun", "bin", "bun.exe"),
-                            os.path.join(node, "bun", "bin", "bun"))
-                if os.path.exists(p)), None) or shutil.which("bun")
-    if not bun:
-        print("  note: bun is not installed (tests/e2e/node/node_modules): its part is not run")
-        return
-    bun = os.path.realpath(bun)
-    src = ("await fetch('https://127.0.0.1:%d/v1/chat/completions', {method: 'POST', "
-           "body: '{\"model\":\"m\",\"stream\":true,\"messages\":[]}', "
-           "tls: {rejectUnauthorized: false}}).then(r => r.text())" % srv.port)
-    pid = run([bun, "-e", src], "bun")
-    [p] = listed(d, pid)
-    assert p["stack"] == "BoringSSL" and p["reason_code"] == "boringssl_not_located", p
 
 
 e2e.main()

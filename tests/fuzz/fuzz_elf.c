@@ -1,9 +1,11 @@
 /* ELF files as discovery reads them: symbols (libelf) of every TLS stack,
  * then the placement of probes, which decodes instructions at the symbols'
  * offsets, and PLT stubs resolved through relocations; and as a Go
- * executable (.gopclntab, .go.buildinfo, the functions decoded whole). */
+ * executable (.gopclntab, .go.buildinfo, the functions decoded whole); and
+ * the BoringSSL locator, which every file without those symbols goes through. */
 #include <string.h>
 
+#include "capture/boringssl.h"
 #include "capture/elfsym.h"
 #include "fuzz.h"
 #include "capture/placement.h"
@@ -35,13 +37,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (elf_plt_target(path, i, name, sizeof(name)) && !memchr(name, 0, sizeof(name)))
 			abort();
 	uint64_t go_offs[TLS_MAX_FUNCS] = {0};
-	if (tls_go.find(path, go_offs, &info) > 0) {
+	char why[256];
+	if (tls_go.find(path, go_offs, &info, why, sizeof(why)) == TLS_FOUND) {
 		struct placement out[TLS_MAX_FUNCS];
 		tls_go.place(path, &info, go_offs, true, out);
 		for (int i = 0; i < GO__N; i++)
 			if (out[i].nrets > PLACE_MAX_RETS)
 				abort();
 	}
+	struct bssl_found f;
+	if (bssl_locate(path, &f) == 0 && f.ok &&
+	    (!f.anchored || !f.read.offset || !f.write.offset || f.read.vaddr == f.write.vaddr))
+		abort(); /* a location must name two distinct functions */
 	close(fd);
 	return 0;
 }

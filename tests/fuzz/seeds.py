@@ -212,6 +212,15 @@ void SSL_free(void *s) { (void)s; }
             subprocess.run(["cc", *flags, "-Wl,-soname,libssl.so.3", "-o", so, c], check=True)
             with open(so, "rb") as f:
                 yield f.read()
+    # BoringSSL's error sites without symbols (the locator's test executable)
+    fixture = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "unit",
+                           "bssl_fixture.c")
+    with tempfile.TemporaryDirectory() as d:
+        for flags in (["-O2", "-no-pie", "-fno-pie", "-s"], ["-O1", "-fpie", "-pie", "-s"]):
+            exe = os.path.join(d, "bssl")
+            subprocess.run(["cc", *flags, "-o", exe, fixture], check=True)
+            with open(exe, "rb") as f:
+                yield f.read()
     yield from seeds_elf_gnutls()
 
 

@@ -397,7 +397,8 @@ static void test_table_finds_and_places(void **state)
 	const struct built *b = *state;
 	uint64_t off[TLS_MAX_FUNCS];
 	struct elf_info info;
-	assert_int_equal(tls_go.find(b->stripped, off, &info), GO__N);
+	char why[256] = "";
+	assert_int_equal(tls_go.find(b->stripped, off, &info, why, sizeof(why)), TLS_FOUND);
 	assert_true(tls_usable(&tls_go, off));
 	assert_string_equal(tls_go.version(&info, off), b->go_version);
 	struct placement pl[TLS_MAX_FUNCS];
@@ -450,7 +451,9 @@ static void test_stack_abi_go_is_refused(void **state)
 	assert_int_equal(go_func_ranges(path, names, NNAMES, start, end, &gi, NULL), NNAMES);
 	assert_int_equal(strncmp(gi.version, "go1.16", 6), 0);
 	assert_false(gi.regabi);
-	assert_int_equal(tls_go.find(path, off, &info), 0); /* logged, not probed */
+	char why[256] = "";
+	assert_int_equal(tls_go.find(path, off, &info, why, sizeof(why)), TLS_REFUSED);
+	assert_non_null(strstr(why, "before Go 1.17")); /* refused with its reason */
 	assert_false(tls_usable(&tls_go, off));
 }
 

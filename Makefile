@@ -67,10 +67,10 @@ deps:
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "deps: all Debian packages present"; fi
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
-	@# The e2e Node clients (the official OpenAI SDK, ws) and the BoringSSL
-	@# executables (Bun, Claude Code), pinned by the lockfile.
+	@# The e2e Node clients (the official OpenAI SDK, ws), the BoringSSL
+	@# executables (Bun, Claude Code) and Codex (rustls), pinned by the lockfile.
 	@n=tests/e2e/node/node_modules; [ -d $$n/openai ] && [ -d $$n/ws ] && [ -x $$n/bun/bin/bun.exe ] \
-		&& [ -d $$n/@anthropic-ai/claude-code ] \
+		&& [ -d $$n/@anthropic-ai/claude-code ] && [ -d $$n/@openai/codex-linux-x64 ] \
 		|| (cd tests/e2e/node && npm ci --no-audit --no-fund --loglevel=error)
 
 vmlinux:

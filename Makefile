@@ -46,7 +46,8 @@ CLI_OBJS    := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cli/*.c))
 ASAN_CORE   := $(patsubst %.c,$(BUILD)/asan/%.o,$(CORE_SRCS))
 ASAN_BPF    := $(patsubst %.c,$(BUILD)/asan/%.o,$(DAEMON_BPF))
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
-BENCH_BINS  := $(BUILD)/bench/tls_reader $(BUILD)/bench/count_probes $(BUILD)/bench/loadgen
+BENCH_BINS  := $(BUILD)/bench/tls_reader $(BUILD)/bench/count_probes $(BUILD)/bench/loadgen \
+	       $(BUILD)/bench/go_reader
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
@@ -147,6 +148,12 @@ $(BUILD)/bench/tls_reader: tests/bench/tls_reader.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< -lssl -lcrypto
 
+# Go's crypto/tls reader (the stack part): stripped, as Go programs ship.
+$(BUILD)/bench/go_reader: tests/bench/go_reader.go
+	@mkdir -p $(@D)
+	cd tests/bench && GO111MODULE=off GOFLAGS= GOCACHE=$(abspath $(BUILD))/bench/gocache \
+		go build -ldflags='-s -w' -o $(abspath $@) go_reader.go
+
 $(BUILD)/bench/loadgen: tests/bench/loadgen.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< -lssl -lcrypto
@@ -159,7 +166,7 @@ $(BUILD)/bench/bench_count.bpf.o: tests/bench/bench_count.bpf.c vmlinux.h
 $(BUILD)/bench/bench_count.skel.h: $(BUILD)/bench/bench_count.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@
 
-COUNT_OBJS  := $(patsubst %,$(BUILD)/obj/daemon/capture/%.o,elfsym placement insn tls_openssl)
+COUNT_OBJS  := $(CORE_OBJS)
 $(BUILD)/bench/count_probes: tests/bench/count_probes.c $(COUNT_OBJS) $(BUILD)/bench/bench_count.skel.h
 	@mkdir -p $(@D)
 	$(CC) -I$(BUILD)/bench $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(COUNT_OBJS) $(LIBS)

@@ -34,3 +34,11 @@ int BPF_KRETPROBE(count_return)
 	count(1);
 	return 0;
 }
+
+/* A return counted on the RET instruction itself (Go: no uretprobes). */
+SEC("uprobe")
+int BPF_KPROBE(count_ret_site)
+{
+	count(1);
+	return 0;
+}

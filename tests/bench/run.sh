@@ -12,6 +12,8 @@
 # the median over the rounds. Floors and overheads are costs above "none":
 #   probe_floor_ratio    = (auto - none) / (symbol - none)     goal <= 0.5
 #   probe_overhead_ratio = (llmobsd - none) / (auto - none)    goal <= 1.10
+# The same for the stacks without symbols (stack_part below): a stripped Go
+# reader and Bun, go_/bun_probe_overhead_ratio                 goal <= 1.10
 #
 # Replay (the user-space pipeline alone, one core): a synthetic recording
 # (tests/bench/make_recording.py: 100 connections x 20 calls x 500 SSE
@@ -26,8 +28,8 @@
 #
 # Environment: BUILD (build), ROUNDS (5), RECORDS (20000), LIBSSL (the
 # libssl tls_reader loads), REPLAY_ROUNDS (5), LOAD_STREAMS (1000),
-# LOAD_RATE (20), LOAD_SECONDS (60), TTFT_STREAMS (200), IDLE_CONNS (2000), ONLY (probe,
-# replay or load: one part).
+# LOAD_RATE (20), LOAD_SECONDS (60), TTFT_STREAMS (200), IDLE_CONNS (2000), STACK_RECORDS
+# (3000), BUN (the npm-installed bun), ONLY (probe, stack, replay or load: one part).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -37,8 +39,10 @@ LIBSSL=${LIBSSL:-$(ldd "$BUILD/bench/tls_reader" | awk '/libssl\.so/ {print $3; 
 LIBSSL=$(readlink -f "$LIBSSL")
 tmp=$(mktemp -d /tmp/llmobs-bench.XXXXXX)
 bg=""
+bg_srv=""
 cleanup() {
 	[ -n "$bg" ] && kill "$bg" 2>/dev/null && wait "$bg" 2>/dev/null
+	[ -n "$bg_srv" ] && kill "$bg_srv" 2>/dev/null && wait "$bg_srv" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -97,6 +101,90 @@ awk -v n="$none" -v s="$symbol" -v a="$auto" -v d="$daemon" -v lib="$LIBSSL" \
 	printf "probe_overhead_us=%.3f\n", d - n
 	printf "probe_overhead_ratio=%.3f\n", (d - n) / (a - n)
 }'
+}
+
+# TLS stacks without symbols (issue: the TLS stacks real clients use): a Go
+# crypto/tls reader and Bun (BoringSSL built in) read records a paced TLS
+# server sends one at a time, three ways, interleaved:
+#   none      no probes
+#   count     bare counting probes where llmobsd probes that file (entry,
+#             and return: uretprobe, or Go's RET sites)
+#   llmobsd   the daemon, which finds the file itself
+# cpu per record (user + system of the reader) gives
+#   STACK_probe_overhead_ratio = (llmobsd - none) / (count - none)
+STACK_RECORDS=${STACK_RECORDS:-3000}
+BUN=${BUN:-tests/e2e/node/node_modules/bun/bin/bun.exe}
+
+paced_server() {
+	python3 tests/bench/paced_server.py "$tmp/cert.pem" "$tmp/key.pem" "$STACK_RECORDS" 300 \
+		>"$tmp/paced.port" 2>"$tmp/paced.err" &
+	bg_srv=$!
+	for _ in $(seq 100); do grep -q PORT "$tmp/paced.port" 2>/dev/null && break; sleep 0.05; done
+	port=$(awk '/^PORT/ {print $2}' "$tmp/paced.port")
+}
+
+stack_reader() { # go|bun
+	if [ "$1" = go ]; then
+		"$BUILD/bench/go_reader" "$port" "$STACK_RECORDS"
+	else
+		"$BUN" tests/bench/bun_reader.mjs "$port" "$STACK_RECORDS"
+	fi | sed -n 's/.*cpu_us_per_record=//p'
+}
+
+stack_with_counter() { # go|bun file
+	"$BUILD/bench/count_probes" stack "$2" >"$tmp/count.out" 2>"$tmp/count.err" &
+	bg=$!
+	for _ in $(seq 400); do grep -q ready "$tmp/count.out" 2>/dev/null && break; sleep 0.05; done
+	grep -q ready "$tmp/count.out" || { cat "$tmp/count.err" >&2; exit 1; }
+	stack_reader "$1"
+	kill "$bg"; wait "$bg" 2>/dev/null || true; bg=""
+	# probe hits per record read, to read the per-record figures by
+	sed -n 's/^entries=\([0-9]*\) returns=\([0-9]*\)/\1 \2/p' "$tmp/count.out" >"$tmp/hits"
+}
+
+stack_with_daemon() { # go|bun
+	local dport=$((20000 + RANDOM % 20000))
+	"$BUILD/llmobsd" --listen "127.0.0.1:$dport" 2>"$tmp/daemon.log" &
+	bg=$!
+	for _ in $(seq 200); do
+		curl -sf "http://127.0.0.1:$dport/healthz" >/dev/null 2>&1 && break
+		sleep 0.05
+	done
+	stack_reader "$1"
+	kill "$bg"; wait "$bg" 2>/dev/null || true; bg=""
+}
+
+stack_part() {
+	local name file none count daemon
+	paced_server
+	for name in go bun; do
+		file=$BUILD/bench/go_reader
+		[ "$name" = bun ] && file=$(readlink -f "$BUN")
+		if [ ! -x "$file" ]; then
+			echo "${name}_probe_bench=skipped ($file missing: make deps)"
+			continue
+		fi
+		: >"$tmp/s_none"; : >"$tmp/s_count"; : >"$tmp/s_daemon"
+		for _ in $(seq "$ROUNDS"); do
+			stack_reader "$name" >>"$tmp/s_none"
+			stack_with_counter "$name" "$file" >>"$tmp/s_count"
+			stack_with_daemon "$name" >>"$tmp/s_daemon"
+		done
+		none=$(median <"$tmp/s_none")
+		count=$(median <"$tmp/s_count")
+		daemon=$(median <"$tmp/s_daemon")
+		read -r entries returns <"$tmp/hits"
+		awk -v p="$name" -v e="$entries" -v r="$returns" -v k="$STACK_RECORDS" 'BEGIN {
+			printf "%s_probe_hits_per_record=%.2f entries + %.2f returns\n", p, e / k, r / k
+		}'
+		awk -v p="$name" -v n="$none" -v c="$count" -v d="$daemon" 'BEGIN {
+			printf "%s_probe_cost_none_us=%.3f\n", p, n
+			printf "%s_probe_cost_count_us=%.3f\n%s_probe_cost_llmobsd_us=%.3f\n", p, c, p, d
+			printf "%s_probe_floor_us=%.3f\n%s_probe_overhead_us=%.3f\n", p, c - n, p, d - n
+			printf "%s_probe_overhead_ratio=%.3f\n", p, (d - n) / (c - n)
+		}'
+	done
+	kill "$bg_srv" 2>/dev/null; wait "$bg_srv" 2>/dev/null || true
 }
 
 replay_part() {
@@ -162,10 +250,12 @@ idle_part() {
 
 case "${ONLY:-all}" in
 probe) probe_part ;;
+stack) stack_part ;;
 replay) replay_part ;;
 load) python3 tests/bench/load.py ;;
 *)
 	probe_part
+	stack_part
 	replay_part
 	python3 tests/bench/load.py
 	;;

@@ -259,10 +259,21 @@ class TlsServer(Managed):
                 break
         raise AssertionError("tls_sse_server did not start:\n" + self.log_tail())
 
-    def requests(self):
-        """One dict per request served so far (see the server's --log)."""
+    def log_lines(self):
         with open(self.request_log) as f:
             return [json.loads(line) for line in f if line.strip()]
+
+    def requests(self):
+        """One dict per request served so far (see the server's --log)."""
+        return [r for r in self.log_lines() if "timing_of" not in r]
+
+    def first_delta_gap_ms(self, n=0, piece=None):
+        """The server's own time from reading request n to sending its
+        first content delta (a streamed chat completion's), or raw piece
+        number `piece`."""
+        t = next(r for r in self.log_lines() if r.get("timing_of") == n)
+        sent = t["t_first_delta_sent_ns"] if piece is None else t["t_pieces_sent_ns"][piece]
+        return (sent - t["t_request_read_ns"]) / 1e6
 
 
 # Debian's own Python: python3-h2 and python3-httpx are installed for it.

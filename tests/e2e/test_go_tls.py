@@ -18,6 +18,10 @@ SOURCE = os.path.join(e2e.REPO, "tests", "go", "tls_client.go")
 CLI = os.path.join(e2e.REPO, "build", "llmobs-cli")
 COMM = "go_tls_e2e"  # the binary's name: the process's comm
 DELTAS = ["Go", " says", " hel", "lo"]
+FIRST_DELAY_MS = 40
+# both clocks read a few instructions from the same syscalls; the rest is
+# scheduling on a busy 2-vCPU machine
+TTFT_TOLERANCE_MS = 5
 REQUEST = {"model": "gpt-4o-mini", "stream": True, "stream_options": {"include_usage": True},
            "messages": [{"role": "user", "content": "hi"}]}
 
@@ -98,19 +102,26 @@ def check_call(d, pid, r, protocol):
     assert s["model"] == "gpt-4o-mini", s
     assert s["usage"]["input_tokens"] == 11 and s["usage"]["output_tokens"] == 4, s["usage"]
     assert s["http_status"] == 200, s
-    assert s["ttft_ms"] is not None and s["ttft_ms"] > 0, s
+    # TTFT as the client itself measured it (request written -> the read
+    # that brought the first delta), and never below the server's wait
+    assert abs(s["ttft_ms"] - r["ttft_ms"]) <= TTFT_TOLERANCE_MS, (s["ttft_ms"], r["ttft_ms"])
+    assert s["ttft_ms"] >= FIRST_DELAY_MS, s["ttft_ms"]
     assert s["dropped_bytes"] == 0, s
 
 
 @e2e.test(timeout=300)
 def stripped_go_client_over_http1_is_captured():
-    srv = e2e.TlsServer(script={"deltas": DELTAS, "first_delay_ms": 40, "delay_ms": 10,
+    srv = e2e.TlsServer(script={"deltas": DELTAS, "first_delay_ms": FIRST_DELAY_MS, "delay_ms": 10,
                                 "usage": {"prompt_tokens": 11, "completion_tokens": 4}})
     d = e2e.Daemon()
     r, pid, f = run(d, "https://localhost:%d/v1/chat/completions" % srv.port, srv.cafile, "h1")
     assert r["proto"] == "HTTP/1.1", r
     check_probes(f)
     check_call(d, pid, r, "http/1.1")
+    # and as the server measured it: its request read -> first delta sent
+    [s] = e2e.finished_streams(d, pid, 1)
+    gap = srv.first_delta_gap_ms(0)
+    assert gap - 1 <= s["ttft_ms"] <= gap + TTFT_TOLERANCE_MS, (s["ttft_ms"], gap)
 
 
 @e2e.test(timeout=300)
@@ -128,7 +139,7 @@ def stripped_go_client_over_http2_is_captured():
         sse({"model": model, "choices": [], "usage": {"prompt_tokens": 11,
                                                       "completion_tokens": 4}}),
         "data: [DONE]\n\n"]
-    srv = e2e.H2Server(script={"pieces": pieces, "first_delay_ms": 40, "delay_ms": 10})
+    srv = e2e.H2Server(script={"pieces": pieces, "first_delay_ms": FIRST_DELAY_MS, "delay_ms": 10})
     d = e2e.Daemon()
     r, pid, f = run(d, "https://localhost:%d/v1/chat/completions" % srv.port, srv.cafile, "h2")
     assert r["proto"] == "HTTP/2.0", r
@@ -144,7 +155,7 @@ def goroutine_stack_growth_in_write_and_read():
     must come out whole, not with bytes twice. The response is read the
     same way into a buffer on the goroutine stack, which moves when a Read
     grows the stack: it must be copied from where it is at the RET."""
-    srv = e2e.TlsServer(script={"deltas": DELTAS, "first_delay_ms": 40, "delay_ms": 10,
+    srv = e2e.TlsServer(script={"deltas": DELTAS, "first_delay_ms": FIRST_DELAY_MS, "delay_ms": 10,
                                 "usage": {"prompt_tokens": 11, "completion_tokens": 4}})
     d = e2e.Daemon()
     seen = {}

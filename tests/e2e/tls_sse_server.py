@@ -14,7 +14,10 @@ CLI
   CN=localhost, SAN DNS:localhost,IP:127.0.0.1) then "PORT <n>", flushed;
   nothing else. The server then serves until killed, until N responses have
   been completed (--max-requests) or S seconds have passed (--timeout).
-  --log FILE appends one JSON line per request served (see log_request()).
+  --log FILE appends one JSON line per request served (see log_request()),
+  and for a streamed completion or raw pieces a "timing_of" line: when its
+  request was read and its first content delta (or each piece) was sent
+  (CLOCK_MONOTONIC ns).
   --rcvbuf and --read-delay-ms make a slow reader: a small receive buffer,
   and a pause after each request's head before its body is read, so a
   large body fills the client's socket (its non-blocking writes see EAGAIN).
@@ -289,7 +292,7 @@ class Conn:
                 self.server.log_request({"n": n, "conn": self.conn_id, "method": method,
                                          "path": path, "status": 200, "raw": True,
                                          "has_auth": "authorization" in headers})
-                return self.send_raw(raw)
+                return self.send_raw(raw, (n, t_req))
         known = method == "POST" and path.split("?")[0] == "/v1/chat/completions"
         if not known or not isinstance(body, dict):
             status = 404 if isinstance(body, dict) else 400
@@ -322,7 +325,7 @@ class Conn:
         if not stream:
             payload = json.dumps(completion_object(rid, model, script)).encode()
             return self.send_simple(200, payload, script["framing"], script["headers"])
-        return self.send_stream(rid, model, script, include_usage)
+        return self.send_stream(rid, model, script, include_usage, (n, t_req))
 
     def head(self, status, ctype, framing, extra, length=None):
         lines = ["HTTP/1.1 %d %s" % (status, REASONS.get(status, "Status")),
@@ -348,8 +351,10 @@ class Conn:
             return False
         return True
 
-    def send_stream(self, rid, model, script, include_usage):
-        """SSE events written with the scripted timing; see module docstring."""
+    def send_stream(self, rid, model, script, include_usage, timing):
+        """SSE events written with the scripted timing; see module docstring.
+        timing: (request number, when its request was read): logged with
+        when the first content delta was sent (a "timing_of" line)."""
         framing = script["framing"]
         plan = stream_plan(rid, model, script, include_usage)
         frame = chunk if framing == "chunked" else (lambda b: b)
@@ -367,14 +372,17 @@ class Conn:
             if i == len(plan) - 1 and framing == "chunked":
                 data += b"0\r\n\r\n"
             self.sock.sendall(data)
+            if i == 0:
+                self.server.log_request({"timing_of": timing[0], "t_request_read_ns": timing[1],
+                                         "t_first_delta_sent_ns": time.monotonic_ns()})
         if framing == "close":
             self.close_cleanly()
             return False
         return True
 
-    def send_raw(self, raw):
+    def send_raw(self, raw, timing):
         """Given body bytes, chunked or with a length, paced like send_stream
-        (see "raw")."""
+        (see "raw"); logs when each piece was sent (a "timing_of" line)."""
         if "pieces_b64" in raw:
             import base64
             pieces = [base64.b64decode(p) for p in raw["pieces_b64"]]
@@ -399,6 +407,7 @@ class Conn:
         first = self.head(200, raw["content_type"], framing, extra, length)
         frame = chunk if framing == "chunked" else (lambda b: b)
         end = (frame(tail) if tail else b"") + b"0\r\n\r\n" if framing == "chunked" else tail
+        sent = []
         for i, payload in enumerate(pieces):
             if i:
                 sleep_ms(raw.get("delay_ms", 0))
@@ -408,6 +417,9 @@ class Conn:
             if i == len(pieces) - 1 and not tail_delay:
                 data += end
             self.sock.sendall(data)
+            sent.append(time.monotonic_ns())
+        self.server.log_request({"timing_of": timing[0], "t_request_read_ns": timing[1],
+                                 "t_pieces_sent_ns": sent})
         if tail_delay:
             sleep_ms(tail_delay)
             if end:

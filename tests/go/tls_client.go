@@ -6,7 +6,9 @@
 //
 // Waits for a line on stdin (the daemon has probed it by then), posts
 // BODY, and prints one JSON line: the protocol, status, body, and the time
-// from the request to the first body byte. grow writes the HTTP/1.1
+// to first token as llmobsd defines it: from the request's last byte
+// written (httptrace's WroteRequest) to the read that completes the first
+// event with a non-empty content delta. grow writes the HTTP/1.1
 // request a byte per tls.(*Conn).Write, each from a new goroutine at
 // another stack depth, so that some Write grows its stack in its prologue
 // (and runs it twice), reads the response the same way into a buffer on
@@ -23,8 +25,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -62,7 +66,10 @@ func main() {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer sk-e2e-secret-never-served")
-	t0 := time.Now()
+	var wrote time.Time
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { wrote = time.Now() },
+	}))
 	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
 		fail(err)
@@ -72,10 +79,10 @@ func main() {
 	buf := make([]byte, 4096)
 	for {
 		n, err := resp.Body.Read(buf)
-		if n > 0 && text == nil {
-			ttft = time.Since(t0)
-		}
 		text = append(text, buf[:n]...)
+		if n > 0 && ttft == 0 && firstDelta.Match(text) {
+			ttft = time.Since(wrote)
+		}
 		if err == io.EOF {
 			break
 		}
@@ -93,6 +100,10 @@ func main() {
 }
 
 var sink uint64
+
+// firstDelta matches once a whole SSE event with a non-empty content delta
+// has been read: when llmobsd counts the first token
+var firstDelta = regexp.MustCompile(`"content":\s*"[^"][^\n]*\n\n`)
 
 // deep calls f d frames further down the stack (frames of a few words).
 //
@@ -120,7 +131,6 @@ func grow(rawurl string, pool *x509.CertPool, body string) {
 	req := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"+
 		"Authorization: Bearer sk-e2e-secret-never-served\r\nContent-Length: %d\r\n\r\n%s",
 		u.Path, u.Host, len(body), body)
-	t0 := time.Now()
 	for i := 0; i < len(req); i++ {
 		done := make(chan struct{})
 		go func(i int) { // a new goroutine: a small stack
@@ -133,6 +143,8 @@ func grow(rawurl string, pool *x509.CertPool, body string) {
 		}(i)
 		<-done
 	}
+	wrote := time.Now()
+	var ttft time.Duration
 	var raw []byte // up to the end of the chunked body
 	for i := 0; !bytes.HasSuffix(raw, []byte("0\r\n\r\n")); i++ {
 		done := make(chan struct{})
@@ -144,6 +156,9 @@ func grow(rawurl string, pool *x509.CertPool, body string) {
 					fail(err)
 				}
 				raw = append(raw, b[:n]...)
+				if ttft == 0 && firstDelta.Match(raw) {
+					ttft = time.Since(wrote)
+				}
 			})
 			close(done)
 		}(i)
@@ -160,7 +175,7 @@ func grow(rawurl string, pool *x509.CertPool, body string) {
 	c.Close()
 	out, _ := json.Marshal(map[string]interface{}{
 		"proto": resp.Proto, "status": resp.StatusCode, "body": string(text),
-		"ttft_ms": float64(time.Since(t0).Microseconds()) / 1000, "writes": len(req),
+		"ttft_ms": float64(ttft.Microseconds()) / 1000, "writes": len(req),
 	})
 	fmt.Println(string(out))
 }

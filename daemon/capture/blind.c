@@ -29,7 +29,7 @@ struct waiting {
 	char comm[COMM_LEN];
 	char peer[PEER_LEN];
 	struct blind_exe exe;
-	bool probed;
+	struct blind_probed probed;
 };
 
 /* A process with blind connections, for one reason. */
@@ -58,6 +58,7 @@ static const char *const labels[UNOBS__MAX] = {
     [UNOBS_PROBED_NO_CALL] = "probed_no_call",
     [UNOBS_OTHER_LIBRARY] = "library_not_probed",
     [UNOBS_UNKNOWN_STACK] = "unknown_stack",
+    [UNOBS_BEFORE_PROBED] = "before_probed",
 };
 
 static const char *const texts[UNOBS__MAX] = {
@@ -67,8 +68,11 @@ static const char *const texts[UNOBS__MAX] = {
     [UNOBS_GO] = "Go crypto/tls: not probed",
     [UNOBS_OPENSSL_NO_SYMBOLS] = "OpenSSL found but SSL_read/SSL_write not located",
     [UNOBS_PROBED_NO_CALL] = "TLS library probed but no call seen on this socket",
-    [UNOBS_OTHER_LIBRARY] = "a TLS library without probes (NSS, wolfSSL, mbedTLS, a GnuTLS not probed)",
+    [UNOBS_OTHER_LIBRARY] =
+        "a TLS library without probes (NSS, wolfSSL, mbedTLS, a GnuTLS not probed)",
     [UNOBS_UNKNOWN_STACK] = "unknown TLS stack: the executable could not be read",
+    [UNOBS_BEFORE_PROBED] =
+        ("connected before its TLS library was probed (the file was still being located)"),
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -112,11 +116,18 @@ static void format_peer(const struct llmobs_event *ev, char *out, size_t n)
 	}
 }
 
-/* Stacks built into the executable first: a Go program that also maps a
- * probed libssl (cgo) still talks TLS through crypto/tls. Then a probed
- * file: another library mapped beside it is most likely a dependency's. */
+/* A file probed only after the connection began may have carried it: the
+ * first calls of a process whose executable was being located. Then an
+ * executable that is itself probed. Then stacks built into the
+ * executable: a Go program that also maps a probed libssl (cgo) still
+ * talks TLS through crypto/tls. Then a probed file: another library mapped
+ * beside it is most likely a dependency's. */
 static enum unobserved_reason reason_of(const struct waiting *w)
 {
+	if (w->probed.any && w->probed.last_ns > w->ts)
+		return UNOBS_BEFORE_PROBED;
+	if (w->probed.exe)
+		return UNOBS_PROBED_NO_CALL;
 	switch (w->exe.stack) {
 	case GUESS_GO:
 		return UNOBS_GO;
@@ -127,7 +138,7 @@ static enum unobserved_reason reason_of(const struct waiting *w)
 	default:
 		break;
 	}
-	if (w->probed)
+	if (w->probed.any)
 		return UNOBS_PROBED_NO_CALL;
 	switch (w->exe.stack) {
 	case GUESS_GNUTLS:
@@ -202,9 +213,24 @@ static void note_peer(struct blind_proc *p, const char *peer)
 		snprintf(p->peers[p->npeers++], PEER_LEN, "%s", peer);
 }
 
-/* No SSL call came: the connection is blind. Lock held. */
-static void judge(const struct waiting *w)
+/* What the probes cover of w's process now, else what they covered at its
+ * ClientHello; the executable named from the probed file when the process
+ * was gone before it could be read. */
+static void update_probed(struct waiting *w)
 {
+	struct blind_probed now = {0};
+	if (env.probed)
+		env.probed(w->tgid, w->exe.dev, w->exe.ino, &now);
+	if (now.any)
+		w->probed = now;
+	if (!w->exe.path[0] && w->probed.exe)
+		w->exe = w->probed.file;
+}
+
+/* No SSL call came: the connection is blind. Lock held. */
+static void judge(struct waiting *w)
+{
+	update_probed(w);
 	enum unobserved_reason r = reason_of(w);
 	counts[r]++;
 	struct blind_proc *p = proc_for(w, r);
@@ -230,9 +256,13 @@ void blind_hello(const struct llmobs_event *ev)
 	w.comm[COMM_LEN - 1] = 0;
 	format_peer(ev, w.peer, sizeof(w.peer));
 	/* Asked now: the process may be gone when the window ends. */
-	if (!env.exe || !env.exe(ev->tgid, ev->pos, ev->conn, &w.exe))
+	if (!env.exe || !env.exe(ev->tgid, ev->pos, ev->conn, &w.exe)) {
 		memset(&w.exe, 0, sizeof(w.exe));
-	w.probed = env.probed && env.probed(ev->tgid);
+		w.exe.dev = ev->pos;
+		w.exe.ino = ev->conn;
+	}
+	if (env.probed)
+		env.probed(ev->tgid, w.exe.dev, w.exe.ino, &w.probed);
 	pthread_mutex_lock(&lock);
 	for (unsigned i = 0; i < nwait; i++) {
 		if (wait[i].tgid == w.tgid && wait[i].fd == w.fd) { /* the fd was reused */

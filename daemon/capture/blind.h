@@ -28,14 +28,23 @@ struct blind_exe {
 	enum stack_guess stack;
 };
 
+/* What the probes cover of a process. */
+struct blind_probed {
+	bool any;              /* it maps a file with probes attached */
+	bool exe;              /* its executable is one (Go, BoringSSL built in) */
+	uint64_t last_ns;      /* when the latest of them was attached (CLOCK_MONOTONIC) */
+	struct blind_exe file; /* the executable's path and stack, when exe */
+};
+
 /* How the tracker learns about a process; called when its ClientHello is
- * reported, while the process still runs. */
+ * reported, while the process still runs (or, after a long location, its
+ * exit is not handled yet). */
 struct blind_env {
 	/* its executable and that file's stack; false when it is gone and
 	 * the file (dev, ino: as BPF saw it, 0 when unknown) was never read */
 	bool (*exe)(uint32_t tgid, uint64_t dev, uint64_t ino, struct blind_exe *out);
-	/* whether it maps a file with probes attached */
-	bool (*probed)(uint32_t tgid);
+	/* the probed files it maps; dev, ino: its executable, as BPF saw it */
+	void (*probed)(uint32_t tgid, uint64_t dev, uint64_t ino, struct blind_probed *out);
 };
 
 void blind_init(const struct blind_env *env);

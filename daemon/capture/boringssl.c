@@ -51,6 +51,7 @@ struct image {
 	unsigned nx;
 	struct sec hdr, ehf; /* .eh_frame_hdr, .eh_frame */
 	csh cs;
+	struct ins *insns; /* MAX_INSNS, for analyze(): one buffer per file */
 };
 
 /* One OPENSSL_PUT_ERROR call site. */
@@ -79,6 +80,19 @@ static int32_t le32(const uint8_t *p)
 	                 (uint32_t)p[3] << 24);
 }
 
+/* memmem for the scans over whole sections: glibc's goes byte by byte for
+ * short needles; memchr on the first byte is vectorised. */
+static const void *find(const void *hay, size_t n, const void *needle, size_t k)
+{
+	const uint8_t *p = hay, *end = p + n, *nd = needle;
+	while (k && (size_t)(end - p) >= k && (p = memchr(p, nd[0], (size_t)(end - p) - k + 1))) {
+		if (!memcmp(p + 1, nd + 1, k - 1))
+			return p;
+		p++;
+	}
+	return NULL;
+}
+
 /* ---- the anchor string ---- */
 
 static unsigned find_strings(Elf *e, uint64_t *out)
@@ -99,7 +113,7 @@ static unsigned find_strings(Elf *e, uint64_t *out)
 			continue;
 		const char *base = d->d_buf, *p = base, *end = base + d->d_size;
 		while (n < MAX_STRINGS &&
-		       (p = memmem(p, (size_t)(end - p), anchor, sizeof(anchor)))) {
+		       (p = find(p, (size_t)(end - p), anchor, sizeof(anchor)))) {
 			/* a whole string: the path ends there, begins after a NUL */
 			const char *s = p;
 			while (s > base && s[-1] && p - s < 4096)
@@ -175,14 +189,14 @@ static void add_ref(uint64_t *out, unsigned *n, uint64_t va)
 		out[(*n)++] = va;
 }
 
-/* Absolute references: the address's 4 bytes, found by memmem. */
+/* Absolute references: the address's 4 bytes. */
 static void imm_refs(struct image *im, const struct sec *s, uint64_t str, cs_insn *in,
                      uint64_t *out, unsigned *n)
 {
 	const uint8_t pat[4] = {(uint8_t)str, (uint8_t)(str >> 8), (uint8_t)(str >> 16),
 	                        (uint8_t)(str >> 24)};
 	const uint8_t *p = s->p, *end = s->p + s->size;
-	while ((p = memmem(p, (size_t)(end - p), pat, 4))) {
+	while ((p = find(p, (size_t)(end - p), pat, 4))) {
 		uint64_t i = (uint64_t)(p - s->p);
 		if (loads(im, s, i, str, in))
 			add_ref(out, n, s->va + i);
@@ -190,32 +204,22 @@ static void imm_refs(struct image *im, const struct sec *s, uint64_t str, cs_ins
 	}
 }
 
-/* RIP-relative references: the displacement a position needs falls by one
- * per byte, so over each run of positions where its upper 16 bits stay the
- * same, memmem finds the candidates by those two bytes. */
-static void rip_refs(struct image *im, const struct sec *s, uint64_t str, cs_insn *in,
-                     uint64_t *out, unsigned *n)
+/* RIP-relative references: "lea disp32(%rip), %reg" is 8d, a ModRM byte
+ * with mod 00 and r/m 101, then the displacement. memchr finds the opcode
+ * byte; one pass serves every string. */
+static void rip_refs(struct image *im, const struct sec *s, const uint64_t *strs, unsigned nstr,
+                     cs_insn *in, uint64_t *out, unsigned *n)
 {
-	for (uint64_t i = 1; i + 4 <= s->size;) {
-		int64_t want = (int64_t)(str - (s->va + i + 4));
-		uint64_t run = ((uint64_t)(uint32_t)want & 0xffff) + 1; /* same upper half */
-		if (i + run + 3 > s->size)
-			run = s->size - 3 - i;
-		if (want < INT32_MIN || want > INT32_MAX) {
-			i += run;
-			continue;
+	const uint8_t *p = s->p, *end = s->p + s->size;
+	while (end - p >= 6 && (p = memchr(p, 0x8d, (size_t)(end - p - 5)))) {
+		if ((p[1] & 0xc7) == 0x05) {
+			uint64_t at = (uint64_t)(p + 2 - s->p);
+			uint64_t target = s->va + at + 4 + (uint64_t)(int64_t)le32(p + 2);
+			for (unsigned j = 0; j < nstr; j++)
+				if (target == strs[j] && loads(im, s, at, strs[j], in))
+					add_ref(out, n, s->va + at);
 		}
-		const uint8_t hi[2] = {(uint8_t)((uint32_t)want >> 16),
-		                       (uint8_t)((uint32_t)want >> 24)};
-		const uint8_t *p = s->p + i + 2, *end = s->p + i + run + 3;
-		while (p < end && (p = memmem(p, (size_t)(end - p), hi, 2)) && p + 1 < end) {
-			uint64_t at = (uint64_t)(p - 2 - s->p);
-			if (s->va + at + 4 + (uint64_t)(int64_t)le32(s->p + at) == str &&
-			    loads(im, s, at, str, in))
-				add_ref(out, n, s->va + at);
-			p++;
-		}
-		i += run;
+		p++;
 	}
 }
 
@@ -229,11 +233,10 @@ static unsigned find_refs(struct image *im, const uint64_t *strs, unsigned nstr,
 	unsigned n = 0;
 	cs_insn *in = cs_malloc(im->cs);
 	for (unsigned k = 0; k < im->nx; k++) {
-		for (unsigned j = 0; j < nstr; j++) {
+		for (unsigned j = 0; j < nstr; j++)
 			if (!im->pie && strs[j] <= UINT32_MAX)
 				imm_refs(im, &im->x[k], strs[j], in, out, &n);
-			rip_refs(im, &im->x[k], strs[j], in, out, &n);
-		}
+		rip_refs(im, &im->x[k], strs, nstr, in, out, &n);
 	}
 	cs_free(in, 1);
 	return n;
@@ -371,14 +374,14 @@ static int64_t tested_field(const struct ins *in, unsigned j)
  * the block is no such call. */
 static bool analyze(struct image *im, uint64_t start, uint64_t ref, struct site *st)
 {
-	struct ins *in = malloc(MAX_INSNS * sizeof(*in));
+	if (!im->insns)
+		im->insns = malloc(MAX_INSNS * sizeof(*im->insns));
+	struct ins *in = im->insns;
 	unsigned n = in ? decode(im, start, ref, in) : 0, r = 0;
 	while (r < n && !holds(in[r].addr, in[r].size, ref))
 		r++;
-	if (r == n || (in[r].id != X86_INS_MOV && in[r].id != X86_INS_LEA)) {
-		free(in);
+	if (r == n || (in[r].id != X86_INS_MOV && in[r].id != X86_INS_LEA))
 		return false;
-	}
 	unsigned b = r; /* the block: after the last transfer, past any padding */
 	while (b > 0 && !in[b - 1].ends)
 		b--;
@@ -413,7 +416,6 @@ static bool analyze(struct image *im, uint64_t start, uint64_t ref, struct site 
 		field = tested_field(in, j);
 	st->branch = j < n ? in[j].addr : 0;
 	st->ref = in[r].addr;
-	free(in);
 	st->pos = ref;
 	st->start = start;
 	st->lib = v[0];
@@ -497,9 +499,9 @@ static void call_targets(struct image *im, struct window *w, unsigned nw)
 {
 	for (unsigned k = 0; k < im->nx; k++) {
 		const struct sec *s = &im->x[k];
-		for (uint64_t i = 0; i + 5 <= s->size; i++) {
-			if (s->p[i] != 0xe8)
-				continue;
+		const uint8_t *p = s->p, *end = s->p + s->size;
+		for (; end - p >= 5 && (p = memchr(p, 0xe8, (size_t)(end - p - 4))); p++) {
+			uint64_t i = (uint64_t)(p - s->p);
 			uint64_t t = s->va + i + 5 + (uint64_t)(int64_t)le32(s->p + i + 1);
 			for (unsigned j = 0; j < nw; j++)
 				if (w[j].targets && t >= w[j].lo && t <= w[j].hi &&
@@ -897,6 +899,7 @@ int bssl_locate(const char *path, struct bssl_found *out)
 	}
 	if (im.cs)
 		cs_close(&im.cs);
+	free(im.insns);
 	elf_end(e);
 	close(fd);
 	return 0;

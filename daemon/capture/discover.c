@@ -34,6 +34,9 @@
 #include "capture/elfsym.h"
 #include "capture/placement.h"
 #include "capture/tls.h"
+#include "capture/tls_boringssl.h"
+#include "capture/tls_gnutls.h"
+#include "capture/tls_go.h"
 #include "llmobs.skel.h"
 #include "core/log.h"
 
@@ -69,6 +72,7 @@ struct target {
 	bool pinned;
 	uint32_t first_pid;
 	time_t attached_at;
+	uint64_t attached_ns; /* CLOCK_MONOTONIC, for blind spots */
 	struct probe probes[MAX_PROBES];
 	unsigned nprobes;
 	struct placement place[TLS_MAX_FUNCS];
@@ -339,6 +343,7 @@ static struct target *new_target(const struct file_key *k, unsigned slot,
 	t->pinned = pinned;
 	t->first_pid = pid;
 	t->attached_at = time(NULL);
+	t->attached_ns = clock_mono_ns();
 	snprintf(t->path, sizeof(t->path), "%s", shown_path);
 	return t;
 }
@@ -827,18 +832,44 @@ static cJSON *target_json(const struct target *t)
 	return o;
 }
 
-bool discover_pid_probed(uint32_t pid)
+static enum stack_guess guess_of(const struct tls_stack *s)
 {
-	bool found = false;
+	if (s == &tls_go)
+		return GUESS_GO;
+	if (s == &tls_boringssl)
+		return GUESS_BORINGSSL;
+	if (s == &tls_gnutls)
+		return GUESS_GNUTLS;
+	return GUESS_OPENSSL;
+}
+
+void discover_pid_probed(uint32_t pid, uint64_t dev, uint64_t ino, struct blind_probed *out)
+{
+	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&lock);
 	struct target *t, *tmp;
 	HASH_ITER(hh, targets, t, tmp)
 	{
-		for (unsigned i = 0; i < t->nusers && !found; i++)
-			found = t->users[i] == pid;
+		bool user = false;
+		for (unsigned i = 0; i < t->nusers && !user; i++)
+			user = t->users[i] == pid;
+		if (!user)
+			continue;
+		out->any = true;
+		if (t->attached_ns > out->last_ns)
+			out->last_ns = t->attached_ns;
+		if (ino && t->key.dev == dev && t->key.ino == ino) {
+			out->exe = true;
+			/* a longer path is cut: it only names the file */
+			size_t n = strnlen(t->path, sizeof(out->file.path) - 1);
+			memcpy(out->file.path, t->path, n);
+			out->file.path[n] = 0;
+			out->file.dev = dev;
+			out->file.ino = ino;
+			out->file.stack = guess_of(t->stack);
+		}
 	}
 	pthread_mutex_unlock(&lock);
-	return found;
 }
 
 cJSON *discover_json(void)

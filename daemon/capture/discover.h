@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "capture/blind.h"
 #include "llmobs/event.h"
 
 struct llmobs_bpf;
@@ -41,8 +42,9 @@ void discover_exit(uint32_t tgid);
  * rescans /proc (users, missed files) and detaches unused files. */
 void discover_tick(void);
 void discover_stats(struct discover_stats *out);
-/* Whether the process is a known user of a probed file. */
-bool discover_pid_probed(uint32_t pid);
+/* The probed files the process is a known user of (blind.h); dev, ino:
+ * its executable's key, as BPF reports it. */
+void discover_pid_probed(uint32_t pid, uint64_t dev, uint64_t ino, struct blind_probed *out);
 cJSON *discover_json(void);
 void discover_free(void);
 

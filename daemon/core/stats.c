@@ -64,6 +64,8 @@ const struct stat_row stat_rows[] = {
      "unobserved_library_not_probed", C(unobserved[UNOBS_OTHER_LIBRARY]), NULL),
     ROW("llmobs_unobserved_connections_total", STAT_COUNTER, "reason", "unknown_stack", STAT_CAPTURE,
      "unobserved_unknown_stack", C(unobserved[UNOBS_UNKNOWN_STACK]), NULL),
+    ROW("llmobs_unobserved_connections_total", STAT_COUNTER, "reason", "before_probed", STAT_CAPTURE,
+     "unobserved_before_probed", C(unobserved[UNOBS_BEFORE_PROBED]), NULL),
 
     ROW("llmobs_pipeline_data_records_total", STAT_COUNTER, NULL, NULL, STAT_PIPELINE, "data_events",
      P(events[LLMOBS_EV_DATA]), "Data records (plaintext pieces) the pipeline received."),

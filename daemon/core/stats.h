@@ -46,6 +46,7 @@ enum unobserved_reason {
 	UNOBS_PROBED_NO_CALL,     /* a probed library is mapped, but no call on this socket */
 	UNOBS_OTHER_LIBRARY,      /* GnuTLS, NSS, wolfSSL or mbedTLS mapped: no probes for them */
 	UNOBS_UNKNOWN_STACK,      /* the executable could not be read */
+	UNOBS_BEFORE_PROBED,      /* connected before its TLS library was probed */
 	UNOBS__MAX,
 };
 

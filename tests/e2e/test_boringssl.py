@@ -137,6 +137,41 @@ def a_bun_run_gone_before_it_is_probed_leaves_bun_probed_for_the_next():
     assert not [r for r in body["files_refused"] if r["path"].endswith("bun.exe")], body
 
 
+@e2e.test
+def a_call_made_while_bun_is_being_located_is_never_silent():
+    """The first run of an executable the daemon has not seen: Bun's fetch
+    starts before its BoringSSL is located (0.15-0.4 s the first time).
+    The call is captured if the probes came first, else that connection
+    is a blind spot that says so, names bun and BoringSSL, and is counted:
+    never neither."""
+    require(BUN)
+    srv = e2e.TlsServer(script={"deltas": ["early"], "first_delay_ms": 20})
+    d = e2e.Daemon()
+    out = subprocess.run([BUN, FETCH, str(srv.port), srv.cafile, "gpt-4o"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    assert out.returncode == 0, out.stderr.decode()[-2000:]
+    pid = json.loads(out.stdout)["pid"]
+
+    def seen():
+        calls = [s for s in e2e.streams(d) if s["pid"] == pid and s["status"] != "streaming"]
+        _, body = d.get_json("/api/v1/blind")
+        blind = [p for p in body["processes"] if p["pid"] == pid]
+        return (calls, blind) if calls or blind else None
+    calls, blind = e2e.wait_for(seen, 10, 0.05, "the call captured or listed blind")
+    if calls:
+        assert calls[0]["text"] == "early" and calls[0]["status"] == "completed", calls
+        return
+    [b] = blind
+    assert b["reason_code"] == "before_probed", b
+    assert b["reason"].startswith("connected before its TLS library was probed"), b
+    assert b["stack"] == "BoringSSL" and os.path.realpath(b["exe"]) == os.path.realpath(BUN), b
+    assert b["connections"] == 1, b
+    assert e2e.metric(d, "llmobs_unobserved_connections_total",
+                      'reason="before_probed"') == 1
+    e2e.wait_for(lambda: "is not seen: connected before its TLS library was probed"
+                 in open(d.log_path).read(), 5, 0.05, "the log line")
+
+
 def anthropic_stream(*texts, model="claude-sonnet-4-5", input_tokens=12, output_tokens=3):
     """A whole Anthropic Messages stream, as Claude Code checks it (a
     message object, content block start and stop)."""

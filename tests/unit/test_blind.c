@@ -30,6 +30,8 @@ struct fake_proc {
 	bool probed;
 	bool gone;
 	uint64_t ino;
+	uint64_t attached_ns; /* when its probed file was attached */
+	bool exe_probed;      /* that file is its executable */
 };
 
 static struct fake_proc fakes[8];
@@ -37,7 +39,8 @@ static unsigned nfakes;
 
 static void fake(uint32_t tgid, enum stack_guess stack, bool probed)
 {
-	fakes[nfakes++] = (struct fake_proc){tgid, stack, probed, false, 1000 + tgid};
+	fakes[nfakes++] =
+	    (struct fake_proc){.tgid = tgid, .stack = stack, .probed = probed, .ino = 1000 + tgid};
 }
 
 static const struct fake_proc *find_fake(uint32_t tgid)
@@ -62,10 +65,22 @@ static bool fake_exe(uint32_t tgid, uint64_t dev, uint64_t ino, struct blind_exe
 	return true;
 }
 
-static bool fake_probed(uint32_t tgid)
+static void fake_probed(uint32_t tgid, uint64_t dev, uint64_t ino, struct blind_probed *out)
 {
+	(void)dev;
+	(void)ino;
+	memset(out, 0, sizeof(*out));
 	const struct fake_proc *f = find_fake(tgid);
-	return f && f->probed;
+	if (!f || !f->probed)
+		return;
+	out->any = true;
+	out->last_ns = f->attached_ns;
+	out->exe = f->exe_probed;
+	if (out->exe) {
+		snprintf(out->file.path, sizeof(out->file.path), "/opt/bin/probed%u", tgid);
+		out->file.ino = f->ino;
+		out->file.stack = f->stack;
+	}
 }
 
 static int setup(void **state)
@@ -258,6 +273,44 @@ static void test_each_reason(void **state)
 	cJSON_Delete(root);
 }
 
+/* A process that connected while its executable was being located (the
+ * probes came after its ClientHello) is told apart, and named from the
+ * probed file though it was gone before it could be read. */
+static void test_connected_before_its_file_was_probed(void **state)
+{
+	(void)state;
+	fake(900, GUESS_BORINGSSL, true);
+	fakes[nfakes - 1].gone = true;
+	fakes[nfakes - 1].exe_probed = true;
+	fakes[nfakes - 1].attached_ns = 2 * SEC;
+	hello(900, 3, 1 * SEC);
+	blind_exit(900);
+	assert_int_equal(count(UNOBS_BEFORE_PROBED), 1);
+	assert_string_equal(blind_reason_label(UNOBS_BEFORE_PROBED), "before_probed");
+	cJSON *root, *procs = listed(&root);
+	const cJSON *p = cJSON_GetArrayItem(procs, 0);
+	assert_string_equal(str(p, "reason_code"), "before_probed");
+	assert_string_equal(str(p, "exe"), "/opt/bin/probed900");
+	assert_string_equal(str(p, "stack"), "BoringSSL");
+	cJSON_Delete(root);
+	/* probed before it connected: its executable is probed, so no call on
+	 * that socket is what happened, not "BoringSSL not located" */
+	setup(NULL);
+	fake(901, GUESS_BORINGSSL, true);
+	fakes[nfakes - 1].exe_probed = true;
+	fakes[nfakes - 1].attached_ns = 1 * SEC;
+	hello(901, 3, 2 * SEC);
+	blind_exit(901);
+	assert_int_equal(count(UNOBS_PROBED_NO_CALL), 1);
+	/* a library probed after the connection began (not the executable) */
+	setup(NULL);
+	fake(902, GUESS_NONE, true);
+	fakes[nfakes - 1].attached_ns = 3 * SEC;
+	hello(902, 3, 2 * SEC);
+	blind_tick(100 * SEC);
+	assert_int_equal(count(UNOBS_BEFORE_PROBED), 1);
+}
+
 static void test_connections_of_a_process_add_up(void **state)
 {
 	(void)state;
@@ -392,6 +445,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_calls_on_other_sockets_do_not_count, setup),
 	    cmocka_unit_test_setup(test_exit_gives_the_verdict_at_once, setup),
 	    cmocka_unit_test_setup(test_each_reason, setup),
+	    cmocka_unit_test_setup(test_connected_before_its_file_was_probed, setup),
 	    cmocka_unit_test_setup(test_connections_of_a_process_add_up, setup),
 	    cmocka_unit_test_setup(test_a_reused_fd_judges_the_old_connection, setup),
 	    cmocka_unit_test_setup(test_list_is_bounded_newest_first, setup),

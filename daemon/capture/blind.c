@@ -124,7 +124,7 @@ static void format_peer(const struct llmobs_event *ev, char *out, size_t n)
  * beside it is most likely a dependency's. */
 static enum unobserved_reason reason_of(const struct waiting *w)
 {
-	if (w->probed.any && w->probed.last_ns > w->ts)
+	if (w->probed.locating || (w->probed.any && w->probed.last_ns > w->ts))
 		return UNOBS_BEFORE_PROBED;
 	if (w->probed.exe)
 		return UNOBS_PROBED_NO_CALL;
@@ -221,8 +221,10 @@ static void update_probed(struct waiting *w)
 	struct blind_probed now = {0};
 	if (env.probed)
 		env.probed(w->tgid, w->exe.dev, w->exe.ino, &now);
+	bool locating = w->probed.locating || now.locating;
 	if (now.any)
 		w->probed = now;
+	w->probed.locating = locating;
 	if (!w->exe.path[0] && w->probed.exe)
 		w->exe = w->probed.file;
 }

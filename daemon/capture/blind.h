@@ -32,6 +32,7 @@ struct blind_exe {
 struct blind_probed {
 	bool any;              /* it maps a file with probes attached */
 	bool exe;              /* its executable is one (Go, BoringSSL built in) */
+	bool locating;         /* a file it maps is being located right now */
 	uint64_t last_ns;      /* when the latest of them was attached (CLOCK_MONOTONIC) */
 	struct blind_exe file; /* the executable's path and stack, when exe */
 };

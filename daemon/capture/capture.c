@@ -220,6 +220,7 @@ struct capture *capture_start(const struct capture_opts *o)
 	blind_init(&be);
 	unsigned pinned = discover_pinned(o->libssl);
 	discover_scan_all();
+	discover_start();
 	struct discover_stats ds;
 	discover_stats(&ds);
 	if (!ds.uprobes && !c->links.exec_watch) {

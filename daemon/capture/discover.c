@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@
 #include "capture/tls_go.h"
 #include "llmobs.skel.h"
 #include "core/log.h"
+#include "core/macros.h"
 
 /* an entry and a return probe per function, and one function's RET sites */
 #define MAX_PROBES (2 * TLS_MAX_FUNCS + PLACE_MAX_RETS)
@@ -97,6 +99,10 @@ static uint64_t attach_errors;
 static uint64_t hits_retired;             /* of detached files: counters never go down */
 static uint64_t last_refresh, recheck_at; /* CLOCK_MONOTONIC ns; 0 = none */
 static uint64_t mapped_at;                /* the exec/mmap being handled (for the log) */
+/* A process's report is being handled: locating may leave the lock (the
+ * discovery thread is the only writer) and names the process it is for. */
+static bool handling_report;
+static _Atomic uint32_t locating_pid;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static uint64_t kdev_of(dev_t d)
@@ -402,8 +408,16 @@ static struct target *probe_path(const struct file_key *k, const char *open_path
 	uint64_t t0 = clock_mono_ns();
 	const struct tls_stack *refused;
 	char why[256] = "";
+	if (handling_report) {
+		atomic_store(&locating_pid, pid);
+		pthread_mutex_unlock(&lock);
+	}
 	const struct tls_stack *stack =
 	    find_stack(open_path, off, &info, &refused, why, sizeof(why));
+	if (handling_report) {
+		pthread_mutex_lock(&lock);
+		atomic_store(&locating_pid, 0);
+	}
 	uint64_t t1 = clock_mono_ns();
 	if (!stack && refused)
 		note_refused(shown_path, refused, why);
@@ -661,21 +675,22 @@ unsigned discover_pinned(const char **extra)
 
 /* ---- events ---- */
 
-void discover_mapped(const struct llmobs_event *ev)
+static void handle_mapped(uint32_t tgid, struct file_key k, uint64_t ts)
 {
-	struct file_key k = {ev->pos, ev->conn};
 	struct target *t;
 	pthread_mutex_lock(&lock);
 	HASH_FIND(hh, targets, &k, sizeof(k), t);
 	if (t) {
-		add_user(t, ev->tgid);
+		add_user(t, tgid);
 		pthread_mutex_unlock(&lock);
 		return;
 	}
 	struct dismissed *d;
 	HASH_FIND(hh, dismissed, &k, sizeof(k), d);
-	mapped_at = ev->ts_ns;
-	bool alive = !d && scan_pid(ev->tgid);
+	mapped_at = ts;
+	handling_report = true;
+	bool alive = !d && scan_pid(tgid);
+	handling_report = false;
 	mapped_at = 0;
 	if (alive) {
 		HASH_FIND(hh, targets, &k, sizeof(k), t);
@@ -691,7 +706,7 @@ void discover_mapped(const struct llmobs_event *ev)
 	pthread_mutex_unlock(&lock);
 }
 
-void discover_exit(uint32_t tgid)
+static void handle_exit(uint32_t tgid)
 {
 	struct target *t, *tmp;
 	pthread_mutex_lock(&lock);
@@ -707,7 +722,7 @@ void discover_exit(uint32_t tgid)
 /* A full rescan: finds users of every probed file (forked children map
  * files without an exec or mmap), probes files whose reports were lost,
  * and detaches files nobody maps any more. */
-void discover_tick(void)
+static void refresh(void)
 {
 	uint64_t now = clock_mono_ns();
 	if (now - last_refresh < REFRESH_NS && !(recheck_at && now >= recheck_at))
@@ -730,6 +745,139 @@ void discover_tick(void)
 }
 
 /* ---- reporting ---- */
+
+/* ---- the discovery thread ----
+ * Locating a TLS stack in a large executable takes a while (BoringSSL in
+ * Claude Code about 0.4 s); on the capture thread it would hold up the
+ * ring buffer's consumer that long. Reports are queued here and handled
+ * in order on a thread of their own, which also runs the refresh. */
+
+#define QUEUE_LEN  4096
+#define WAKE_EVERY 100 /* ms: the refresh's clock */
+
+struct job {
+	bool exit;
+	uint32_t tgid;
+	struct file_key key;
+	uint64_t ts;
+};
+
+static struct job queue[QUEUE_LEN];
+static unsigned qhead, qlen;
+static bool qlost; /* reports dropped when full: a full rescan finds their files */
+static bool qstop, qrunning;
+static pthread_t qthread;
+static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t qcond = PTHREAD_COND_INITIALIZER;
+
+static void enqueue(const struct job *j)
+{
+	pthread_mutex_lock(&qlock);
+	if (qlen == QUEUE_LEN) {
+		qlost = true;
+	} else {
+		queue[(qhead + qlen) % QUEUE_LEN] = *j;
+		qlen++;
+		pthread_cond_signal(&qcond);
+	}
+	pthread_mutex_unlock(&qlock);
+}
+
+static void run_job(const struct job *j)
+{
+	if (j->exit)
+		handle_exit(j->tgid);
+	else
+		handle_mapped(j->tgid, j->key, j->ts);
+}
+
+static void *discovery_main(void *arg)
+{
+	(void)arg;
+	struct job batch[64];
+	pthread_mutex_lock(&qlock);
+	while (!qstop) {
+		if (!qlen) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += WAKE_EVERY * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&qcond, &qlock, &ts);
+		}
+		unsigned n = 0;
+		for (; qlen && n < ARRAY_LEN(batch); n++, qlen--) {
+			batch[n] = queue[qhead];
+			qhead = (qhead + 1) % QUEUE_LEN;
+		}
+		bool lost = qlost;
+		qlost = false;
+		pthread_mutex_unlock(&qlock);
+		for (unsigned i = 0; i < n; i++)
+			run_job(&batch[i]);
+		if (lost) {
+			log_warn(
+			    "discovery: more than %d process reports at once; rescanning /proc",
+			    QUEUE_LEN);
+			recheck_at = 1;
+		}
+		refresh();
+		pthread_mutex_lock(&qlock);
+	}
+	pthread_mutex_unlock(&qlock);
+	return NULL;
+}
+
+int discover_start(void)
+{
+	qstop = false;
+	int err = pthread_create(&qthread, NULL, discovery_main, NULL);
+	if (err) {
+		log_warn("discovery thread: %s; discovering on the capture thread", strerror(err));
+		return -1;
+	}
+	qrunning = true;
+	return 0;
+}
+
+static void discover_stop(void)
+{
+	if (!qrunning)
+		return;
+	pthread_mutex_lock(&qlock);
+	qstop = true;
+	pthread_cond_signal(&qcond);
+	pthread_mutex_unlock(&qlock);
+	pthread_join(qthread, NULL);
+	qrunning = false;
+	qhead = qlen = 0;
+}
+
+void discover_mapped(const struct llmobs_event *ev)
+{
+	struct job j = {.tgid = ev->tgid, .key = {ev->pos, ev->conn}, .ts = ev->ts_ns};
+	if (qrunning)
+		enqueue(&j);
+	else
+		run_job(&j);
+}
+
+void discover_exit(uint32_t tgid)
+{
+	struct job j = {.exit = true, .tgid = tgid};
+	if (qrunning)
+		enqueue(&j);
+	else
+		run_job(&j);
+}
+
+void discover_tick(void)
+{
+	if (!qrunning)
+		refresh();
+}
 
 void discover_stats(struct discover_stats *out)
 {
@@ -846,6 +994,7 @@ static enum stack_guess guess_of(const struct tls_stack *s)
 void discover_pid_probed(uint32_t pid, uint64_t dev, uint64_t ino, struct blind_probed *out)
 {
 	memset(out, 0, sizeof(*out));
+	out->locating = atomic_load(&locating_pid) == pid;
 	pthread_mutex_lock(&lock);
 	struct target *t, *tmp;
 	HASH_ITER(hh, targets, t, tmp)
@@ -904,6 +1053,7 @@ cJSON *discover_json(void)
 
 void discover_free(void)
 {
+	discover_stop();
 	struct target *t, *tmp;
 	pthread_mutex_lock(&lock);
 	HASH_ITER(hh, targets, t, tmp)

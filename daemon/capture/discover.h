@@ -35,11 +35,16 @@ void discover_init(struct llmobs_bpf *skel, const struct discover_filter *f);
 unsigned discover_pinned(const char **extra);
 /* Every process's executable mappings (/proc/PID/maps). */
 void discover_scan_all(void);
-/* A process exec'd or mapped a file (LLMOBS_EV_MAPPED), or exited. */
+/* Handles reports on a thread of its own from now on (discover_free
+ * stops it); until then, or when it cannot start (-1), on the caller's. */
+int discover_start(void);
+/* A process exec'd or mapped a file (LLMOBS_EV_MAPPED), or exited: queued
+ * for the discovery thread, handled in order. */
 void discover_mapped(const struct llmobs_event *ev);
 void discover_exit(uint32_t tgid);
-/* Call often: every 30 s, and soon after a file lost its last known user,
- * rescans /proc (users, missed files) and detaches unused files. */
+/* Without the discovery thread, call often: every 30 s, and soon after a
+ * file lost its last known user, rescans /proc (users, missed files) and
+ * detaches unused files. The thread does it itself. */
 void discover_tick(void);
 void discover_stats(struct discover_stats *out);
 /* The probed files the process is a known user of (blind.h); dev, ino:

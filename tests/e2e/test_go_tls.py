@@ -19,9 +19,9 @@ CLI = os.path.join(e2e.REPO, "build", "llmobs-cli")
 COMM = "go_tls_e2e"  # the binary's name: the process's comm
 DELTAS = ["Go", " says", " hel", "lo"]
 FIRST_DELAY_MS = 40
-# both clocks read a few instructions from the same syscalls; the rest is
-# scheduling on a busy 2-vCPU machine
-TTFT_TOLERANCE_MS = 5
+# within 1.3 ms on a quiet machine; the rest is scheduling on a busy
+# 2-vCPU one
+TTFT_TOLERANCE_MS = 10
 REQUEST = {"model": "gpt-4o-mini", "stream": True, "stream_options": {"include_usage": True},
            "messages": [{"role": "user", "content": "hi"}]}
 
@@ -103,8 +103,11 @@ def check_call(d, pid, r, protocol):
     assert s["usage"]["input_tokens"] == 11 and s["usage"]["output_tokens"] == 4, s["usage"]
     assert s["http_status"] == 200, s
     # TTFT as the client itself measured it (request written -> the read
-    # that brought the first delta), and never below the server's wait
-    assert abs(s["ttft_ms"] - r["ttft_ms"]) <= TTFT_TOLERANCE_MS, (s["ttft_ms"], r["ttft_ms"])
+    # that brought the first delta: the daemon sees that read first, the
+    # client's goroutine a scheduling delay later), never below the
+    # server's wait
+    assert r["ttft_ms"] - TTFT_TOLERANCE_MS <= s["ttft_ms"] <= r["ttft_ms"] + 1, \
+        (s["ttft_ms"], r["ttft_ms"])
     assert s["ttft_ms"] >= FIRST_DELAY_MS, s["ttft_ms"]
     assert s["dropped_bytes"] == 0, s
 

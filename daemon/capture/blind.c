@@ -38,6 +38,7 @@ struct blind_proc {
 	char comm[COMM_LEN];
 	struct blind_exe exe;
 	enum unobserved_reason reason;
+	char detail[192]; /* why its stack was refused ("": not refused) */
 	char peers[BLIND_MAX_PEERS][PEER_LEN];
 	unsigned npeers;
 	uint64_t conns, first, last;
@@ -124,7 +125,8 @@ static void format_peer(const struct llmobs_event *ev, char *out, size_t n)
  * beside it is most likely a dependency's. */
 static enum unobserved_reason reason_of(const struct waiting *w)
 {
-	if (w->probed.locating || (w->probed.any && w->probed.last_ns > w->ts))
+	if ((w->probed.locating && !w->probed.refused[0]) ||
+	    (w->probed.any && w->probed.last_ns > w->ts))
 		return UNOBS_BEFORE_PROBED;
 	if (w->probed.exe)
 		return UNOBS_PROBED_NO_CALL;
@@ -156,6 +158,18 @@ static enum unobserved_reason reason_of(const struct waiting *w)
 	return UNOBS_UNKNOWN_STACK;
 }
 
+/* Why discovery refused the executable's stack, when that is the reason:
+ * "BoringSSL found but SSL_read not located: <why>". */
+static const char *detail_of(const struct waiting *w, enum unobserved_reason r)
+{
+	return r == UNOBS_BEFORE_PROBED || r == UNOBS_PROBED_NO_CALL ? "" : w->probed.refused;
+}
+
+static void reason_line(enum unobserved_reason r, const char *detail, char *out, size_t n)
+{
+	snprintf(out, n, "%s%s%s", blind_reason_text(r), detail[0] ? ": " : "", detail);
+}
+
 /* Once per executable and reason (per process name when the file is unknown). */
 static void log_once(const struct waiting *w, enum unobserved_reason r)
 {
@@ -172,9 +186,11 @@ static void log_once(const struct waiting *w, enum unobserved_reason r)
 	l->ino = w->exe.ino;
 	l->reason = r;
 	snprintf(l->path, sizeof(l->path), "%s", w->comm);
+	char why[384];
+	reason_line(r, detail_of(w, r), why, sizeof(why));
 	log_warn("TLS of %s (pid %u, %s; TLS stack: %s) is not seen: %s (first peer %s)",
 	         w->exe.path[0] ? w->exe.path : "an unknown executable", w->tgid, w->comm,
-	         stack_guess_name(w->exe.stack), blind_reason_text(r), w->peer);
+	         stack_guess_name(w->exe.stack), why, w->peer);
 }
 
 static struct blind_proc *proc_for(const struct waiting *w, enum unobserved_reason r)
@@ -199,6 +215,7 @@ static struct blind_proc *proc_for(const struct waiting *w, enum unobserved_reas
 	p->tgid = w->tgid;
 	p->reason = r;
 	p->exe = w->exe;
+	snprintf(p->detail, sizeof(p->detail), "%s", detail_of(w, r));
 	memcpy(p->comm, w->comm, sizeof(p->comm));
 	p->first = w->ts;
 	return p;
@@ -225,6 +242,8 @@ static void update_probed(struct waiting *w)
 	if (now.any)
 		w->probed = now;
 	w->probed.locating = locating;
+	if (now.refused[0]) /* decided since its ClientHello */
+		memcpy(w->probed.refused, now.refused, sizeof(now.refused));
 	if (!w->exe.path[0] && w->probed.exe)
 		w->exe = w->probed.file;
 }
@@ -356,7 +375,9 @@ static cJSON *proc_json(const struct blind_proc *p)
 	else
 		cJSON_AddNullToObject(o, "exe");
 	cJSON_AddStringToObject(o, "stack", stack_guess_name(p->exe.stack));
-	cJSON_AddStringToObject(o, "reason", blind_reason_text(p->reason));
+	char why[384];
+	reason_line(p->reason, p->detail, why, sizeof(why));
+	cJSON_AddStringToObject(o, "reason", why);
 	cJSON_AddStringToObject(o, "reason_code", blind_reason_label(p->reason));
 	cJSON *peers = cJSON_AddArrayToObject(o, "peers");
 	for (unsigned i = 0; i < p->npeers; i++)

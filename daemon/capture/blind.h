@@ -35,6 +35,7 @@ struct blind_probed {
 	bool locating;         /* a file it maps is being located right now */
 	uint64_t last_ns;      /* when the latest of them was attached (CLOCK_MONOTONIC) */
 	struct blind_exe file; /* the executable's path and stack, when exe */
+	char refused[192];     /* why its executable was not probed, when it was refused */
 };
 
 /* How the tracker learns about a process; called when its ClientHello is

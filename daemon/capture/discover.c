@@ -314,6 +314,7 @@ static const struct tls_stack *find_stack(const char *path, uint64_t *off, struc
  * once with its latest reason: /api/v1/probes lists them. */
 #define MAX_REFUSED 32
 static struct refused {
+	struct file_key key;
 	char path[PATH_MAX];
 	const char *stack;
 	char why[256];
@@ -321,7 +322,8 @@ static struct refused {
 } refused_files[MAX_REFUSED];
 static unsigned nrefused;
 
-static void note_refused(const char *path, const struct tls_stack *s, const char *why)
+static void note_refused(const struct file_key *k, const char *path, const struct tls_stack *s,
+                         const char *why)
 {
 	struct refused *r = NULL;
 	for (unsigned i = 0; i < MAX_REFUSED && i < nrefused && !r; i++)
@@ -330,6 +332,7 @@ static void note_refused(const char *path, const struct tls_stack *s, const char
 	bool again = r && r->stack == s->name && strcmp(r->why, why) == 0;
 	if (!r)
 		r = &refused_files[nrefused++ % MAX_REFUSED];
+	r->key = *k;
 	snprintf(r->path, sizeof(r->path), "%s", path);
 	r->stack = s->name;
 	snprintf(r->why, sizeof(r->why), "%s", why);
@@ -420,7 +423,7 @@ static struct target *probe_path(const struct file_key *k, const char *open_path
 	}
 	uint64_t t1 = clock_mono_ns();
 	if (!stack && refused)
-		note_refused(shown_path, refused, why);
+		note_refused(k, shown_path, refused, why);
 	if (!stack) {
 		char needs[192];
 		tls_needs(needs, sizeof(needs));
@@ -996,6 +999,11 @@ void discover_pid_probed(uint32_t pid, uint64_t dev, uint64_t ino, struct blind_
 	memset(out, 0, sizeof(*out));
 	out->locating = atomic_load(&locating_pid) == pid;
 	pthread_mutex_lock(&lock);
+	for (unsigned i = 0; ino && i < MAX_REFUSED && i < nrefused; i++) {
+		const struct refused *r = &refused_files[i];
+		if (r->key.dev == dev && r->key.ino == ino)
+			snprintf(out->refused, sizeof(out->refused), "%s", r->why);
+	}
 	struct target *t, *tmp;
 	HASH_ITER(hh, targets, t, tmp)
 	{

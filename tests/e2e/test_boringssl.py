@@ -314,6 +314,24 @@ def bun_whose_checks_disagree_is_refused_with_the_reason():
     assert out.returncode == 0, out
     assert ("not probed (BoringSSL): %s: the quic_method checks disagree" % patched).encode() \
         in out.stdout, out.stdout
+    # its TLS is a blind spot that says why, never read at a wrong address
+    # (the patch breaks its SSL_read too: its handshake fails after the
+    # ClientHello)
+    srv = e2e.TlsServer(script={"deltas": ["never", " parsed"]})
+    f = subprocess.Popen([patched, FETCH, str(srv.port), srv.cafile, "gpt-4o"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    f.communicate(timeout=60)
+    fpid = f.pid
+
+    def listed():
+        _, body = d.get_json("/api/v1/blind")
+        return [p for p in body["processes"] if p["pid"] == fpid]
+    [b] = e2e.wait_for(listed, 10, 0.05, "the patched copy's fetch listed blind")
+    assert b["reason_code"] == "boringssl_not_located", b
+    assert b["reason"].startswith("BoringSSL found but SSL_read not located: the quic_method "
+                                  "checks disagree (field 0x90 in SSL_read, 0x98 in SSL_write)"), b
+    assert b["exe"] == patched and b["stack"] == "BoringSSL", b
+    assert not [s for s in e2e.streams(d) if s["pid"] == fpid], "parsed from a refused file"
     # the original, run next to it, is still probed
     q = subprocess.Popen([BUN, "-e", "await Bun.sleep(3000)"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -32,6 +32,8 @@ struct fake_proc {
 	uint64_t ino;
 	uint64_t attached_ns; /* when its probed file was attached */
 	bool exe_probed;      /* that file is its executable */
+	const char *refused;  /* why discovery refused its executable */
+	bool locating;        /* its executable is being located */
 };
 
 static struct fake_proc fakes[8];
@@ -71,6 +73,9 @@ static void fake_probed(uint32_t tgid, uint64_t dev, uint64_t ino, struct blind_
 	(void)ino;
 	memset(out, 0, sizeof(*out));
 	const struct fake_proc *f = find_fake(tgid);
+	if (f && f->refused)
+		snprintf(out->refused, sizeof(out->refused), "%s", f->refused);
+	out->locating = f && f->locating;
 	if (!f || !f->probed)
 		return;
 	out->any = true;
@@ -311,6 +316,34 @@ static void test_connected_before_its_file_was_probed(void **state)
 	assert_int_equal(count(UNOBS_BEFORE_PROBED), 1);
 }
 
+/* An executable discovery refused says why, in the reason: "BoringSSL
+ * found but SSL_read not located: <why>". */
+static void test_a_refused_executable_says_why(void **state)
+{
+	(void)state;
+	fake(950, GUESS_BORINGSSL, false);
+	fakes[nfakes - 1].refused = "the quic_method checks disagree";
+	hello(950, 3, 1 * SEC);
+	blind_exit(950);
+	assert_int_equal(count(UNOBS_BORINGSSL), 1);
+	cJSON *root, *procs = listed(&root);
+	const cJSON *p = cJSON_GetArrayItem(procs, 0);
+	assert_string_equal(str(p, "reason"), "BoringSSL found but SSL_read not located: the "
+	                                      "quic_method checks disagree");
+	assert_string_equal(str(p, "reason_code"), "boringssl_not_located");
+	cJSON_Delete(root);
+	/* refused while it was being located at its ClientHello: not
+	 * "before probed", it never will be */
+	setup(NULL);
+	fake(951, GUESS_BORINGSSL, false);
+	fakes[nfakes - 1].locating = true;
+	hello(951, 3, 1 * SEC);
+	fakes[nfakes - 1].locating = false;
+	fakes[nfakes - 1].refused = "no SSL error site";
+	blind_exit(951);
+	assert_int_equal(count(UNOBS_BORINGSSL), 1);
+}
+
 static void test_connections_of_a_process_add_up(void **state)
 {
 	(void)state;
@@ -446,6 +479,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_exit_gives_the_verdict_at_once, setup),
 	    cmocka_unit_test_setup(test_each_reason, setup),
 	    cmocka_unit_test_setup(test_connected_before_its_file_was_probed, setup),
+	    cmocka_unit_test_setup(test_a_refused_executable_says_why, setup),
 	    cmocka_unit_test_setup(test_connections_of_a_process_add_up, setup),
 	    cmocka_unit_test_setup(test_a_reused_fd_judges_the_old_connection, setup),
 	    cmocka_unit_test_setup(test_list_is_bounded_newest_first, setup),

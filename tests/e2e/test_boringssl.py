@@ -42,6 +42,13 @@ def boringssl_files(d, pid=None):
             and (pid is None or pid in f["pids"])]
 
 
+def listed(d, path, key, match):
+    """The entries of a list the API serves (body[key] of path) that match."""
+    status, body = d.get_json(path)
+    assert status == 200, body
+    return [x for x in body[key] if match(x)]
+
+
 def start_held(argv, env=None):
     """argv started, told to wait for a file before its TLS work; returns
     (process, the file to create)."""
@@ -157,8 +164,7 @@ def a_call_made_while_bun_is_being_located_is_never_silent():
 
     def seen():
         calls = [s for s in e2e.streams(d) if s["pid"] == pid and s["status"] != "streaming"]
-        _, body = d.get_json("/api/v1/blind")
-        blind = [p for p in body["processes"] if p["pid"] == pid]
+        blind = listed(d, "/api/v1/blind", "processes", lambda p: p["pid"] == pid)
         return (calls, blind) if calls or blind else None
     calls, blind = e2e.wait_for(seen, 10, 0.05, "the call captured or listed blind")
     if calls:
@@ -296,11 +302,9 @@ def bun_whose_checks_disagree_is_refused_with_the_reason():
     p = subprocess.Popen([patched, "-e", "await Bun.sleep(3000)"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     e2e._live.append(Proc(p))
-
-    def refused():
-        _, body = d.get_json("/api/v1/probes")
-        return [r for r in body["files_refused"] if r["path"] == patched]
-    [r] = e2e.wait_for(refused, 20, 0.05, "the patched copy refused")
+    [r] = e2e.wait_for(lambda: listed(d, "/api/v1/probes", "files_refused",
+                                      lambda r: r["path"] == patched),
+                       20, 0.05, "the patched copy refused")
     assert r["stack"] == "BoringSSL", r
     assert r["reason"].startswith("the quic_method checks disagree (field 0x90 in SSL_read, "
                                   "0x98 in SSL_write)"), r
@@ -322,11 +326,9 @@ def bun_whose_checks_disagree_is_refused_with_the_reason():
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     f.communicate(timeout=60)
     fpid = f.pid
-
-    def listed():
-        _, body = d.get_json("/api/v1/blind")
-        return [p for p in body["processes"] if p["pid"] == fpid]
-    [b] = e2e.wait_for(listed, 10, 0.05, "the patched copy's fetch listed blind")
+    [b] = e2e.wait_for(lambda: listed(d, "/api/v1/blind", "processes",
+                                      lambda p: p["pid"] == fpid),
+                       10, 0.05, "the patched copy's fetch listed blind")
     assert b["reason_code"] == "boringssl_not_located", b
     assert b["reason"].startswith("BoringSSL found but SSL_read not located: the quic_method "
                                   "checks disagree (field 0x90 in SSL_read, 0x98 in SSL_write)"), b

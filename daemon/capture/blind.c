@@ -30,6 +30,8 @@ struct waiting {
 	char peer[PEER_LEN];
 	struct blind_exe exe;
 	struct blind_probed probed;
+	bool pending; /* discovery had a report of it in hand at its ClientHello */
+	bool exited;  /* the process is gone: judged once discovery is done with it */
 };
 
 /* A process with blind connections, for one reason. */
@@ -117,16 +119,24 @@ static void format_peer(const struct llmobs_event *ev, char *out, size_t n)
 	}
 }
 
+/* A stack discovery probes when it locates it in the executable. */
+static bool probeable(enum stack_guess g)
+{
+	return g == GUESS_GO || g == GUESS_BORINGSSL || g == GUESS_OPENSSL || g == GUESS_GNUTLS;
+}
+
 /* A file probed only after the connection began may have carried it: the
- * first calls of a process whose executable was being located. Then an
- * executable that is itself probed. Then stacks built into the
- * executable: a Go program that also maps a probed libssl (cgo) still
- * talks TLS through crypto/tls. Then a probed file: another library mapped
- * beside it is most likely a dependency's. */
+ * first calls of a process whose executable was being located (or still
+ * is, or never was: the process was gone first). Then an executable that
+ * is itself probed. Then stacks built into the executable: a Go program
+ * that also maps a probed libssl (cgo) still talks TLS through
+ * crypto/tls. Then a probed file: another library mapped beside it is
+ * most likely a dependency's. */
 static enum unobserved_reason reason_of(const struct waiting *w)
 {
-	if ((w->probed.locating && !w->probed.refused[0]) ||
-	    (w->probed.any && w->probed.last_ns > w->ts))
+	if (w->probed.locating || (w->probed.any && w->probed.last_ns > w->ts))
+		return UNOBS_BEFORE_PROBED;
+	if (w->pending && !w->probed.located && probeable(w->exe.stack))
 		return UNOBS_BEFORE_PROBED;
 	if (w->probed.exe)
 		return UNOBS_PROBED_NO_CALL;
@@ -238,10 +248,11 @@ static void update_probed(struct waiting *w)
 	struct blind_probed now = {0};
 	if (env.probed)
 		env.probed(w->tgid, w->exe.dev, w->exe.ino, &now);
-	bool locating = w->probed.locating || now.locating;
+	bool located = w->probed.located || now.located;
 	if (now.any)
 		w->probed = now;
-	w->probed.locating = locating;
+	w->probed.locating = now.locating;
+	w->probed.located = located;
 	if (now.refused[0]) /* decided since its ClientHello */
 		memcpy(w->probed.refused, now.refused, sizeof(now.refused));
 	if (!w->exe.path[0] && w->probed.exe)
@@ -284,6 +295,7 @@ void blind_hello(const struct llmobs_event *ev)
 	}
 	if (env.probed)
 		env.probed(ev->tgid, w.exe.dev, w.exe.ino, &w.probed);
+	w.pending = w.probed.locating;
 	pthread_mutex_lock(&lock);
 	for (unsigned i = 0; i < nwait; i++) {
 		if (wait[i].tgid == w.tgid && wait[i].fd == w.fd) { /* the fd was reused */
@@ -318,18 +330,30 @@ void blind_ssl_data(uint32_t tgid, int32_t fd)
 	pthread_mutex_unlock(&lock);
 }
 
+static bool locating(uint32_t tgid)
+{
+	return env.locating && env.locating(tgid);
+}
+
 void blind_exit(uint32_t tgid)
 {
 	if (!nwait)
 		return;
 	pthread_mutex_lock(&lock);
+	int later = -1; /* asked once, when it has connections waiting */
 	for (unsigned i = 0; i < nwait;) {
-		if (wait[i].tgid == tgid) {
-			judge(&wait[i]);
-			drop_waiting(i);
-		} else {
+		if (wait[i].tgid != tgid) {
 			i++;
+			continue;
 		}
+		if (later < 0)
+			later = locating(tgid);
+		if (later) { /* what discovery finds of its executable decides */
+			wait[i++].exited = true;
+			continue;
+		}
+		judge(&wait[i]);
+		drop_waiting(i);
 	}
 	pthread_mutex_unlock(&lock);
 }
@@ -340,12 +364,14 @@ void blind_tick(uint64_t now_ns)
 		return;
 	pthread_mutex_lock(&lock);
 	for (unsigned i = 0; i < nwait;) {
-		if (now_ns >= wait[i].ts + BLIND_WINDOW_NS) {
-			judge(&wait[i]);
-			drop_waiting(i);
-		} else {
+		struct waiting *w = &wait[i];
+		bool due = w->exited || now_ns >= w->ts + BLIND_WINDOW_NS;
+		if (!due || (now_ns < w->ts + BLIND_DEFER_NS && locating(w->tgid))) {
 			i++;
+			continue;
 		}
+		judge(w);
+		drop_waiting(i);
 	}
 	pthread_mutex_unlock(&lock);
 }

@@ -21,6 +21,9 @@
 #define BLIND_MAX_PROCS 256  /* processes listed; the oldest is evicted */
 #define BLIND_MAX_PEERS 4    /* peers listed per process */
 #define BLIND_MAX_WAIT  1024 /* connections waiting for their verdict */
+/* A verdict waits for discovery to finish with the process (a large
+ * executable being located) at most this long after the ClientHello. */
+#define BLIND_DEFER_NS (20ull * 1000 * 1000 * 1000)
 
 struct blind_exe {
 	char path[256];
@@ -32,7 +35,9 @@ struct blind_exe {
 struct blind_probed {
 	bool any;              /* it maps a file with probes attached */
 	bool exe;              /* its executable is one (Go, BoringSSL built in) */
-	bool locating;         /* a file it maps is being located right now */
+	bool locating;         /* discovery has a report of it queued or in hand */
+	bool located;          /* discovery is done with its executable: probed,
+	                          refused, or found to carry no stack it probes */
 	uint64_t last_ns;      /* when the latest of them was attached (CLOCK_MONOTONIC) */
 	struct blind_exe file; /* the executable's path and stack, when exe */
 	char refused[192];     /* why its executable was not probed, when it was refused */
@@ -47,6 +52,8 @@ struct blind_env {
 	bool (*exe)(uint32_t tgid, uint64_t dev, uint64_t ino, struct blind_exe *out);
 	/* the probed files it maps; dev, ino: its executable, as BPF saw it */
 	void (*probed)(uint32_t tgid, uint64_t dev, uint64_t ino, struct blind_probed *out);
+	/* discovery has a report of it queued or in hand (NULL: never) */
+	bool (*locating)(uint32_t tgid);
 };
 
 void blind_init(const struct blind_env *env);
@@ -56,9 +63,12 @@ void blind_hello(const struct llmobs_event *ev);
  * BIOs: then every connection tgid has waiting counts as seen). Cheap
  * when nothing waits. */
 void blind_ssl_data(uint32_t tgid, int32_t fd);
-/* The process exited: its waiting connections get their verdict now. */
+/* The process exited: its waiting connections get their verdict now, or
+ * once discovery is done with it. */
 void blind_exit(uint32_t tgid);
-/* Connections that waited BLIND_WINDOW_NS by now (CLOCK_MONOTONIC) are blind. */
+/* Connections that waited BLIND_WINDOW_NS by now (CLOCK_MONOTONIC) are
+ * blind, judged once discovery is done with their process (BLIND_DEFER_NS
+ * at most). */
 void blind_tick(uint64_t now_ns);
 /* Blind connections so far, by reason. Any thread. */
 void blind_counts(uint64_t out[UNOBS__MAX]);

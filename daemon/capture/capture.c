@@ -216,7 +216,8 @@ struct capture *capture_start(const struct capture_opts *o)
 	map_positions(c);
 	struct discover_filter df = {o->pid, o->comm, o->cgroup_path, o->probe_symbols};
 	discover_init(c->skel, &df);
-	struct blind_env be = {.exe = proc_exe_lookup, .probed = discover_pid_probed};
+	struct blind_env be = {
+	    .exe = proc_exe_lookup, .probed = discover_pid_probed, .locating = discover_locating};
 	blind_init(&be);
 	unsigned pinned = discover_pinned(o->libssl);
 	discover_scan_all();

@@ -100,9 +100,8 @@ static uint64_t hits_retired;             /* of detached files: counters never g
 static uint64_t last_refresh, recheck_at; /* CLOCK_MONOTONIC ns; 0 = none */
 static uint64_t mapped_at;                /* the exec/mmap being handled (for the log) */
 /* A process's report is being handled: locating may leave the lock (the
- * discovery thread is the only writer) and names the process it is for. */
+ * discovery thread is the only writer). */
 static bool handling_report;
-static _Atomic uint32_t locating_pid;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static uint64_t kdev_of(dev_t d)
@@ -411,16 +410,12 @@ static struct target *probe_path(const struct file_key *k, const char *open_path
 	uint64_t t0 = clock_mono_ns();
 	const struct tls_stack *refused;
 	char why[256] = "";
-	if (handling_report) {
-		atomic_store(&locating_pid, pid);
+	if (handling_report)
 		pthread_mutex_unlock(&lock);
-	}
 	const struct tls_stack *stack =
 	    find_stack(open_path, off, &info, &refused, why, sizeof(why));
-	if (handling_report) {
+	if (handling_report)
 		pthread_mutex_lock(&lock);
-		atomic_store(&locating_pid, 0);
-	}
 	uint64_t t1 = clock_mono_ns();
 	if (!stack && refused)
 		note_refused(k, shown_path, refused, why);
@@ -433,6 +428,8 @@ static struct target *probe_path(const struct file_key *k, const char *open_path
 		 * refused for is rare, and must not outlive its cause */
 		if (!refused)
 			dismiss(k);
+		log_debug("%s: no TLS stack to probe%s%s (looked %.2f ms)", shown_path,
+		          refused ? ": " : "", refused ? why : "", (double)(t1 - t0) / 1e6);
 		return NULL;
 	}
 	int slot = alloc_slot();
@@ -770,6 +767,7 @@ static unsigned qhead, qlen;
 static bool qlost; /* reports dropped when full: a full rescan finds their files */
 static bool qstop, qrunning;
 static pthread_t qthread;
+static uint32_t job_pid; /* the process whose report is being handled */
 static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t qcond = PTHREAD_COND_INITIALIZER;
 
@@ -794,10 +792,24 @@ static void run_job(const struct job *j)
 		handle_mapped(j->tgid, j->key, j->ts);
 }
 
+bool discover_locating(uint32_t pid)
+{
+	pthread_mutex_lock(&qlock);
+	bool pending = job_pid == pid;
+	for (unsigned i = 0; i < qlen && !pending; i++) {
+		const struct job *j = &queue[(qhead + i) % QUEUE_LEN];
+		pending = !j->exit && j->tgid == pid;
+	}
+	pthread_mutex_unlock(&qlock);
+	return pending;
+}
+
+/* One job at a time off the queue: a report taken off is named by
+ * job_pid until it is handled, so a process's report is always either
+ * queued or named (discover_locating). */
 static void *discovery_main(void *arg)
 {
 	(void)arg;
-	struct job batch[64];
 	pthread_mutex_lock(&qlock);
 	while (!qstop) {
 		if (!qlen) {
@@ -810,16 +822,19 @@ static void *discovery_main(void *arg)
 			}
 			pthread_cond_timedwait(&qcond, &qlock, &ts);
 		}
-		unsigned n = 0;
-		for (; qlen && n < ARRAY_LEN(batch); n++, qlen--) {
-			batch[n] = queue[qhead];
+		for (unsigned n = 0; qlen && !qstop && n < 64; n++) { /* then a refresh */
+			struct job j = queue[qhead];
 			qhead = (qhead + 1) % QUEUE_LEN;
+			qlen--;
+			job_pid = j.exit ? 0 : j.tgid;
+			pthread_mutex_unlock(&qlock);
+			run_job(&j);
+			pthread_mutex_lock(&qlock);
+			job_pid = 0;
 		}
 		bool lost = qlost;
 		qlost = false;
 		pthread_mutex_unlock(&qlock);
-		for (unsigned i = 0; i < n; i++)
-			run_job(&batch[i]);
 		if (lost) {
 			log_warn(
 			    "discovery: more than %d process reports at once; rescanning /proc",
@@ -997,17 +1012,24 @@ static enum stack_guess guess_of(const struct tls_stack *s)
 void discover_pid_probed(uint32_t pid, uint64_t dev, uint64_t ino, struct blind_probed *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->locating = atomic_load(&locating_pid) == pid;
+	out->locating = discover_locating(pid);
 	pthread_mutex_lock(&lock);
 	for (unsigned i = 0; ino && i < MAX_REFUSED && i < nrefused; i++) {
 		const struct refused *r = &refused_files[i];
 		if (r->key.dev == dev && r->key.ino == ino)
 			snprintf(out->refused, sizeof(out->refused), "%s", r->why);
 	}
+	struct file_key k = {dev, ino};
+	struct dismissed *d = NULL;
+	if (ino)
+		HASH_FIND(hh, dismissed, &k, sizeof(k), d);
+	out->located = d || out->refused[0];
 	struct target *t, *tmp;
 	HASH_ITER(hh, targets, t, tmp)
 	{
-		bool user = false;
+		/* its executable counts after its exit was handled too */
+		bool exe = ino && t->key.dev == dev && t->key.ino == ino;
+		bool user = exe;
 		for (unsigned i = 0; i < t->nusers && !user; i++)
 			user = t->users[i] == pid;
 		if (!user)
@@ -1015,8 +1037,8 @@ void discover_pid_probed(uint32_t pid, uint64_t dev, uint64_t ino, struct blind_
 		out->any = true;
 		if (t->attached_ns > out->last_ns)
 			out->last_ns = t->attached_ns;
-		if (ino && t->key.dev == dev && t->key.ino == ino) {
-			out->exe = true;
+		if (exe) {
+			out->exe = out->located = true;
 			/* a longer path is cut: it only names the file */
 			size_t n = strnlen(t->path, sizeof(out->file.path) - 1);
 			memcpy(out->file.path, t->path, n);

@@ -50,6 +50,8 @@ void discover_stats(struct discover_stats *out);
 /* The probed files the process is a known user of (blind.h); dev, ino:
  * its executable's key, as BPF reports it. */
 void discover_pid_probed(uint32_t pid, uint64_t dev, uint64_t ino, struct blind_probed *out);
+/* A report of the process (exec, mmap) is queued or being handled. Any thread. */
+bool discover_locating(uint32_t pid);
 cJSON *discover_json(void);
 void discover_free(void);
 

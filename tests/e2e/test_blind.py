@@ -72,6 +72,9 @@ static const char marker[] = MARKER;
 int main(int argc, char **argv)
 {
 	char buf[4096];
+	const char *delay = getenv("CONNECT_DELAY_MS"); /* reported apart from its exec */
+	if (delay)
+		usleep(atoi(delay) * 1000);
 	FILE *f = fopen(argv[2], "rb");
 	size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1]))};
@@ -122,9 +125,9 @@ def build_raw(name, marker):
     return exe
 
 
-def run(argv, name):
+def run(argv, name, env=None):
     """Runs argv to its end; its pid."""
-    p = e2e.Managed(name, argv, e2e.tmpfile(name + ".log"), stdout=subprocess.PIPE)
+    p = e2e.Managed(name, argv, e2e.tmpfile(name + ".log"), stdout=subprocess.PIPE, env=env)
     p.proc.wait(60)
     out = p.proc.stdout.read().decode()
     assert p.proc.returncode == 0, (p.proc.returncode, out, p.log_tail())
@@ -263,6 +266,58 @@ def static_programs_name_their_tls_stack():
         ls.listen(1)
         pid = run([exes[0], str(ls.getsockname()[1]), plain], "plain_client")
     not_listed(d, pid)
+
+
+
+NODE_BIN = os.path.join(e2e.E2E_DIR, "node", "node_modules")
+LARGE = [os.path.join(NODE_BIN, "@anthropic-ai", "claude-code", "bin", "claude.exe"),
+         os.path.join(NODE_BIN, "bun", "bin", "bun.exe")]
+# maps a file executable (an mmap report), holds it
+HOLDER = """import mmap, sys, time
+f = open(sys.argv[1], "rb")
+m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ | mmap.PROT_EXEC)
+print("mapped", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def log_time(line):
+    return line.split(" ", 1)[0]
+
+
+@e2e.test(timeout=200)
+def a_verdict_waits_for_discovery_to_reach_the_process():
+    """A program that connects and exits while discovery is still busy
+    (locating Claude Code and Bun, ~0.5 s here, with its own report queued
+    behind them) gets the verdict of its file once discovery reaches it:
+    `no_tls_library`, not a guess made before."""
+    for path in LARGE:
+        if not os.access(path, os.X_OK):  # SKIP, a failure under CI=true
+            raise e2e.Skip("%s missing: make deps installs it" % path)
+    hello = e2e.client_hello()
+    srv = e2e.TlsServer(script=SCRIPT)
+    exe = build_raw("bare_queued", "nothing")
+    d = e2e.Daemon()
+    before = metric(d, "no_tls_library")
+    for path in LARGE:  # mapped, so reported, before the client starts
+        h = e2e.Managed("holder", [sys.executable, "-c", HOLDER, path, "30"],
+                        e2e.tmpfile("holder.log"), stdout=subprocess.PIPE)
+        assert h.proc.stdout.readline() == b"mapped\n", h.log_tail()
+    pid = run([exe, str(srv.port), hello], "bare_queued")
+    exited = time.time()
+    [p] = listed(d, pid)
+    check_entry(p, pid, exe, srv.port, "none", "no_tls_library", "no TLS library found")
+    assert metric(d, "no_tls_library") == before + 1
+    assert metric(d, "before_probed") == 0
+    log = open(d.log_path, errors="replace").read().splitlines()
+    attached = [log_time(x) for x in log if "attached" in x and "claude.exe" in x]
+    verdict = [log_time(x) for x in log if "TLS of %s " % exe in x]
+    assert attached and len(verdict) == 1, (attached, verdict)
+    ended = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(exited)) + \
+        ".%03dZ" % (exited % 1 * 1000)
+    # what this test is about: the client was gone before Claude Code was
+    # located, and its verdict waited for discovery
+    assert ended < attached[0] <= verdict[0], (ended, attached, verdict)
 
 
 e2e.main()

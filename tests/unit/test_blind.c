@@ -33,7 +33,8 @@ struct fake_proc {
 	uint64_t attached_ns; /* when its probed file was attached */
 	bool exe_probed;      /* that file is its executable */
 	const char *refused;  /* why discovery refused its executable */
-	bool locating;        /* its executable is being located */
+	bool locating;        /* discovery has a report of it in hand */
+	bool dismissed;       /* discovery found no stack it probes in its executable */
 };
 
 static struct fake_proc fakes[8];
@@ -76,6 +77,7 @@ static void fake_probed(uint32_t tgid, uint64_t dev, uint64_t ino, struct blind_
 	if (f && f->refused)
 		snprintf(out->refused, sizeof(out->refused), "%s", f->refused);
 	out->locating = f && f->locating;
+	out->located = f && (f->refused || f->exe_probed || f->dismissed);
 	if (!f || !f->probed)
 		return;
 	out->any = true;
@@ -88,12 +90,18 @@ static void fake_probed(uint32_t tgid, uint64_t dev, uint64_t ino, struct blind_
 	}
 }
 
+static bool fake_locating(uint32_t tgid)
+{
+	const struct fake_proc *f = find_fake(tgid);
+	return f && f->locating;
+}
+
 static int setup(void **state)
 {
 	(void)state;
 	nfakes = 0;
 	blind_free();
-	struct blind_env env = {.exe = fake_exe, .probed = fake_probed};
+	struct blind_env env = {.exe = fake_exe, .probed = fake_probed, .locating = fake_locating};
 	blind_init(&env);
 	return 0;
 }
@@ -344,6 +352,63 @@ static void test_a_refused_executable_says_why(void **state)
 	assert_int_equal(count(UNOBS_BORINGSSL), 1);
 }
 
+/* A verdict waits for discovery to finish with the process: a program
+ * that connects and exits while its executable is still being located is
+ * judged by what location finds, not "before probed" by the timing. */
+static void test_a_verdict_waits_for_discovery(void **state)
+{
+	(void)state;
+	/* no TLS library in it: exited while located, found none */
+	fake(960, GUESS_NONE, false);
+	struct fake_proc *f = &fakes[nfakes - 1];
+	f->locating = true;
+	hello(960, 3, 1 * SEC);
+	blind_exit(960);
+	blind_tick(2 * SEC);
+	assert_int_equal(count(UNOBS_NO_TLS_LIBRARY), 0); /* not yet */
+	f->locating = false;
+	f->dismissed = true;
+	blind_tick(2 * SEC + 1);
+	assert_int_equal(count(UNOBS_NO_TLS_LIBRARY), 1);
+	assert_int_equal(count(UNOBS_BEFORE_PROBED), 0);
+	/* gone before discovery came to its BoringSSL executable: never tried */
+	setup(NULL);
+	fake(961, GUESS_BORINGSSL, false);
+	f = &fakes[nfakes - 1];
+	f->locating = true;
+	hello(961, 3, 1 * SEC);
+	blind_exit(961);
+	f->locating = false;
+	blind_tick(2 * SEC);
+	assert_int_equal(count(UNOBS_BEFORE_PROBED), 1);
+	/* its executable probed after the ClientHello, its exit handled by then */
+	setup(NULL);
+	fake(962, GUESS_BORINGSSL, true);
+	f = &fakes[nfakes - 1];
+	f->locating = true;
+	hello(962, 3, 1 * SEC);
+	blind_tick(1 * SEC + BLIND_WINDOW_NS); /* the window is over: still waits */
+	assert_int_equal(count(UNOBS_BEFORE_PROBED), 0);
+	f->locating = false;
+	f->exe_probed = true;
+	f->attached_ns = 2 * SEC;
+	blind_tick(2 * SEC + BLIND_WINDOW_NS);
+	assert_int_equal(count(UNOBS_BEFORE_PROBED), 1);
+	/* a location that never ends: judged after BLIND_DEFER_NS, as such */
+	setup(NULL);
+	fake(963, GUESS_NONE, false);
+	fakes[nfakes - 1].locating = true;
+	hello(963, 3, 1 * SEC);
+	blind_exit(963);
+	blind_tick(1 * SEC + BLIND_DEFER_NS - 1);
+	assert_int_equal(count(UNOBS_BEFORE_PROBED), 0);
+	blind_tick(1 * SEC + BLIND_DEFER_NS);
+	assert_int_equal(count(UNOBS_BEFORE_PROBED), 1);
+	cJSON *root, *procs = listed(&root);
+	assert_string_equal(str(cJSON_GetArrayItem(procs, 0), "reason_code"), "before_probed");
+	cJSON_Delete(root);
+}
+
 static void test_connections_of_a_process_add_up(void **state)
 {
 	(void)state;
@@ -479,6 +544,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_exit_gives_the_verdict_at_once, setup),
 	    cmocka_unit_test_setup(test_each_reason, setup),
 	    cmocka_unit_test_setup(test_connected_before_its_file_was_probed, setup),
+	    cmocka_unit_test_setup(test_a_verdict_waits_for_discovery, setup),
 	    cmocka_unit_test_setup(test_a_refused_executable_says_why, setup),
 	    cmocka_unit_test_setup(test_connections_of_a_process_add_up, setup),
 	    cmocka_unit_test_setup(test_a_reused_fd_judges_the_old_connection, setup),

@@ -28,7 +28,7 @@ DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g
 	libmicrohttpd-dev libcjson-dev libhttp-parser-dev libcmocka-dev libncurses-dev \
 	libcurl4-openssl-dev libbrotli-dev libssl-dev libvectorscan-dev uthash-dev libnghttp2-dev libcapstone-dev curl openssl python3 ca-certificates \
 	prometheus tmux nodejs libclang-rt-14-dev python3-h2 python3-httpx golang-go golang-golang-x-net-dev \
-	gnutls-bin wget libcurl3-gnutls libcapstone-dev gdb
+	gnutls-bin wget libcurl3-gnutls gdb python3-websockets
 
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
 BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))

@@ -1,10 +1,13 @@
 /* llmobsd: host-level observability for LLM API traffic. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +23,7 @@
 #include "wire/conn.h"
 #include "core/log.h"
 #include "core/macros.h"
+#include "core/parallel.h"
 #include "call/pipeline.h"
 #include "capture/record.h"
 #include "llm/route.h"
@@ -52,6 +56,36 @@ static int load_policy(const char *arg)
 	                                                          "now\n"
 static atomic_bool stopped_cleanly;
 
+static void close_fd(size_t i, void *fds)
+{
+	close(((const int *)fds)[i]);
+}
+
+/* Every descriptor above stderr closed side by side: at exit the kernel
+ * would close them one after the other, and each BPF link waits for a
+ * grace period (about 3 s for the tracepoints and a few files' probes).
+ * Raw getdents64 and a static array: a stuck thread may hold malloc's lock. */
+static void close_all_fds(void)
+{
+	static int fds[4096];
+	static char dents[16384];
+	size_t n = 0;
+	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return;
+	long got;
+	while (n < ARRAY_LEN(fds) && (got = syscall(SYS_getdents64, dir, dents, sizeof(dents))) > 0)
+		for (long off = 0; off < got && n < ARRAY_LEN(fds);) {
+			const struct dirent64 *d = (const void *)(dents + off);
+			int fd = atoi(d->d_name);
+			if (fd > 2 && fd != dir)
+				fds[n++] = fd;
+			off += d->d_reclen;
+		}
+	close(dir);
+	parallel_for(n, close_fd, fds);
+}
+
 static void *exit_watchdog(void *arg)
 {
 	(void)arg;
@@ -68,6 +102,7 @@ static void *exit_watchdog(void *arg)
 	static const char msg[] = STOP_MESSAGE;
 	if (write(2, msg, sizeof(msg) - 1) < 0) {
 	}
+	close_all_fds();
 	_exit(1);
 }
 

@@ -18,6 +18,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/macros.h"
+#include "core/parallel.h"
 #include "llmobs.skel.h"
 
 #define TRACEFS       "/sys/kernel/tracing"
@@ -193,9 +194,20 @@ uint64_t attach_percpu_sum(int map_fd, uint32_t key)
 	return sum;
 }
 
+static void destroy_one(size_t i, void *links)
+{
+	struct bpf_link **l = links;
+	bpf_link__destroy(l[i]);
+	l[i] = NULL;
+}
+
+void links_destroy(struct bpf_link **links, size_t n)
+{
+	parallel_for(n, destroy_one, links);
+}
+
 void attach_destroy(struct attach_set *set)
 {
-	for (unsigned i = 0; i < set->nlinks; i++)
-		bpf_link__destroy(set->links[i]);
+	links_destroy(set->links, set->nlinks);
 	set->nlinks = 0;
 }

@@ -221,8 +221,10 @@ static bool attach_probe(struct target *t, const char *open_path, unsigned f, ui
 
 static void detach_probes(struct target *t)
 {
+	struct bpf_link *links[MAX_PROBES];
 	for (unsigned i = 0; i < t->nprobes; i++)
-		bpf_link__destroy(t->probes[i].link);
+		links[i] = t->probes[i].link;
+	links_destroy(links, t->nprobes);
 	t->nprobes = 0;
 }
 
@@ -1086,10 +1088,23 @@ void discover_free(void)
 	discover_stop();
 	struct target *t, *tmp;
 	pthread_mutex_lock(&lock);
+	/* every file's probes in one go: detaching waits on the kernel */
+	size_t nlinks = 0;
+	HASH_ITER(hh, targets, t, tmp)
+	nlinks += t->nprobes;
+	struct bpf_link **links = xcalloc(nlinks ? nlinks : 1, sizeof(*links));
+	nlinks = 0;
+	HASH_ITER(hh, targets, t, tmp)
+	{
+		for (unsigned i = 0; i < t->nprobes; i++)
+			links[nlinks++] = t->probes[i].link;
+		t->nprobes = 0;
+	}
+	links_destroy(links, nlinks);
+	free(links);
 	HASH_ITER(hh, targets, t, tmp)
 	{
 		HASH_DEL(targets, t);
-		detach_probes(t);
 		slots_used[t->slot] = 0;
 		free(t->users);
 		free(t);

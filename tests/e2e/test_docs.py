@@ -4,6 +4,7 @@ work for root without sudo and for other users through sudo, its options
 block is `llmobsd --help`'s, and its metrics tables list exactly the
 families a running daemon serves."""
 
+import ast
 import json
 import os
 import re
@@ -74,6 +75,54 @@ def make_uses_sudo_only_when_not_root():
         # the build itself is never run as root for another user
         assert not any(re.match(r"sudo .*(cc|gcc|clang) ", l.strip()) for l in lines), out
 
+
+
+def deps_packages():
+    """DEPS_PKGS of the Makefile: the Debian packages `make deps` installs."""
+    with open(os.path.join(e2e.REPO, "Makefile")) as f:
+        text = f.read()
+    m = re.search(r"^DEPS_PKGS\s*:=((?:.*\\\n)*.*)$", text, re.M)
+    return set(m.group(1).replace("\\\n", " ").split())
+
+
+def imported_modules(path):
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            yield node.module.split(".")[0]
+
+
+@e2e.test
+def make_deps_installs_what_the_e2e_scripts_import():
+    """Every module outside the standard library that a script of tests/e2e/
+    imports comes from a Debian package `make deps` installs (the e2e servers
+    and clients run on Debian's Python), so a fresh machine has it."""
+    local = {f[:-3] for _d, _s, files in os.walk(os.path.join(e2e.REPO, "tests"))
+             for f in files if f.endswith(".py")}
+    wanted = {}
+    for f in sorted(os.listdir(e2e.E2E_DIR)):
+        if f.endswith(".py"):
+            for mod in imported_modules(os.path.join(e2e.E2E_DIR, f)):
+                if mod not in sys.stdlib_module_names and mod not in local:
+                    wanted.setdefault(mod, f)
+    assert "websockets" in wanted and "h2" in wanted, wanted  # the check sees imports
+    pkgs = deps_packages()
+    assert "python3-h2" in pkgs, sorted(pkgs)
+    for mod, user in sorted(wanted.items()):
+        out = subprocess.run([e2e.DEBIAN_PYTHON, "-c",
+                              "import importlib.util as u; s = u.find_spec(%r); "
+                              "print(s.origin if s else '')" % mod],
+                             stdout=subprocess.PIPE, text=True, timeout=30).stdout.strip()
+        assert out, "%s imports %s: not installed for %s; add its package to DEPS_PKGS" % (
+            user, mod, e2e.DEBIAN_PYTHON)
+        owner = subprocess.run(["dpkg-query", "-S", out], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True).stdout
+        pkg = owner.split(":")[0].strip()
+        assert pkg in pkgs, "%s imports %s (%s, package %r): not in DEPS_PKGS" % (
+            user, mod, out, pkg)
 
 
 @e2e.test

@@ -225,12 +225,21 @@ def stuck_stage_is_reported_and_sigterm_still_stops():
     assert stall and stall[0] > 5, stall
     code, body = d.get_json("/api/v1/streams", timeout=10)
     assert code == 503 and "stuck" in body["error"], body
+    # The daemon gives up on the stage 5 s after the signal; the kernel then
+    # detaches its tracepoints and probes, each waiting for a grace period
+    # (closed side by side: about 1.5 s here, 3 s one by one).
     t0 = time.monotonic()
     d.proc.send_signal(signal.SIGTERM)
-    d.proc.wait(15)
-    assert time.monotonic() - t0 < 8, time.monotonic() - t0
-    assert d.proc.returncode == 1
+    said = None
+    while d.proc.poll() is None and time.monotonic() - t0 < 20:
+        if said is None and "did not stop within 5 s" in d.log_tail(5):
+            said = time.monotonic() - t0
+        time.sleep(0.02)
+    gone = time.monotonic() - t0
+    assert d.proc.returncode == 1, (d.proc.returncode, gone)
     assert "did not stop within 5 s" in d.log_tail(5)
+    assert said is None or 4.9 < said < 6.5, said
+    assert gone < 10, (said, gone)
 
 
 @e2e.test(timeout=60)

@@ -97,6 +97,9 @@ $(BUILD)/obj/%.o: %.c | $(BUILD)
 
 $(DAEMON_OBJS): $(SKELS)
 
+# llm/prices_json.c builds llm/prices.json in (.incbin): a table edit rebuilds it.
+$(foreach d,obj asan fuzz/obj,$(BUILD)/$(d)/daemon/llm/prices_json.o): daemon/llm/prices.json
+
 # The sanitizer build (unit tests, and the daemon e2e tests can run) also
 # has the test failpoints (daemon/call/pipeline.c).
 $(BUILD)/asan/%.o: %.c | $(BUILD)

@@ -26,6 +26,7 @@
 #include "core/parallel.h"
 #include "call/pipeline.h"
 #include "capture/record.h"
+#include "llm/price.h"
 #include "llm/route.h"
 #include "call/call_json.h"
 #include "sinks/prometheus.h"
@@ -319,12 +320,18 @@ int main(int argc, char **argv)
 	pipeline_init(o.keep);
 	if (load_policy(o.policy))
 		return 2;
+	char err[512];
+	if (prices_load(o.prices, err, sizeof(err))) {
+		fprintf(stderr, "llmobsd: --prices %s: %s\n", o.prices, err);
+		return 2;
+	}
 	rc = o.replay ? run_replay(&o) : run_live(&o);
 	call_guard_reload_wait();
 	atomic_store(&stopped_cleanly, true);
 	pipeline_free();
 	call_guard_set_policy(NULL);
 	route_free();
+	prices_free();
 	options_free(&o);
 	return rc;
 }

@@ -315,6 +315,9 @@ static const struct opt options[] = {
     {.name = "policy", .arg = "FILE|default|off", .set = set_str, .field = FIELD(policy),
      .help = "guardrail policy (JSON; default: the shipped one);\n"
              "SIGHUP reloads a FILE"},
+    {.name = "prices", .arg = "FILE", .set = set_str, .field = FIELD(prices),
+     .help = "prices added to or overriding the shipped table\n"
+             "(JSON, as daemon/llm/prices.json)"},
     {.name = "enforce", .set = set_enforce,
      .help = "\"block\" rules cut the offending TCP connection\n"
              "(SOCK_DESTROY); without it they only alert"},

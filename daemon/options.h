@@ -15,6 +15,7 @@ struct options {
 	uint32_t pid;
 	const char *comm;
 	const char *policy; /* FILE, "default" or "off" */
+	const char *prices; /* FILE added to the shipped price table, or NULL */
 	bool probe_symbols;
 	char cgroup_dir[4096];  /* absolute, under the cgroup2 mount */
 	char cgroup_path[4096]; /* the same, relative to the mount ("/a/b") */

@@ -150,6 +150,7 @@ void call_finish(struct llm_call *c, enum call_status st, uint64_t ts, const cha
 	}
 	body_decoder_free(c->encoding);
 	c->encoding = NULL;
+	prices_cost_of(&c->dec, &c->cost);
 	unlink_active(c);
 	c->next_recent = recent_head;
 	recent_head = c;

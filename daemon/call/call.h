@@ -9,6 +9,7 @@
 
 #include "call/backpressure.h"
 #include "call/call_guard.h"
+#include "llm/price.h"
 #include "llm/provider.h"
 
 /* Bytes of a request or a plain response body kept for decoding; the rest
@@ -64,6 +65,7 @@ struct llm_call {
 	uint64_t req_bytes;     /* request body bytes */
 	uint64_t dropped_bytes; /* bytes of this call lost in capture/parsing */
 
+	struct call_cost cost; /* set when it finishes */
 	struct backpressure bp;
 	struct call_guard guard;
 	bool bp_alerted; /* a "backpressure" live event was raised */

@@ -33,6 +33,25 @@ static void add_int_or_null(cJSON *o, const char *k, int64_t v)
 		cJSON_AddNumberToObject(o, k, (double)v);
 }
 
+/* cost_usd, the price entry it came from, and why a finished call has none */
+static void add_cost(cJSON *o, const struct llm_call *c)
+{
+	const struct call_cost *k = &c->cost;
+	bool priced = c->finished && k->why == PRICE_OK;
+	add_num_or_null(o, "cost_usd", priced ? k->usd : -1);
+	if (c->finished && k->price) {
+		cJSON *p = cJSON_AddObjectToObject(o, "price");
+		cJSON_AddStringToObject(p, "id", k->price->id);
+		add_str_or_null(p, "source", k->price->source[0] ? k->price->source : NULL);
+		add_str_or_null(p, "as_of", k->price->as_of[0] ? k->price->as_of : NULL);
+		cJSON_AddBoolToObject(p, "long_context", k->long_context);
+		cJSON_AddBoolToObject(p, "user", k->price->user);
+	} else {
+		cJSON_AddNullToObject(o, "price");
+	}
+	add_str_or_null(o, "unpriced", c->finished && !priced ? price_unpriced_name(k->why) : NULL);
+}
+
 cJSON *call_to_json(const struct llm_call *c, uint64_t now)
 {
 	char tmp[64];
@@ -86,7 +105,9 @@ cJSON *call_to_json(const struct llm_call *c, uint64_t now)
 	add_int_or_null(u, "output_tokens", c->dec.usage.output_tokens);
 	add_int_or_null(u, "cached_input_tokens", c->dec.usage.cached_input_tokens);
 	add_int_or_null(u, "cache_creation_input_tokens", c->dec.usage.cache_creation_input_tokens);
+	add_int_or_null(u, "cache_write_1h_input_tokens", c->dec.usage.cache_write_1h_tokens);
 	add_int_or_null(u, "reasoning_tokens", c->dec.usage.reasoning_tokens);
+	add_cost(o, c);
 	const struct llm_server_timings *st = &c->dec.server_timings;
 	if (st->total_ms < 0 && st->load_ms < 0 && st->prompt_ms < 0 && st->generation_ms < 0) {
 		cJSON_AddNullToObject(o, "server_timings");

@@ -52,7 +52,7 @@ void llm_decode_init(struct llm_decode *d, enum provider_id p)
 	d->provider = p;
 	d->usage.input_tokens = d->usage.output_tokens = -1;
 	d->usage.cached_input_tokens = d->usage.reasoning_tokens = -1;
-	d->usage.cache_creation_input_tokens = -1;
+	d->usage.cache_creation_input_tokens = d->usage.cache_write_1h_tokens = -1;
 	d->server_timings.total_ms = d->server_timings.load_ms = -1;
 	d->server_timings.prompt_ms = d->server_timings.generation_ms = -1;
 	buf_init(&d->text, LLM_TEXT_LIMIT);

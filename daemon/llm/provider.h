@@ -34,7 +34,8 @@ struct llm_usage {
 	int64_t output_tokens;
 	int64_t cached_input_tokens;
 	int64_t cache_creation_input_tokens;
-	int64_t reasoning_tokens;
+	int64_t cache_write_1h_tokens; /* of those, written with a 1-hour TTL (Anthropic) */
+	int64_t reasoning_tokens;      /* part of output_tokens */
 };
 
 #define LLM_TEXT_LIMIT      (1u << 20) /* reassembled completion text cap */

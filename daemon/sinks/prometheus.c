@@ -16,6 +16,7 @@
 static struct metric *m_duration, *m_tokens, *m_ttft, *m_tpot;
 static struct metric *m_calls, *m_bytes, *m_chunks, *m_stream_dropped;
 static struct metric *m_guard_matches, *m_guard_scan;
+static struct metric *m_cost, *m_unpriced;
 static struct metric *m_bp_unread, *m_bp_lag, *m_bp_zwin, *m_bp_rcvq, *m_bp_wblock;
 
 static const char *const L_OP[] = {"gen_ai_provider_name", "gen_ai_request_model",
@@ -28,6 +29,8 @@ static const char *const L_CALLS[] = {"gen_ai_provider_name", "gen_ai_request_mo
                                       NULL};
 static const char *const L_PM[] = {"gen_ai_provider_name", "gen_ai_request_model", NULL};
 static const char *const L_RULE[] = {"rule", "action", NULL};
+static const char *const L_UNPRICED[] = {"gen_ai_provider_name", "gen_ai_request_model", "reason",
+                                         NULL};
 
 static const double unread_bounds[] = {0, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304};
 static const double lag_bounds[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10};
@@ -66,6 +69,10 @@ static const struct call_family {
      "SSE chunks of LLM calls."},
     {&m_stream_dropped, "llmobs_stream_dropped_bytes_total", FK_COUNTER, L_PM, NULL, 0, NULL,
      "Bytes of LLM calls lost in capture or cut by limits."},
+    {&m_cost, "llmobs_cost_usd_total", FK_COUNTER, L_PM, NULL, 0, NULL,
+     "Estimated cost of finished LLM calls, USD, from the price table (cost_usd of each call)."},
+    {&m_unpriced, "llmobs_cost_unpriced_calls_total", FK_COUNTER, L_UNPRICED, NULL, 0, NULL,
+     "Finished LLM calls without a cost: no_price (model not in the table), no_usage, no_rate."},
     {&m_bp_unread, "llmobs_backpressure_unread_bytes", FK_HISTOGRAM, L_PM, B(unread_bounds), NULL,
      "Per LLM call: the most bytes waiting in the socket when the app read."},
     {&m_bp_lag, "llmobs_backpressure_read_lag_seconds", FK_HISTOGRAM, L_PM, B(lag_bounds), NULL,
@@ -176,6 +183,12 @@ static void on_end(const struct llm_call *c)
 	if (c->dec.usage.output_tokens >= 0) {
 		const char *l[] = {prov, model, op, "output"};
 		metric_observe(m_tokens, l, (double)c->dec.usage.output_tokens);
+	}
+	if (c->cost.why == PRICE_OK) {
+		metric_add(m_cost, lpm, c->cost.usd);
+	} else {
+		const char *l[] = {prov, model, price_unpriced_name(c->cost.why)};
+		metric_add(m_unpriced, l, 1);
 	}
 	const struct backpressure *b = &c->bp;
 	if (b->n) {

@@ -50,7 +50,8 @@ def python_ssl_stream_matches_client():
     assert s["comm"].startswith("python"), s
     assert s["model"] == "gpt-4o-mini", s
     assert s["usage"] == {"input_tokens": 17, "output_tokens": 6, "cached_input_tokens": 5,
-                          "cache_creation_input_tokens": None, "reasoning_tokens": None}, s["usage"]
+                          "cache_creation_input_tokens": None, "cache_write_1h_input_tokens": None,
+                          "reasoning_tokens": None}, s["usage"]
     assert s["chunks"] >= len(STREAM_SCRIPT["deltas"]), s
     assert s["peer"] == "127.0.0.1:%d" % srv.port, s
     # five 40 ms gaps between six deltas; tokens/s from usage over the stream

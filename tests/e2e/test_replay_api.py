@@ -175,7 +175,8 @@ def stream_call(r, c, t_ms, model, deltas, first_ms, gap_ms, usage=(12, 3, 4), l
             want.update(status="completed", finish_reason="stop", error=None,
                         usage={"input_tokens": usage[0], "output_tokens": usage[1],
                                "cached_input_tokens": usage[2],
-                               "cache_creation_input_tokens": None, "reasoning_tokens": None},
+                               "cache_creation_input_tokens": None,
+                               "cache_write_1h_input_tokens": None, "reasoning_tokens": None},
                         duration_ms=t_end - t_ms, chunks=len(first + content + tail),
                         bytes=len(body_bytes), gap_ms=gap_ms,
                         tokens_per_second=(usage[1] - 1) / ((t_last - t_first) / 1000))
@@ -218,7 +219,7 @@ def anthropic_call(r, c, t_ms, model, deltas, first_ms, gap_ms, usage=(7, 2)):
             "text": text.replace(EMAIL, "*" * len(EMAIL)), "email_at": text.index(EMAIL),
             "usage": {"input_tokens": usage[0], "output_tokens": usage[1],
                       "cached_input_tokens": None, "cache_creation_input_tokens": None,
-                      "reasoning_tokens": None},
+                      "cache_write_1h_input_tokens": None, "reasoning_tokens": None},
             "error": None, "dropped_bytes": 0}
 
 

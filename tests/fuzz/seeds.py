@@ -160,6 +160,17 @@ def seeds_route():
     yield b'{"routes": []}\0/v1/messages\0api.anthropic.com\0'
 
 
+def seeds_price():
+    usage = bytes([200, 10, 20, 8, 10, 4, 30, 2, 255, 0, 5, 1])
+    with open(os.path.join(HERE, "..", "..", "daemon", "llm", "prices.json"), "rb") as f:
+        yield (f.read() + b"\0\1claude-sonnet-4-5-20250929\0" + usage
+               + b"\0gpt-4o-mini\0" + usage + b"\2gemini-2.5-pro\0" + bytes([255] * 12))
+    yield (b'{"version": 1, "prices": [{"provider": "ollama", "models": ["*"], "input": 0,'
+           b' "output": 0}, {"provider": "anthropic", "models": ["m-*", "m"], "input": 1,'
+           b' "output": 2, "cache_write_5m": 1.25, "long_context": {"above_input_tokens": 10,'
+           b' "input": 2}}]}\0\3llama\0' + usage + b"\1m-1\0" + usage)
+
+
 def seeds_policy():
     yield (b'{"rules": [{"id": "pii.email", "description": "email address", "patterns": '
            b'["[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\\\\.[A-Za-z0-9-]+)*\\\\.[A-Za-z]{2,}"], '
@@ -686,7 +697,7 @@ def seeds_h2():
 
 TARGETS = {
     "http": seeds_http, "body": seeds_body, "sse": seeds_sse, "ndjson": seeds_ndjson,
-    "provider": seeds_provider, "route": seeds_route, "policy": seeds_policy,
+    "provider": seeds_provider, "route": seeds_route, "policy": seeds_policy, "price": seeds_price,
     "guard": seeds_guard, "record": seeds_record, "elf": seeds_elf, "insn": seeds_insn,
     "cgroup": seeds_cgroup, "pipeline": seeds_pipeline, "ws": seeds_ws, "h2": seeds_h2,
 }

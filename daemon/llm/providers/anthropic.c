@@ -12,6 +12,9 @@ static int take_usage(struct llm_decode *d, const cJSON *u)
 	int64_t rd = pj_tokens(d, pj_get(u, "cache_read_input_tokens"));
 	int64_t wr = pj_tokens(d, pj_get(u, "cache_creation_input_tokens"));
 	int64_t out = pj_tokens(d, pj_get(u, "output_tokens"));
+	/* the writes by TTL: 1-hour writes cost more than the default 5-minute */
+	int64_t w1h =
+	    pj_tokens(d, pj_get(pj_get(u, "cache_creation"), "ephemeral_1h_input_tokens"));
 	/* message_delta repeats the counts cumulatively; only update what it has */
 	if (in >= 0)
 		d->usage.input_tokens = in + (rd > 0 ? rd : 0) + (wr > 0 ? wr : 0);
@@ -19,6 +22,8 @@ static int take_usage(struct llm_decode *d, const cJSON *u)
 		d->usage.cached_input_tokens = rd;
 	if (wr >= 0)
 		d->usage.cache_creation_input_tokens = wr;
+	if (w1h >= 0)
+		d->usage.cache_write_1h_tokens = w1h;
 	if (out >= 0)
 		d->usage.output_tokens = out;
 	return DEC_USAGE;

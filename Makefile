@@ -10,7 +10,7 @@ CLANG     ?= clang
 # Debian installs bpftool in /usr/sbin, outside a normal user's PATH.
 BPFTOOL   ?= $(or $(shell command -v bpftool 2>/dev/null),/usr/sbin/bpftool)
 ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
-PKGS      := libbpf libelf zlib libmicrohttpd libcjson libbrotlidec libhs libnghttp2 capstone
+PKGS      := libbpf libelf zlib libmicrohttpd libcjson libbrotlidec libhs libnghttp2 capstone sqlite3
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -28,7 +28,7 @@ DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g
 	libmicrohttpd-dev libcjson-dev libhttp-parser-dev libcmocka-dev libncurses-dev \
 	libcurl4-openssl-dev libbrotli-dev libssl-dev libvectorscan-dev uthash-dev libnghttp2-dev libcapstone-dev curl openssl python3 ca-certificates \
 	prometheus tmux nodejs libclang-rt-14-dev python3-h2 python3-httpx golang-go golang-golang-x-net-dev \
-	gnutls-bin wget libcurl3-gnutls gdb python3-websockets
+	gnutls-bin wget libcurl3-gnutls gdb python3-websockets libsqlite3-dev
 
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
 BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))

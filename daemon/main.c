@@ -16,9 +16,11 @@
 #include "capture/capture.h"
 #include "core/cgroup.h"
 #include "capture/discover.h"
+#include "call/call.h"
 #include "call/call_guard.h"
 #include "call/sink.h"
 #include "sinks/live.h"
+#include "sinks/store.h"
 #include "core/clock.h"
 #include "wire/conn.h"
 #include "core/log.h"
@@ -325,10 +327,26 @@ int main(int argc, char **argv)
 		fprintf(stderr, "llmobsd: --prices %s: %s\n", o.prices, err);
 		return 2;
 	}
+	/* a replay stores nothing unless asked: it would mix a recording's
+	 * calls into the host's history */
+	struct store_opts so = {o.store    ? o.store
+	                        : o.replay ? "off"
+	                                   : NULL,
+	                        o.retention_ms, (uint64_t)o.store_max_mib << 20};
+	if (store_start(&so, err, sizeof(err))) {
+		fprintf(stderr, "llmobsd: --store: %s\n", err);
+		return 2;
+	}
+	if (store_enabled()) {
+		call_registry_set_next_id(store_max_id() + 1);
+		call_sink_register(&store_sink);
+		call_keep_prompts = call_guard_content != CONTENT_OFF;
+	}
 	rc = o.replay ? run_replay(&o) : run_live(&o);
 	call_guard_reload_wait();
 	atomic_store(&stopped_cleanly, true);
 	pipeline_free();
+	store_stop(); /* what was queued, and the calls pipeline_free ended, committed */
 	call_guard_set_policy(NULL);
 	route_free();
 	prices_free();

@@ -17,12 +17,16 @@
 #include "core/log.h"
 #include "core/macros.h"
 #include "llm/route.h"
+#include "sinks/store.h"
 
 #define LLMOBS_VERSION      "0.1.0"
 #define DEFAULT_RINGBUF_MIB 8
 #define DEFAULT_RINGBUF     (DEFAULT_RINGBUF_MIB << 20)
 #define BP_LAG_MS_MAX       3600000 /* an hour */
 #define DEFAULT_KEEP        1000
+#define DEFAULT_RETENTION   "7d"
+#define DEFAULT_STORE_MIB   1024
+#define STORE_MIB_MAX       1048576
 
 /* Local model servers: Ollama, vLLM, llama.cpp and most dev servers. */
 static const uint16_t default_plain_ports[] = {11434, 8000, 8080};
@@ -265,6 +269,22 @@ static int set_bp_lag(const struct opt *d, const char *arg, struct options *o)
 	return 0;
 }
 
+static int set_retention(const struct opt *d, const char *arg, struct options *o)
+{
+	(void)d;
+	int64_t ms = store_parse_duration_ms(arg);
+	if (ms < 0) {
+		fprintf(
+		    stderr,
+		    "llmobsd: --retention: '%s' is not a duration (7d, 12h, 90m, 3600s; 0 keeps "
+		    "everything)\n",
+		    arg);
+		return -1;
+	}
+	o->retention_ms = ms;
+	return 0;
+}
+
 static int set_verbose(const struct opt *d, const char *arg, struct options *o)
 {
 	(void)d, (void)arg, (void)o;
@@ -342,6 +362,15 @@ static const struct opt options[] = {
      .help = "with --replay: print the streams as JSON and exit"},
     {.name = "serve", .set = set_flag, .field = FIELD(replay_serve),
      .help = "with --replay: keep serving the API afterwards"},
+    {.name = "store", .arg = "FILE|off", .set = set_str, .field = FIELD(store),
+     .help = "history store, SQLite (default " STORE_DEFAULT_PATH ")"},
+    {.name = "retention", .arg = "AGE", .set = set_retention,
+     .help = "stored calls older than this are pruned (default " DEFAULT_RETENTION ";\n"
+             "7d, 12h, 90m; 0 keeps them)"},
+    {.name = "store-max-mib", .arg = "N", .set = set_u32, .field = FIELD(store_max_mib),
+     .max = STORE_MIB_MAX, .wrong = "must be 1 to " STR(STORE_MIB_MAX),
+     .help = "the store's bound; the oldest calls are pruned past it\n"
+             "(default " STR(DEFAULT_STORE_MIB) ")"},
     {.name = "keep", .arg = "N", .set = set_u32, .field = FIELD(keep),
      .max = UINT32_MAX, .wrong = "must be a positive number",
      .help = "finished calls kept for the API (default " STR(DEFAULT_KEEP) ")"},
@@ -425,6 +454,8 @@ static void defaults(struct options *o, int argc)
 		o->plain_ports[o->nplain++] = default_plain_ports[i];
 	o->ringbuf = DEFAULT_RINGBUF;
 	o->keep = DEFAULT_KEEP;
+	o->retention_ms = store_parse_duration_ms(DEFAULT_RETENTION);
+	o->store_max_mib = DEFAULT_STORE_MIB;
 	o->libssl = xcalloc((size_t)argc + 1, sizeof(*o->libssl));
 }
 

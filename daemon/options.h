@@ -16,6 +16,9 @@ struct options {
 	const char *comm;
 	const char *policy; /* FILE, "default" or "off" */
 	const char *prices; /* FILE added to the shipped price table, or NULL */
+	const char *store;  /* the history store's file, or "off" */
+	int64_t retention_ms;
+	uint32_t store_max_mib;
 	bool probe_symbols;
 	char cgroup_dir[4096];  /* absolute, under the cgroup2 mount */
 	char cgroup_path[4096]; /* the same, relative to the mount ("/a/b") */

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "api/history.h"
 #include "api/limits.h"
 #include "core/buf.h"
 #include "sinks/events.h"
@@ -184,6 +185,72 @@ static enum MHD_Result h_stream(struct api *a, struct MHD_Connection *conn, cons
 	return send_json(conn, 200, j);
 }
 
+/* A time filter of /api/v1/calls: false (and a 400 sent) when bad. */
+static bool time_arg(struct MHD_Connection *conn, const char *k, int64_t *out)
+{
+	const char *v = arg(conn, k);
+	if (!v)
+		return true;
+	long long t = history_parse_time(v);
+	if (t < 0)
+		return false;
+	*out = t;
+	return true;
+}
+
+static enum MHD_Result h_calls(struct api *a, struct MHD_Connection *conn, const char *rest)
+{
+	(void)a, (void)rest;
+	struct store_query q = {
+	    .provider = arg(conn, "provider"),
+	    .model = arg(conn, "model"),
+	    .status = arg(conn, "status"),
+	    .comm = arg(conn, "comm"),
+	    .container = arg(conn, "container"),
+	    .q = arg(conn, "q"),
+	    .limit = HISTORY_LIMIT_DEFAULT,
+	};
+	const char *pid = arg(conn, "pid"), *limit = arg(conn, "limit"), *cur = arg(conn, "cursor");
+	if (!time_arg(conn, "since", &q.since_ms) || !time_arg(conn, "until", &q.until_ms))
+		return send_error(conn, 400,
+		                  "since and until are Unix ms, RFC 3339 UTC times "
+		                  "(2026-12-05T10:00:00Z) or durations before now (90m, 24h, 7d)");
+	if (pid && !parse_long(pid, &q.pid))
+		return send_error(conn, 400, "pid must be a non-negative integer");
+	if (limit && (!parse_long(limit, &q.limit) || q.limit == 0 || q.limit > HISTORY_LIMIT_MAX))
+		return send_error(conn, 400, "limit must be 1 to " STR(HISTORY_LIMIT_MAX));
+	if (cur && history_parse_cursor(cur, &q))
+		return send_error(conn, 400, "cursor must be a next_cursor this API returned");
+	if (q.status && !call_status_known(q.status))
+		return send_error(
+		    conn, 400,
+		    "status must be streaming, completed, error, truncated, aborted or "
+		    "blocked");
+	char err[256];
+	bool stalled = false;
+	cJSON *j = history_calls(&q, API_LOCK_MS, &stalled, err, sizeof(err));
+	if (stalled)
+		return send_stalled(conn);
+	if (!j)
+		return send_error(conn, 500, err);
+	return send_json(conn, 200, j);
+}
+
+static enum MHD_Result h_call(struct api *a, struct MHD_Connection *conn, const char *id)
+{
+	(void)a;
+	long v;
+	if (!parse_long(id, &v))
+		return send_error(conn, 400, "call id must be a number");
+	bool stalled = false;
+	cJSON *j = history_call((unsigned long long)v, API_LOCK_MS, &stalled);
+	if (stalled)
+		return send_stalled(conn);
+	if (!j)
+		return send_error(conn, 404, "no such call (in memory or stored)");
+	return send_json(conn, 200, j);
+}
+
 /* One consistent copy of every self-metric (capture counters first: they
  * are read from BPF maps without the pipeline lock). */
 static void stats_snapshot(struct api *a, struct stats_view *v)
@@ -194,6 +261,7 @@ static void stats_snapshot(struct api *a, struct stats_view *v)
 		v->have_capture = true;
 	}
 	api_limits_stats(&v->api);
+	store_stats(&v->store);
 	v->stall_ms = pipeline_stall_ns() / 1000000;
 	if (!pipeline_lock_timed(API_LOCK_MS))
 		return; /* stuck: the capture and API figures still are served */
@@ -403,6 +471,9 @@ static const struct api_route routes[] = {
     {"/api/v1/streams",   false, M_READ, h_streams},
     {"/api/v1/streams/",  false, M_READ, h_streams},
     {"/api/v1/streams/",  true,  M_READ, h_stream}, /* /api/v1/streams/{id} */
+    {"/api/v1/calls",     false, M_READ, h_calls},
+    {"/api/v1/calls/",    false, M_READ, h_calls},
+    {"/api/v1/calls/",    true,  M_READ, h_call}, /* /api/v1/calls/{id} */
     {"/api/v1/stats",     false, M_READ, h_stats},
     {"/api/v1/connections", false, M_READ, h_connections},
     {"/api/v1/probes",    false, M_READ, h_probes},

@@ -17,6 +17,7 @@ static struct llm_call *active_head; /* newest first, linked via next_recent */
 static struct llm_call *recent_head; /* newest first */
 static unsigned n_active, n_recent, keep_recent = 1000;
 static uint64_t next_id = 1;
+bool call_keep_prompts;
 
 static const char *const status_names[] = {
     [CALL_STREAMING] = "streaming", [CALL_COMPLETED] = "completed", [CALL_ERROR] = "error",
@@ -26,6 +27,30 @@ static const char *const status_names[] = {
 const char *call_status_name(enum call_status s)
 {
 	return (unsigned)s < ARRAY_LEN(status_names) ? status_names[s] : "unknown";
+}
+
+bool call_status_known(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_LEN(status_names); i++)
+		if (!strcmp(name, status_names[i]))
+			return true;
+	return false;
+}
+
+const char *call_provider(const struct llm_call *c)
+{
+	return llm_provider(&c->dec);
+}
+
+const char *call_model(const struct llm_call *c)
+{
+	return c->dec.model[0] ? c->dec.model : c->dec.response_model;
+}
+
+void call_registry_set_next_id(uint64_t id)
+{
+	if (id > next_id)
+		next_id = id;
 }
 
 void call_registry_init(unsigned keep)
@@ -43,6 +68,7 @@ static void call_free(struct llm_call *c)
 	free(c->gap_hist);
 	call_guard_free(c);
 	bp_free(&c->bp);
+	llm_prompt_free(&c->prompt);
 	free(c);
 }
 
@@ -75,6 +101,7 @@ struct llm_call *call_new(uint32_t pid, uint32_t tid, const char *comm, const ch
 	c->status = CALL_STREAMING;
 	llm_decode_init(&c->dec, PROVIDER_UNKNOWN);
 	buf_init(&c->body, CALL_BODY_MAX);
+	llm_prompt_init(&c->prompt);
 	c->attached = true;
 	c->next_recent = active_head;
 	active_head = c;

@@ -10,6 +10,7 @@
 #include "call/backpressure.h"
 #include "call/call_guard.h"
 #include "llm/price.h"
+#include "llm/prompt.h"
 #include "llm/provider.h"
 
 /* Bytes of a request or a plain response body kept for decoding; the rest
@@ -26,6 +27,10 @@ enum call_status {
 };
 
 const char *call_status_name(enum call_status s);
+bool call_status_known(const char *name);
+/* gen_ai.provider.name and the model (as requested, else as served) */
+const char *call_provider(const struct llm_call *c);
+const char *call_model(const struct llm_call *c);
 
 struct sse_parser;
 
@@ -65,7 +70,8 @@ struct llm_call {
 	uint64_t req_bytes;     /* request body bytes */
 	uint64_t dropped_bytes; /* bytes of this call lost in capture/parsing */
 
-	struct call_cost cost; /* set when it finishes */
+	struct call_cost cost;    /* set when it finishes */
+	struct llm_prompt prompt; /* its request's messages, when call_keep_prompts */
 	struct backpressure bp;
 	struct call_guard guard;
 	bool bp_alerted; /* a "backpressure" live event was raised */
@@ -92,9 +98,15 @@ struct llm_call {
 	struct llm_call *next_recent;
 };
 
+/* The request's messages are kept as text (for the history store's search)
+ * when set: the store is on and --content is not off. */
+extern bool call_keep_prompts;
+
 /* Registry */
 void call_registry_init(unsigned keep_recent);
 void call_registry_free(void);
+/* New calls get ids from here on (ids stay unique across the stored runs). */
+void call_registry_set_next_id(uint64_t id);
 /* A new call, attached to the connection exchange that creates it. */
 struct llm_call *call_new(uint32_t pid, uint32_t tid, const char *comm, const char *thread);
 /* The connection no longer points at c (its exchange is gone). */

@@ -276,6 +276,26 @@ static void scan_tool_args(struct llm_call *c)
 	}
 }
 
+/* Redact hits masked in the kept prompt text; they were reported when the
+ * request was scanned, so only the masking happens here. */
+static void on_mask(void *ctx, const struct guard_hit *h)
+{
+	struct buf *t = ctx;
+	if (h->rule->action == GUARD_REDACT && h->to <= t->len)
+		memset(t->data + h->from, '*', (size_t)(h->to - h->from));
+}
+
+static void mask_prompt(struct llm_call *c)
+{
+	struct buf *t = &c->prompt.text;
+	struct guard_stream *s;
+	if (call_guard_content != CONTENT_REDACTED || !t->len || !c->guard.policy ||
+	    !(s = guard_stream_new(c->guard.policy, GUARD_REQUEST)))
+		return;
+	guard_scan(s, t->data, t->len, on_mask, t);
+	guard_stream_close(s, on_mask, t);
+}
+
 void call_guard_end(struct llm_call *c)
 {
 	struct call_guard *g = &c->guard;
@@ -288,6 +308,7 @@ void call_guard_end(struct llm_call *c)
 	guard_stream_close(g->resp, on_hit, &resp);
 	g->req = g->resp = NULL;
 	scan_tool_args(c);
+	mask_prompt(c);
 	g->closed = true;
 }
 

@@ -123,6 +123,9 @@ void exchange_request_end(struct exchange *x)
 		if (flags & DEC_ERROR)
 			pstats.parse_errors_json++;
 		call_guard_request(call, call->body.data, call->body.len);
+		if (call_keep_prompts)
+			llm_prompt_extract(&call->prompt, call->dec.provider, call->body.data,
+			                   call->body.len);
 	}
 	buf_reset(&call->body);
 }

@@ -13,6 +13,7 @@ struct pipeline_stats pstats;
 		__VA_ARGS__, 0                                                                     \
 	}
 #define A(field) offsetof(struct stats_view, api.field)
+#define S(field) offsetof(struct stats_view, store.field)
 
 /* clang-format off */
 const struct stat_row stat_rows[] = {
@@ -162,6 +163,18 @@ const struct stat_row stat_rows[] = {
      "address_refused", A(address_refused), NULL),
     ROW("llmobs_api_refused_connections_total", STAT_COUNTER, "reason", "followers", STAT_API,
      "followers_refused", A(followers_refused), NULL),
+    ROW("llmobs_store_calls_total", STAT_COUNTER, NULL, NULL, STAT_STORE, "stored", S(stored),
+     "Finished calls written to the history store."),
+    ROW("llmobs_store_dropped_calls_total", STAT_COUNTER, NULL, NULL, STAT_STORE, "dropped",
+     S(dropped), "Finished calls not stored: the store's writer was behind (its queue full)."),
+    ROW("llmobs_store_failed_calls_total", STAT_COUNTER, NULL, NULL, STAT_STORE, "failed",
+     S(failed), "Finished calls not stored: writing their batch failed (logged)."),
+    ROW("llmobs_store_pruned_calls_total", STAT_COUNTER, NULL, NULL, STAT_STORE, "pruned",
+     S(pruned), "Stored calls deleted by --retention or --store-max-mib, oldest first."),
+    ROW("llmobs_store_bytes", STAT_GAUGE, NULL, NULL, STAT_STORE, "bytes", S(bytes),
+     "Bytes the history store's data takes in its file."),
+    ROW("llmobs_store_queued_calls", STAT_GAUGE, NULL, NULL, STAT_STORE, "queued", S(queued),
+     "Finished calls waiting for the store's writer."),
 
 };
 /* clang-format on */
@@ -170,8 +183,9 @@ const size_t stat_nrows = ARRAY_LEN(stat_rows);
 cJSON *stats_to_json(const struct stats_view *v)
 {
 	cJSON *j = cJSON_CreateObject();
-	cJSON *sec[3] = {cJSON_AddObjectToObject(j, "capture"),
-	                 cJSON_AddObjectToObject(j, "pipeline"), cJSON_AddObjectToObject(j, "api")};
+	cJSON *sec[4] = {cJSON_AddObjectToObject(j, "capture"),
+	                 cJSON_AddObjectToObject(j, "pipeline"), cJSON_AddObjectToObject(j, "api"),
+	                 cJSON_AddObjectToObject(j, "store")};
 	for (size_t i = 0; i < stat_nrows; i++)
 		cJSON_AddNumberToObject(sec[stat_rows[i].section], stat_rows[i].key,
 		                        (double)stat_value(&stat_rows[i], v));

@@ -100,11 +100,17 @@ struct capture_stats {
 	uint64_t unobserved[UNOBS__MAX]; /* TLS connections no probe saw */
 };
 
+/* The history store's counters (sinks/store.c); zero when it is off. */
+struct store_counts {
+	uint64_t stored, dropped, failed, pruned, bytes, queued;
+};
+
 /* Everything a row can read, copied at once (under the pipeline lock). */
 struct stats_view {
 	struct pipeline_stats p;
 	struct capture_stats c;
 	struct api_limit_stats api;
+	struct store_counts store;
 	bool have_capture;  /* false when replaying: no BPF side */
 	bool have_pipeline; /* false when the pipeline lock was not free in time */
 	uint64_t streams_active;
@@ -112,7 +118,7 @@ struct stats_view {
 };
 
 enum stat_kind { STAT_COUNTER, STAT_GAUGE };
-enum stat_section { STAT_CAPTURE, STAT_PIPELINE, STAT_API };
+enum stat_section { STAT_CAPTURE, STAT_PIPELINE, STAT_API, STAT_STORE };
 
 struct stat_row {
 	const char *family;      /* Prometheus family name */

@@ -92,7 +92,7 @@ static const struct call_family {
 
 /* One registry family per distinct stat_rows family name (rows with the
  * same name are label values of one family). */
-#define MAX_STAT_ROWS 64
+#define MAX_STAT_ROWS 96
 static struct metric *stat_metric[MAX_STAT_ROWS];
 static uint64_t stat_last[MAX_STAT_ROWS]; /* counters: totals at the previous sync */
 

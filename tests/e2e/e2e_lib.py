@@ -200,6 +200,9 @@ class Daemon(Managed):
             require_bpf()
         self.port = port or free_port()
         self.base = "http://127.0.0.1:%d" % self.port
+        # a store of the test's own unless it names one (never the host's)
+        if "--store" not in args:
+            args = ("--store", tmpfile("llmobs.db")) + tuple(args)
         argv = [binary, "--listen", "127.0.0.1:%d" % self.port] + list(args)
         super().__init__("llmobsd", argv, tmpfile("llmobsd.log"), env=env)
         if wait:

@@ -61,7 +61,7 @@ for t in "${targets[@]}"; do
 	case $t in
 	http) dict=(-dict=tests/fuzz/http.dict) ;;
 	h2) dict=(-dict=tests/fuzz/h2.dict) ;;
-	provider | route | policy | price | sse | ndjson) dict=(-dict=tests/fuzz/json.dict) ;;
+	provider | route | policy | price | prompt | sse | ndjson) dict=(-dict=tests/fuzz/json.dict) ;;
 	pipeline) cat tests/fuzz/http.dict tests/fuzz/json.dict >"$scratch/pipeline.dict"
 		dict=(-dict="$scratch/pipeline.dict") ;;
 	esac

@@ -8,6 +8,7 @@ Usage: seeds.py OUT
        seeds.py --regress tests/fuzz/regress"""
 
 import gzip
+import json
 import os
 import struct
 import subprocess
@@ -169,6 +170,23 @@ def seeds_price():
            b' "output": 0}, {"provider": "anthropic", "models": ["m-*", "m"], "input": 1,'
            b' "output": 2, "cache_write_5m": 1.25, "long_context": {"above_input_tokens": 10,'
            b' "input": 2}}]}\0\3llama\0' + usage + b"\1m-1\0" + usage)
+
+
+def seeds_prompt():
+    yield b"\1" + json.dumps({"model": "gpt-4o", "messages": [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": [{"type": "text", "text": "hi"},
+                                     {"type": "image_url", "image_url": {"url": "x"}}]},
+        {"role": "tool", "content": "42"}]}).encode()
+    yield b"\2" + json.dumps({"instructions": "sys", "input": [
+        {"role": "user", "content": [{"type": "input_text", "text": "q"}]},
+        {"type": "function_call_output", "output": "o"}]}).encode()
+    yield b"\3" + json.dumps({"system": [{"type": "text", "text": "s"}], "messages": [
+        {"role": "user", "content": [{"type": "tool_result", "content": [
+            {"type": "text", "text": "r"}]}, {"type": "text", "text": "t"}]}]}).encode()
+    yield b"\4" + json.dumps({"systemInstruction": {"parts": [{"text": "s"}]}, "contents": [
+        {"role": "user", "parts": [{"text": "a"}, {"text": "b", "thought": True}]}]}).encode()
+    yield b"\5" + json.dumps({"system": "s", "prompt": "p \u00e9"}).encode()
 
 
 def seeds_policy():
@@ -698,6 +716,7 @@ def seeds_h2():
 TARGETS = {
     "http": seeds_http, "body": seeds_body, "sse": seeds_sse, "ndjson": seeds_ndjson,
     "provider": seeds_provider, "route": seeds_route, "policy": seeds_policy, "price": seeds_price,
+    "prompt": seeds_prompt,
     "guard": seeds_guard, "record": seeds_record, "elf": seeds_elf, "insn": seeds_insn,
     "cgroup": seeds_cgroup, "pipeline": seeds_pipeline, "ws": seeds_ws, "h2": seeds_h2,
 }

@@ -1,0 +1,330 @@
+/* The history store's queue, writer thread and sink (see store.h). */
+#include "sinks/store.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "call/call.h"
+#include "call/call_guard.h"
+#include "call/call_json.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/stats.h"
+
+#define BATCH_MAX      512 /* calls per transaction */
+#define BATCH_WAIT_MS  100 /* a lone call waits at most this long for company */
+#define PRUNE_EVERY_MS 60000
+
+static const struct store_backend *backend = &store_sqlite;
+static void *writer_h, *reader_h;
+static pthread_mutex_t reader_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t qcond = PTHREAD_COND_INITIALIZER;
+static struct store_row *qhead, *qtail;
+static size_t qlen;
+static bool running, quit;
+static pthread_t writer;
+static struct store_opts opts;
+static _Atomic uint64_t n_stored, n_dropped, n_pruned, n_errors, n_bytes;
+
+bool store_enabled(void)
+{
+	return running;
+}
+
+int64_t store_parse_duration_ms(const char *s)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || v < 0)
+		return -1;
+	static const struct {
+		const char *unit;
+		int64_t ms;
+	} units[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"", 1000}};
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcmp(end, units[i].unit)) {
+			if (v > INT64_MAX / units[i].ms)
+				return -1;
+			return v * units[i].ms;
+		}
+	return -1;
+}
+
+static void row_free(struct store_row *r)
+{
+	free(r->json);
+	free(r->prompt);
+	free(r->completion);
+	free(r);
+}
+
+/* mkdir -p for the store's directory, 0700: it holds prompts. */
+static int make_dir(const char *path, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) && errno != EEXIST)
+			goto fail;
+		*p = '/';
+	}
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+	return -1;
+}
+
+/* the real clock: the capture's wall offset may not be set yet at start */
+static int64_t now_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void prune(void)
+{
+	int64_t cutoff = 0;
+	if (opts.retention_ms > 0)
+		cutoff = now_wall_ms() - opts.retention_ms;
+	long n = backend->prune(writer_h, cutoff, opts.max_bytes);
+	if (n > 0) {
+		atomic_fetch_add(&n_pruned, (uint64_t)n);
+		log_info("store: pruned %ld calls (retention, size bound)", n);
+	}
+	atomic_store(&n_bytes, backend->bytes(writer_h));
+}
+
+static void *write_loop(void *arg)
+{
+	(void)arg;
+	uint64_t last_prune = clock_mono_ns();
+	pthread_mutex_lock(&qlock);
+	for (;;) {
+		while (!qhead && !quit) {
+			struct timespec until = clock_deadline_ms(1000);
+			pthread_cond_timedwait(&qcond, &qlock, &until);
+			if (clock_mono_ns() - last_prune > PRUNE_EVERY_MS * 1000000ull)
+				break;
+		}
+		if (qhead && qlen < BATCH_MAX && !quit) { /* let a batch gather */
+			struct timespec until = clock_deadline_ms(BATCH_WAIT_MS);
+			pthread_cond_timedwait(&qcond, &qlock, &until);
+		}
+		struct store_row *batch = qhead, **cut = &qhead;
+		size_t n = 0;
+		while (*cut && n < BATCH_MAX) {
+			cut = &(*cut)->next;
+			n++;
+		}
+		qhead = *cut;
+		*cut = NULL;
+		if (!qhead)
+			qtail = NULL;
+		qlen -= n;
+		bool done = quit && !qhead;
+		pthread_mutex_unlock(&qlock);
+		if (batch) {
+			char err[256];
+			if (backend->put(writer_h, batch, err, sizeof(err))) {
+				atomic_fetch_add(&n_errors, n);
+				log_error("store: %zu calls not written: %s", n, err);
+			} else {
+				atomic_fetch_add(&n_stored, n);
+			}
+			while (batch) {
+				struct store_row *next = batch->next;
+				row_free(batch);
+				batch = next;
+			}
+		}
+		if (clock_mono_ns() - last_prune > PRUNE_EVERY_MS * 1000000ull) {
+			prune();
+			last_prune = clock_mono_ns();
+		}
+		pthread_mutex_lock(&qlock);
+		if (done && !qhead)
+			break;
+	}
+	pthread_mutex_unlock(&qlock);
+	return NULL;
+}
+
+int store_start(const struct store_opts *o, char *err, size_t errlen)
+{
+	opts = *o;
+	if (!opts.path)
+		opts.path = STORE_DEFAULT_PATH;
+	if (!strcmp(opts.path, "off"))
+		return 0;
+	if (make_dir(opts.path, err, errlen))
+		return -1;
+	writer_h = backend->open(opts.path, true, err, errlen);
+	if (!writer_h)
+		return -1;
+	reader_h = backend->open(opts.path, false, err, errlen);
+	if (!reader_h) {
+		backend->close(writer_h);
+		writer_h = NULL;
+		return -1;
+	}
+	prune();
+	quit = false;
+	if (pthread_create(&writer, NULL, write_loop, NULL)) {
+		snprintf(err, errlen, "cannot start its writer thread");
+		backend->close(reader_h);
+		backend->close(writer_h);
+		reader_h = writer_h = NULL;
+		return -1;
+	}
+	running = true;
+	log_info("store: %s (%.1f MiB of calls; retention %lld s, bound %llu MiB)", opts.path,
+	         (double)atomic_load(&n_bytes) / 1048576.0, (long long)(opts.retention_ms / 1000),
+	         (unsigned long long)(opts.max_bytes >> 20));
+	return 0;
+}
+
+void store_stop(void)
+{
+	if (!running)
+		return;
+	pthread_mutex_lock(&qlock);
+	quit = true;
+	pthread_cond_signal(&qcond);
+	pthread_mutex_unlock(&qlock);
+	pthread_join(writer, NULL);
+	running = false;
+	pthread_mutex_lock(&reader_lock);
+	backend->close(reader_h);
+	reader_h = NULL;
+	pthread_mutex_unlock(&reader_lock);
+	backend->close(writer_h);
+	writer_h = NULL;
+}
+
+uint64_t store_max_id(void)
+{
+	if (!running)
+		return 0;
+	pthread_mutex_lock(&reader_lock);
+	uint64_t id = backend->max_id(reader_h);
+	pthread_mutex_unlock(&reader_lock);
+	return id;
+}
+
+cJSON *store_query(const struct store_query *q, char *err, size_t errlen)
+{
+	if (!running) {
+		snprintf(err, errlen, "the store is off");
+		return NULL;
+	}
+	pthread_mutex_lock(&reader_lock);
+	cJSON *j = backend->query(reader_h, q, err, errlen);
+	pthread_mutex_unlock(&reader_lock);
+	return j;
+}
+
+cJSON *store_get(uint64_t id)
+{
+	if (!running)
+		return NULL;
+	pthread_mutex_lock(&reader_lock);
+	cJSON *j = backend->get(reader_h, id);
+	pthread_mutex_unlock(&reader_lock);
+	return j;
+}
+
+void store_stats(struct store_counts *out)
+{
+	out->stored = atomic_load(&n_stored);
+	out->dropped = atomic_load(&n_dropped);
+	out->pruned = atomic_load(&n_pruned);
+	out->failed = atomic_load(&n_errors);
+	out->bytes = atomic_load(&n_bytes);
+	pthread_mutex_lock(&qlock);
+	out->queued = qlen;
+	pthread_mutex_unlock(&qlock);
+}
+
+static int64_t wall_ms(uint64_t mono_ns)
+{
+	return mono_ns ? (int64_t)((mono_ns + (uint64_t)clock_wall_offset()) / 1000000) : 0;
+}
+
+/* Under the pipeline lock: serialise and queue, never wait. */
+static void on_end(const struct llm_call *c)
+{
+	if (!running)
+		return;
+	pthread_mutex_lock(&qlock);
+	bool full = qlen >= STORE_QUEUE_MAX;
+	pthread_mutex_unlock(&qlock);
+	if (full) {
+		if (atomic_fetch_add(&n_dropped, 1) == 0)
+			log_warn("store: the writer is behind (%d calls queued); calls are dropped "
+			         "from the store (llmobs_store_dropped_calls_total)",
+			         STORE_QUEUE_MAX);
+		return;
+	}
+	struct store_row *r = xcalloc(1, sizeof(*r));
+	r->id = c->id;
+	uint64_t start = c->t_req_first ? c->t_req_first : c->t_req_last;
+	r->started_ms = wall_ms(start);
+	r->ended_ms = wall_ms(c->t_end);
+	cJSON *j = call_to_json(c, c->t_end);
+	cJSON_DeleteItemFromObjectCaseSensitive(j, "age_ms"); /* stale once stored */
+	r->json = cJSON_PrintUnformatted(j);
+	cJSON *v;
+	snprintf(r->provider, sizeof(r->provider), "%s",
+	         (v = cJSON_GetObjectItem(j, "provider")) && cJSON_IsString(v) ? v->valuestring
+	                                                                       : "");
+	snprintf(r->model, sizeof(r->model), "%s",
+	         (v = cJSON_GetObjectItem(j, "model")) && cJSON_IsString(v) ? v->valuestring : "");
+	cJSON_Delete(j);
+	snprintf(r->status, sizeof(r->status), "%s", call_status_name(c->status));
+	snprintf(r->comm, sizeof(r->comm), "%s", c->comm);
+	snprintf(r->container, sizeof(r->container), "%s", c->container_id);
+	r->pid = c->pid;
+	r->cost_usd = c->cost.why == PRICE_OK ? c->cost.usd : -1;
+	if (call_guard_content == CONTENT_OFF) {
+		r->prompt = xstrdup("");
+		r->completion = xstrdup("");
+	} else {
+		r->prompt = xstrdup(c->prompt.text.data ? c->prompt.text.data : "");
+		r->completion =
+		    xstrndup(c->dec.text.data ? c->dec.text.data : "", call_guard_servable(c));
+	}
+	pthread_mutex_lock(&qlock);
+	if (qtail)
+		qtail->next = r;
+	else
+		qhead = r;
+	qtail = r;
+	qlen++;
+	pthread_cond_signal(&qcond);
+	pthread_mutex_unlock(&qlock);
+}
+
+const struct call_sink store_sink = {
+    .name = "store",
+    .end = on_end,
+};

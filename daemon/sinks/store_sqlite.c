@@ -1,0 +1,391 @@
+/* The history store on SQLite (WAL, FTS5): schema, migrations, batched
+ * inserts, queries and pruning. A file that is not ours is refused, never
+ * written to. */
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "sinks/store.h"
+
+#define APP_ID 0x6c6c6d6f /* "llmo": PRAGMA application_id of our files */
+
+/* Schema versions: migrations[v] takes a file from version v to v + 1. */
+static const char *const migrations[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE calls ("
+    " id INTEGER PRIMARY KEY, started_ms INTEGER NOT NULL, ended_ms INTEGER,"
+    " provider TEXT, model TEXT, status TEXT, pid INTEGER, comm TEXT, container TEXT,"
+    " cost_usd REAL, json TEXT NOT NULL);"
+    "CREATE INDEX calls_by_start ON calls (started_ms, id);"
+    "CREATE VIRTUAL TABLE calls_text USING fts5 (prompt, completion, tokenize = 'unicode61');",
+};
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+static int fail(sqlite3 *db, char *err, size_t errlen, const char *what)
+{
+	snprintf(err, errlen, "%s: %s", what, db ? sqlite3_errmsg(db) : "out of memory");
+	return -1;
+}
+
+/* One integer from a statement, or def. */
+static int64_t one_int(sqlite3 *db, const char *sql, int64_t def, int *rc)
+{
+	sqlite3_stmt *st;
+	int64_t v = def;
+	*rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (*rc != SQLITE_OK)
+		return def;
+	*rc = sqlite3_step(st);
+	if (*rc == SQLITE_ROW) {
+		if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+			v = sqlite3_column_int64(st, 0);
+		*rc = SQLITE_OK;
+	} else if (*rc == SQLITE_DONE) {
+		*rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int check_and_migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+	int rc;
+	int64_t objects = one_int(db, "SELECT count(*) FROM sqlite_master", 0, &rc);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen,
+		         "%s is not a SQLite database the daemon can use (%s); it is left "
+		         "as it is: move it away or choose another --store",
+		         path, sqlite3_errmsg(db));
+		return -1;
+	}
+	int64_t app = one_int(db, "PRAGMA application_id", 0, &rc);
+	int64_t version = one_int(db, "PRAGMA user_version", 0, &rc);
+	if (app != APP_ID && !(app == 0 && objects == 0)) {
+		snprintf(err, errlen,
+		         "%s is another program's SQLite database (application_id %lld, "
+		         "%lld objects); it is left as it is: choose another --store",
+		         path, (long long)app, (long long)objects);
+		return -1;
+	}
+	if (version > SCHEMA_VERSION) {
+		snprintf(err, errlen,
+		         "%s has schema version %lld, newer than this llmobsd's (%d): "
+		         "upgrade llmobsd or choose another --store",
+		         path, (long long)version, SCHEMA_VERSION);
+		return -1;
+	}
+	char *msg = NULL;
+	const char *check = "PRAGMA quick_check";
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, check, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    strcmp((const char *)sqlite3_column_text(st, 0), "ok")) {
+			snprintf(err, errlen,
+			         "%s is damaged (%s); it is left as it is: move it away", path,
+			         (const char *)sqlite3_column_text(st, 0));
+			sqlite3_finalize(st);
+			return -1;
+		}
+		sqlite3_finalize(st);
+	}
+	for (int64_t v = version; v < SCHEMA_VERSION; v++) {
+		char sql[128];
+		snprintf(sql, sizeof(sql),
+		         "PRAGMA application_id = %d; PRAGMA user_version = %lld;", APP_ID,
+		         (long long)v + 1);
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+			snprintf(err, errlen, "%s: migrating to schema %lld: %s", path,
+			         (long long)v + 1, msg ? msg : "?");
+			sqlite3_free(msg);
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void *sq_open(const char *path, bool writer, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	int flags =
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
+	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+		fail(db, err, errlen, path);
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	if (writer && (check_and_migrate(db, path, err, errlen) ||
+	               sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL",
+	                            NULL, NULL, NULL) != SQLITE_OK)) {
+		if (!err[0])
+			fail(db, err, errlen, path);
+		sqlite3_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+static void sq_close(void *h)
+{
+	sqlite3_close(h);
+}
+
+static int sq_put(void *h, struct store_row *rows, char *err, size_t errlen)
+{
+	sqlite3 *db = h;
+	sqlite3_stmt *ins = NULL, *del = NULL, *txt = NULL;
+	int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(
+		    db,
+		    "INSERT OR REPLACE INTO calls (id, started_ms, ended_ms, provider, model, "
+		    "status,"
+		    " pid, comm, container, cost_usd, json) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+		    -1, &ins, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, "DELETE FROM calls_text WHERE rowid = ?", -1, &del,
+		                        NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(
+		    db, "INSERT INTO calls_text (rowid, prompt, completion) VALUES (?,?,?)", -1,
+		    &txt, NULL);
+	for (struct store_row *r = rows; r && rc == SQLITE_OK; r = r->next) {
+		sqlite3_bind_int64(ins, 1, (sqlite3_int64)r->id);
+		sqlite3_bind_int64(ins, 2, r->started_ms);
+		sqlite3_bind_int64(ins, 3, r->ended_ms);
+		sqlite3_bind_text(ins, 4, r->provider, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 5, r->model, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 6, r->status, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(ins, 7, r->pid);
+		sqlite3_bind_text(ins, 8, r->comm, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 9, r->container, -1, SQLITE_STATIC);
+		if (r->cost_usd >= 0)
+			sqlite3_bind_double(ins, 10, r->cost_usd);
+		else
+			sqlite3_bind_null(ins, 10);
+		sqlite3_bind_text(ins, 11, r->json, -1, SQLITE_STATIC);
+		rc = sqlite3_step(ins) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+		sqlite3_reset(ins);
+		sqlite3_bind_int64(del, 1, (sqlite3_int64)r->id);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(del) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+		sqlite3_reset(del);
+		sqlite3_bind_int64(txt, 1, (sqlite3_int64)r->id);
+		sqlite3_bind_text(txt, 2, r->prompt, -1, SQLITE_STATIC);
+		sqlite3_bind_text(txt, 3, r->completion, -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(txt) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+		sqlite3_reset(txt);
+	}
+	if (rc != SQLITE_OK)
+		fail(db, err, errlen, "insert");
+	sqlite3_finalize(ins);
+	sqlite3_finalize(del);
+	sqlite3_finalize(txt);
+	if (rc == SQLITE_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		rc = fail(db, err, errlen, "commit");
+	if (rc != SQLITE_OK) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* The words of q as an FTS5 query: each a quoted string (no operators), all
+ * of them required. */
+static char *fts_query(const char *q)
+{
+	struct buf b;
+	buf_init(&b, 0);
+	for (const char *p = q; *p;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		if (b.len)
+			buf_append(&b, " ", 1);
+		buf_append(&b, "\"", 1);
+		for (; *p && *p != ' ' && *p != '\t'; p++)
+			buf_append(&b, *p == '"' ? "\"\"" : p, *p == '"' ? 2 : 1);
+		buf_append(&b, "\"", 1);
+	}
+	if (!b.data)
+		buf_append(&b, "\"\"", 2);
+	return b.data;
+}
+
+static cJSON *sq_query(void *h, const struct store_query *q, char *err, size_t errlen)
+{
+	sqlite3 *db = h;
+	struct buf sql;
+	buf_init(&sql, 0);
+	const char *head = q->q ? "SELECT c.id, c.started_ms, c.json,"
+	                          " snippet(calls_text, -1, '[', ']', '…', 16)"
+	                          " FROM calls c JOIN calls_text t ON t.rowid = c.id"
+	                          " WHERE calls_text MATCH ?"
+	                        : "SELECT c.id, c.started_ms, c.json, NULL FROM calls c WHERE 1";
+	buf_append(&sql, head, strlen(head));
+	struct {
+		const char *cond, *text;
+		int64_t num;
+		bool on;
+	} w[] = {
+	    {" AND c.started_ms >= ?", NULL, q->since_ms, q->since_ms > 0},
+	    {" AND c.started_ms < ?", NULL, q->until_ms, q->until_ms > 0},
+	    {" AND c.provider = ?", q->provider, 0, q->provider != NULL},
+	    {" AND c.model = ?", q->model, 0, q->model != NULL},
+	    {" AND c.status = ?", q->status, 0, q->status != NULL},
+	    {" AND c.comm = ?", q->comm, 0, q->comm != NULL},
+	    {" AND c.container = ?", q->container, 0, q->container != NULL},
+	    {" AND c.pid = ?", NULL, q->pid, q->pid > 0},
+	    {" AND (c.started_ms < ?", NULL, q->before_ms, q->before_ms > 0},
+	    {" OR (c.started_ms = ?", NULL, q->before_ms, q->before_ms > 0},
+	    {" AND c.id < ?))", NULL, (int64_t)q->before_id, q->before_ms > 0},
+	};
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		if (w[i].on)
+			buf_append(&sql, w[i].cond, strlen(w[i].cond));
+	const char *tail = " ORDER BY c.started_ms DESC, c.id DESC LIMIT ?";
+	buf_append(&sql, tail, strlen(tail));
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, sql.data, -1, &st, NULL) != SQLITE_OK) {
+		fail(db, err, errlen, "query");
+		buf_free(&sql);
+		return NULL;
+	}
+	buf_free(&sql);
+	int k = 1;
+	char *match = q->q ? fts_query(q->q) : NULL;
+	if (match)
+		sqlite3_bind_text(st, k++, match, -1, SQLITE_TRANSIENT);
+	free(match);
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
+		if (!w[i].on)
+			continue;
+		if (w[i].text)
+			sqlite3_bind_text(st, k++, w[i].text, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_int64(st, k++, w[i].num);
+	}
+	sqlite3_bind_int64(st, k, q->limit > 0 ? q->limit : 100);
+	cJSON *rows = cJSON_CreateArray();
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		cJSON *call = cJSON_Parse((const char *)sqlite3_column_text(st, 2));
+		if (!call)
+			continue;
+		cJSON *r = cJSON_CreateObject();
+		cJSON_AddNumberToObject(r, "id", (double)sqlite3_column_int64(st, 0));
+		cJSON_AddNumberToObject(r, "started_ms", (double)sqlite3_column_int64(st, 1));
+		if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+			cJSON_AddStringToObject(call, "snippet",
+			                        (const char *)sqlite3_column_text(st, 3));
+		cJSON_AddItemToObject(r, "call", call);
+		cJSON_AddItemToArray(rows, r);
+	}
+	if (rc != SQLITE_DONE) {
+		fail(db, err, errlen, "query");
+		cJSON_Delete(rows);
+		rows = NULL;
+	}
+	sqlite3_finalize(st);
+	return rows;
+}
+
+static cJSON *sq_get(void *h, uint64_t id)
+{
+	sqlite3_stmt *st;
+	cJSON *j = NULL;
+	if (sqlite3_prepare_v2(h, "SELECT json FROM calls WHERE id = ?", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return NULL;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		j = cJSON_Parse((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return j;
+}
+
+static uint64_t sq_max_id(void *h)
+{
+	int rc;
+	int64_t v = one_int(h, "SELECT max(id) FROM calls", 0, &rc);
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+static uint64_t sq_bytes(void *h)
+{
+	int rc;
+	int64_t pages = one_int(h, "PRAGMA page_count", 0, &rc);
+	int64_t free_pages = one_int(h, "PRAGMA freelist_count", 0, &rc);
+	int64_t size = one_int(h, "PRAGMA page_size", 0, &rc);
+	return pages > free_pages ? (uint64_t)((pages - free_pages) * size) : 0;
+}
+
+/* Deletes the calls (and their text) that `where` selects. */
+static long delete_where(sqlite3 *db, const char *where, int64_t arg)
+{
+	char sql[256];
+	sqlite3_stmt *st;
+	long n = 0;
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return 0;
+	snprintf(sql, sizeof(sql),
+	         "DELETE FROM calls_text WHERE rowid IN (SELECT id FROM calls %s)", where);
+	bool ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK;
+	if (ok) {
+		sqlite3_bind_int64(st, 1, arg);
+		ok = sqlite3_step(st) == SQLITE_DONE;
+		sqlite3_finalize(st);
+	}
+	snprintf(sql, sizeof(sql), "DELETE FROM calls WHERE id IN (SELECT id FROM calls %s)",
+	         where);
+	if (ok && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, arg);
+		ok = sqlite3_step(st) == SQLITE_DONE;
+		n = ok ? sqlite3_changes(db) : 0;
+		sqlite3_finalize(st);
+	}
+	sqlite3_exec(db, ok ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+	return n;
+}
+
+static long sq_prune(void *h, int64_t cutoff_ms, uint64_t max_bytes)
+{
+	sqlite3 *db = h;
+	long n = 0;
+	if (cutoff_ms > 0)
+		n += delete_where(db, "WHERE started_ms < ?", cutoff_ms);
+	while (max_bytes && sq_bytes(db) > max_bytes) {
+		int rc;
+		int64_t count = one_int(db, "SELECT count(*) FROM calls", 0, &rc);
+		if (count == 0)
+			break;
+		/* the oldest tenth at a time (at least 16 calls) */
+		long got = delete_where(db, "ORDER BY started_ms, id LIMIT ?",
+		                        count / 10 > 16 ? count / 10 : 16);
+		if (got <= 0)
+			break;
+		n += got;
+	}
+	return n;
+}
+
+const struct store_backend store_sqlite = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .put = sq_put,
+    .query = sq_query,
+    .get = sq_get,
+    .max_id = sq_max_id,
+    .prune = sq_prune,
+    .bytes = sq_bytes,
+};

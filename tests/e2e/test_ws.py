@@ -53,7 +53,9 @@ def check_call(s, r, endpoint, model, text):
     assert s["endpoint"] == endpoint and s["model"] == model, s
     assert s["text"] == text == r["text"], (s, r)
     assert s["usage"]["input_tokens"] == 9 and s["usage"]["output_tokens"] == 2, s
-    assert abs(s["ttft_ms"] - r["ttft_ms"]) <= 5, (s["ttft_ms"], r["ttft_ms"])
+    # one-sided: the daemon sees the read when SSL_read returns, the client
+    # only when its event loop gets to the message (5.0 ms later seen in CI)
+    assert -2 <= r["ttft_ms"] - s["ttft_ms"] <= 15, (s["ttft_ms"], r["ttft_ms"])
 
 
 SCRIPT = {"deltas": ["Hel", "lo ", "{tag}"], "first_delay_ms": 60, "delay_ms": 15}

@@ -30,8 +30,7 @@ static long long now_ms(void)
 
 static long long started_ms(const struct llm_call *c)
 {
-	uint64_t t = c->t_req_first ? c->t_req_first : c->t_req_last;
-	return t ? (long long)((t + (uint64_t)clock_wall_offset()) / 1000000) : 0;
+	return clock_wall_ms(c->t_req_first ? c->t_req_first : c->t_req_last);
 }
 
 static bool differs(const char *want, const char *have)

@@ -79,3 +79,8 @@ struct timespec clock_deadline_ms(unsigned ms)
 	}
 	return ts;
 }
+
+int64_t clock_wall_ms(uint64_t mono_ns)
+{
+	return mono_ns ? (int64_t)((mono_ns + (uint64_t)clock_wall_offset()) / 1000000) : 0;
+}

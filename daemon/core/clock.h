@@ -14,6 +14,8 @@ struct timespec clock_deadline_ms(unsigned ms);
 int64_t clock_measure_wall_offset(void);
 void clock_set_wall_offset(int64_t off);
 int64_t clock_wall_offset(void);
+/* Unix ms of a capture timestamp (0 stays 0: not yet) */
+int64_t clock_wall_ms(uint64_t mono_ns);
 /* RFC 3339 UTC with milliseconds: 2026-11-23T05:53:38.123Z */
 void clock_format_rfc3339(uint64_t mono_ns, char *out, size_t n);
 

@@ -265,11 +265,6 @@ void store_stats(struct store_counts *out)
 	pthread_mutex_unlock(&qlock);
 }
 
-static int64_t wall_ms(uint64_t mono_ns)
-{
-	return mono_ns ? (int64_t)((mono_ns + (uint64_t)clock_wall_offset()) / 1000000) : 0;
-}
-
 /* Under the pipeline lock: serialise and queue, never wait. */
 static void on_end(const struct llm_call *c)
 {
@@ -288,8 +283,8 @@ static void on_end(const struct llm_call *c)
 	struct store_row *r = xcalloc(1, sizeof(*r));
 	r->id = c->id;
 	uint64_t start = c->t_req_first ? c->t_req_first : c->t_req_last;
-	r->started_ms = wall_ms(start);
-	r->ended_ms = wall_ms(c->t_end);
+	r->started_ms = clock_wall_ms(start);
+	r->ended_ms = clock_wall_ms(c->t_end);
 	cJSON *j = call_to_json(c, c->t_end);
 	cJSON_DeleteItemFromObjectCaseSensitive(j, "age_ms"); /* stale once stored */
 	r->json = cJSON_PrintUnformatted(j);

@@ -3,6 +3,7 @@
 #define LLMOBS_CLI_H
 
 #include <cjson/cJSON.h>
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -32,6 +33,43 @@ void fmt_rate(double v, bool known, char *out, size_t n); /* 42.1 */
 void fmt_fit(const char *s, size_t width, char *out, size_t n);
 const char *json_str(const cJSON *o, const char *k, const char *dflt);
 bool json_num(const cJSON *o, const char *k, double *v);
+/* An RFC 3339 UTC time in local time: 14:03:07 today, else 2026-12-05 14:03. */
+void fmt_when(const char *rfc3339, char *out, size_t n);
+void fmt_usd(double usd, bool known, char *out, size_t n); /* $0.0012 */
+void fmt_count(double v, bool known, char *out, size_t n); /* 1234, or - */
+size_t fmt_cols(const char *s);                            /* display columns */
+
+/* columns.c: fixed-width tables padded by display columns, not bytes.
+ * Each column is as wide as its widest cell (columns_fit over every row
+ * first), at least its name and at most max. */
+#define CELL_MAX 256
+struct column {
+	const char *name;
+	int max;
+	bool right; /* numbers */
+	int width;  /* set by columns_start and columns_fit */
+};
+void columns_start(struct column *c, int n);
+void columns_fit(struct column *c, int n, const char cells[][CELL_MAX]);
+int columns_used(const struct column *c, int n); /* their width with the gaps */
+void columns_header(const struct column *c, int n);
+void columns_row(const struct column *c, int n, const char cells[][CELL_MAX]);
+
+/* query.c: API query strings and the subcommands' option errors. */
+#define QUERY_MAX 8192
+struct query {
+	char s[QUERY_MAX]; /* "" or "?k=v&k=v", values URL-escaped */
+	bool full;         /* something did not fit */
+};
+void query_add(struct query *q, const char *k, const char *v);
+/* Prints "llmobs-cli CMD: MSG" and the --help hint; EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The usage error for getopt_long's '?' or ':' (opterr 0, ":" optstring). */
+int cli_option_error(const char *cmd, int c, char **argv, const struct option *opts);
+/* s is a whole decimal number >= min. */
+bool parse_count(const char *s, long min, long *out);
+/* The terminal's width in columns; 0 when stdout is not a terminal. */
+int term_width(void);
 
 /* table.c: the stream table shared by `streams` and `top`. */
 #define TABLE_COLS 11
@@ -52,5 +90,8 @@ int cmd_health(int argc, char **argv);
 int cmd_probes(int argc, char **argv);
 int cmd_tail(int argc, char **argv);
 int cmd_connections(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

@@ -29,16 +29,19 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ctx)
 
 long cli_get(const char *path, char **out, char *err, size_t errlen)
 {
-	char url[2048];
+	/* sized to fit: a long search query must not be cut silently */
 	size_t sl = strlen(cli_server);
 	while (sl && cli_server[sl - 1] == '/')
 		sl--;
-	snprintf(url, sizeof(url), "%.*s%s", (int)sl, cli_server, path);
-	CURL *c = curl_easy_init();
+	size_t ulen = sl + strlen(path) + 1;
+	char *url = malloc(ulen);
+	CURL *c = url ? curl_easy_init() : NULL;
 	if (!c) {
 		snprintf(err, errlen, "cannot initialise libcurl");
+		free(url);
 		return 0;
 	}
+	snprintf(url, ulen, "%.*s%s", (int)sl, cli_server, path);
 	struct body b = {0};
 	char cerr[CURL_ERROR_SIZE] = "";
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -59,6 +62,7 @@ long cli_get(const char *path, char **out, char *err, size_t errlen)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	}
 	curl_easy_cleanup(c);
+	free(url);
 	*out = b.p ? b.p : (status ? strdup("") : NULL);
 	return status;
 }

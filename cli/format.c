@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -77,4 +78,53 @@ bool json_num(const cJSON *o, const char *k, double *out)
 		return false;
 	*out = v->valuedouble;
 	return true;
+}
+
+/* Local time: the time of day alone for today's, the date first otherwise. */
+void fmt_when(const char *s, char *out, size_t n)
+{
+	struct tm tm = {0}, now_tm, at;
+	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+	                 &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
+		fmt_fit(s ? s : "-", 16, out, n);
+		return;
+	}
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	time_t t = timegm(&tm), now = time(NULL);
+	localtime_r(&t, &at);
+	localtime_r(&now, &now_tm);
+	bool today = at.tm_year == now_tm.tm_year && at.tm_yday == now_tm.tm_yday;
+	strftime(out, n, today ? "%H:%M:%S" : "%Y-%m-%d %H:%M", &at);
+}
+
+void fmt_usd(double usd, bool known, char *out, size_t n)
+{
+	if (!known || usd < 0)
+		snprintf(out, n, "-");
+	else if (usd == 0)
+		snprintf(out, n, "$0");
+	else if (usd >= 0.0001)
+		snprintf(out, n, "$%.4f", usd);
+	else if (usd >= 0.000001) /* one short call: $0.0000 would read as free */
+		snprintf(out, n, "$%.6f", usd);
+	else
+		snprintf(out, n, "<$0.000001");
+}
+
+void fmt_count(double v, bool known, char *out, size_t n)
+{
+	if (!known || v < 0)
+		snprintf(out, n, "-");
+	else
+		snprintf(out, n, "%.0f", v);
+}
+
+/* One column per code point, as fmt_fit counts them. */
+size_t fmt_cols(const char *s)
+{
+	size_t cols = 0;
+	for (; *s; s++)
+		cols += ((unsigned char)*s & 0xC0) != 0x80;
+	return cols;
 }

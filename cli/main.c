@@ -20,6 +20,9 @@ static const struct command commands[] = {
     {"probes", cmd_probes,
      "files carrying the TLS probes, their users and hits; refused files, blind spots"},
     {"connections", cmd_connections, "connections seen but not parsed, and why (--all: every one)"},
+    {"history", cmd_history, "past and live calls, newest first, with filters (--since 24h, ...)"},
+    {"search", cmd_search, "stored calls whose prompt or completion has these words"},
+    {"report", cmd_report, "requests, errors, p95 latency, tokens and cost per model, ..."},
     {"health", cmd_health, "exit 0 when the daemon's probes are attached"},
 };
 

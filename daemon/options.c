@@ -13,6 +13,7 @@
 #include "api/api.h"
 #include "call/backpressure.h"
 #include "call/call_guard.h"
+#include "call/ingest.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/macros.h"
@@ -285,6 +286,20 @@ static int set_retention(const struct opt *d, const char *arg, struct options *o
 	return 0;
 }
 
+static int set_ingest_ttl(const struct opt *d, const char *arg, struct options *o)
+{
+	(void)d, (void)o;
+	int64_t ms = store_parse_duration_ms(arg);
+	if (ms <= 0 || ms > 86400000) {
+		fprintf(stderr,
+		        "llmobsd: --ingest-ttl: '%s' is not a duration from 1s to 1d (90s, 5m)\n",
+		        arg);
+		return -1;
+	}
+	ingest_set_ttl_ms(ms);
+	return 0;
+}
+
 static int set_verbose(const struct opt *d, const char *arg, struct options *o)
 {
 	(void)d, (void)arg, (void)o;
@@ -365,12 +380,17 @@ static const struct opt options[] = {
     {.name = "store", .arg = "FILE|off", .set = set_str, .field = FIELD(store),
      .help = "history store, SQLite (default " STORE_DEFAULT_PATH ")"},
     {.name = "retention", .arg = "AGE", .set = set_retention,
-     .help = "stored calls older than this are pruned (default " DEFAULT_RETENTION ";\n"
-             "7d, 12h, 90m; 0 keeps them)"},
+     .help = "stored calls and minute windows older than this are\n"
+             "pruned (default " DEFAULT_RETENTION "; 7d, 12h, 90m; 0 keeps them);\n"
+             "hour windows are kept 90d at least"},
     {.name = "store-max-mib", .arg = "N", .set = set_u32, .field = FIELD(store_max_mib),
      .max = STORE_MIB_MAX, .wrong = "must be 1 to " STR(STORE_MIB_MAX),
      .help = "the store's bound; the oldest calls are pruned past it\n"
              "(default " STR(DEFAULT_STORE_MIB) ")"},
+    {.name = "ingest-ttl", .arg = "AGE", .set = set_ingest_ttl,
+     .help = "a reported request waits this long for its response\n"
+             "(and a response for its request) before it is stored\n"
+             "alone, marked (default 5m)"},
     {.name = "keep", .arg = "N", .set = set_u32, .field = FIELD(keep),
      .max = UINT32_MAX, .wrong = "must be a positive number",
      .help = "finished calls kept for the API (default " STR(DEFAULT_KEEP) ")"},
@@ -413,9 +433,13 @@ static void usage(FILE *f)
 				fprintf(f, "%*s", HELP_COLUMN, "");
 		}
 	}
-	fputs("\nEndpoints: /healthz /metrics /api/v1/streams /api/v1/streams/{id} /api/v1/stats\n"
-	      "           /api/v1/probes /api/v1/events (live, Server-Sent Events)\n",
-	      f);
+	fputs(
+	    "\nEndpoints: /healthz /metrics /api/v1/streams /api/v1/streams/{id} /api/v1/stats\n"
+	    "           /api/v1/probes /api/v1/blind /api/v1/connections\n"
+	    "           /api/v1/events (live, Server-Sent Events)\n"
+	    "           /api/v1/calls /api/v1/calls/{id} (history) /api/v1/metrics (windows)\n"
+	    "           POST /v1/llm/request, /v1/llm/response (calls reported by applications)\n",
+	    f);
 }
 
 /* getopt_long's tables from the rows: each option's value is its short

@@ -11,6 +11,8 @@
 
 #include "api/history.h"
 #include "api/limits.h"
+#include "api/windows.h"
+#include "call/ingest.h"
 #include "core/buf.h"
 #include "sinks/events.h"
 #include "core/clock.h"
@@ -208,6 +210,9 @@ static enum MHD_Result h_calls(struct api *a, struct MHD_Connection *conn, const
 	    .comm = arg(conn, "comm"),
 	    .container = arg(conn, "container"),
 	    .q = arg(conn, "q"),
+	    .tenant = arg(conn, "tenant"),
+	    .route = arg(conn, "route"),
+	    .source = arg(conn, "source"),
 	    .limit = HISTORY_LIMIT_DEFAULT,
 	};
 	const char *pid = arg(conn, "pid"), *limit = arg(conn, "limit"), *cur = arg(conn, "cursor");
@@ -221,6 +226,8 @@ static enum MHD_Result h_calls(struct api *a, struct MHD_Connection *conn, const
 		return send_error(conn, 400, "limit must be 1 to " STR(HISTORY_LIMIT_MAX));
 	if (cur && history_parse_cursor(cur, &q))
 		return send_error(conn, 400, "cursor must be a next_cursor this API returned");
+	if (q.source && strcmp(q.source, "capture") && strcmp(q.source, "ingest"))
+		return send_error(conn, 400, "source must be capture or ingest");
 	if (q.status && !call_status_known(q.status))
 		return send_error(
 		    conn, 400,
@@ -251,6 +258,70 @@ static enum MHD_Result h_call(struct api *a, struct MHD_Connection *conn, const 
 	return send_json(conn, 200, j);
 }
 
+static const char *conn_arg(void *conn, const char *k)
+{
+	return arg(conn, k);
+}
+
+static enum MHD_Result h_windows(struct api *a, struct MHD_Connection *conn, const char *rest)
+{
+	(void)a, (void)rest;
+	char err[256];
+	unsigned status;
+	cJSON *j = windows_get(conn_arg, conn, &status, err, sizeof(err));
+	return j ? send_json(conn, status, j) : send_error(conn, status, err);
+}
+
+/* POST /v1/llm/request and /v1/llm/response (call/ingest.h). */
+static enum MHD_Result ingest_post(struct MHD_Connection *conn, enum ingest_kind kind,
+                                   const struct buf *body)
+{
+	char err[256];
+	if (body->cut) {
+		ingest_note_rejected();
+		return send_error(conn, 413, "the body is larger than 64 KiB");
+	}
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	struct ingest_half *h =
+	    ingest_parse(kind, body->data ? body->data : "", body->len,
+	                 (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, err, sizeof(err));
+	if (!h)
+		return send_error(conn, 400, err);
+	if (!pipeline_lock_timed(API_LOCK_MS)) {
+		ingest_half_free(h);
+		return send_stalled(conn);
+	}
+	uint64_t id = 0;
+	int status = ingest_submit(h, &id, err, sizeof(err));
+	pipeline_unlock();
+	if (status >= 400)
+		return send_error(conn, (unsigned)status, err);
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "status", status == 200 ? "joined" : "waiting");
+	if (status == 200) {
+		char ids[32];
+		snprintf(ids, sizeof(ids), "%llu", (unsigned long long)id);
+		cJSON_AddStringToObject(j, "call_id", ids);
+	}
+	cJSON_AddStringToObject(j, "message", err);
+	return send_json(conn, (unsigned)status, j);
+}
+
+static enum MHD_Result h_ingest_request(struct api *a, struct MHD_Connection *conn,
+                                        const struct buf *body)
+{
+	(void)a;
+	return ingest_post(conn, INGEST_REQUEST, body);
+}
+
+static enum MHD_Result h_ingest_response(struct api *a, struct MHD_Connection *conn,
+                                         const struct buf *body)
+{
+	(void)a;
+	return ingest_post(conn, INGEST_RESPONSE, body);
+}
+
 /* One consistent copy of every self-metric (capture counters first: they
  * are read from BPF maps without the pipeline lock). */
 static void stats_snapshot(struct api *a, struct stats_view *v)
@@ -262,6 +333,7 @@ static void stats_snapshot(struct api *a, struct stats_view *v)
 	}
 	api_limits_stats(&v->api);
 	store_stats(&v->store);
+	ingest_stats(&v->ingest);
 	v->stall_ms = pipeline_stall_ns() / 1000000;
 	if (!pipeline_lock_timed(API_LOCK_MS))
 		return; /* stuck: the capture and API figures still are served */
@@ -453,7 +525,7 @@ static enum MHD_Result h_healthz(struct api *a, struct MHD_Connection *conn, con
 
 /* ---- routing ---- */
 
-enum { M_GET = 1, M_HEAD = 2 };
+enum { M_GET = 1, M_HEAD = 2, M_POST = 4 };
 #define M_READ (M_GET | M_HEAD)
 
 struct api_route {
@@ -461,24 +533,29 @@ struct api_route {
 	bool prefix;      /* path is a prefix; the handler gets the rest */
 	unsigned methods; /* M_* */
 	enum MHD_Result (*handler)(struct api *a, struct MHD_Connection *conn, const char *rest);
+	/* M_POST: the body, read whole first (up to INGEST_BODY_MAX; cut counts the rest) */
+	enum MHD_Result (*post)(struct api *a, struct MHD_Connection *conn, const struct buf *body);
 };
 
 /* The first row that matches answers. */
 /* clang-format off */
 static const struct api_route routes[] = {
-    {"/healthz",          false, M_READ, h_healthz},
-    {"/metrics",          false, M_READ, h_metrics},
-    {"/api/v1/streams",   false, M_READ, h_streams},
-    {"/api/v1/streams/",  false, M_READ, h_streams},
-    {"/api/v1/streams/",  true,  M_READ, h_stream}, /* /api/v1/streams/{id} */
-    {"/api/v1/calls",     false, M_READ, h_calls},
-    {"/api/v1/calls/",    false, M_READ, h_calls},
-    {"/api/v1/calls/",    true,  M_READ, h_call}, /* /api/v1/calls/{id} */
-    {"/api/v1/stats",     false, M_READ, h_stats},
-    {"/api/v1/connections", false, M_READ, h_connections},
-    {"/api/v1/probes",    false, M_READ, h_probes},
-    {"/api/v1/blind",     false, M_READ, h_blind},
-    {"/api/v1/events",    false, M_READ, h_events},
+    {"/healthz",          false, M_READ, h_healthz, NULL},
+    {"/metrics",          false, M_READ, h_metrics, NULL},
+    {"/api/v1/streams",   false, M_READ, h_streams, NULL},
+    {"/api/v1/streams/",  false, M_READ, h_streams, NULL},
+    {"/api/v1/streams/",  true,  M_READ, h_stream, NULL}, /* /api/v1/streams/{id} */
+    {"/api/v1/calls",     false, M_READ, h_calls, NULL},
+    {"/api/v1/calls/",    false, M_READ, h_calls, NULL},
+    {"/api/v1/calls/",    true,  M_READ, h_call, NULL}, /* /api/v1/calls/{id} */
+    {"/api/v1/stats",     false, M_READ, h_stats, NULL},
+    {"/api/v1/connections", false, M_READ, h_connections, NULL},
+    {"/api/v1/probes",    false, M_READ, h_probes, NULL},
+    {"/api/v1/blind",     false, M_READ, h_blind, NULL},
+    {"/api/v1/events",    false, M_READ, h_events, NULL},
+    {"/api/v1/metrics",   false, M_READ, h_windows, NULL},
+    {"/v1/llm/request",   false, M_POST, NULL, h_ingest_request},
+    {"/v1/llm/response",  false, M_POST, NULL, h_ingest_response},
 };
 /* clang-format on */
 
@@ -499,6 +576,8 @@ static unsigned method_bit(const char *method)
 		return M_GET;
 	if (!strcmp(method, "HEAD"))
 		return M_HEAD;
+	if (!strcmp(method, "POST"))
+		return M_POST;
 	return 0;
 }
 
@@ -518,17 +597,37 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 {
 	struct api *a = cls;
 	(void)version;
-	(void)upload_data;
-	(void)upload_data_size;
-	(void)req_cls;
 
 	api_limits_headers_done(conn);
 	const struct api_route *r = find_route(url);
-	/* Nothing here takes a body: refuse it before it is read, and close. */
 	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
 	const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
 	if (!(method_bit(method) & (r ? r->methods : methods_any_route())))
-		return send_refusal(conn, 405, "only GET is supported");
+		return send_refusal(conn, 405,
+		                    r && r->methods == M_POST ? "only POST is supported here"
+		                                              : "only GET is supported here");
+	if (method_bit(method) == M_POST) { /* the body first, bounded */
+		if (!r)
+			return send_refusal(conn, 404,
+			                    "not found (POST: /v1/llm/request, /v1/llm/response)");
+		struct buf *b = *req_cls;
+		if (!b) {
+			if (cl && strtoull(cl, NULL, 10) > INGEST_BODY_MAX) {
+				ingest_note_rejected();
+				return send_refusal(conn, 413, "the body is larger than 64 KiB");
+			}
+			b = *req_cls = xcalloc(1, sizeof(*b));
+			buf_init(b, INGEST_BODY_MAX);
+			return MHD_YES;
+		}
+		if (*upload_data_size) {
+			buf_append(b, upload_data, *upload_data_size);
+			*upload_data_size = 0;
+			return MHD_YES;
+		}
+		return r->post(a, conn, b);
+	}
+	/* Nothing else takes a body: refuse it before it is read, and close. */
 	if ((cl && strcmp(cl, "0")) || te)
 		return send_refusal(conn, 413, "requests take no body");
 	if (!r)
@@ -536,6 +635,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		    conn, 404,
 		    "not found (see /api/v1/streams, /api/v1/probes, /metrics, /healthz)");
 	return r->handler(a, conn, url + strlen(r->path));
+}
+
+/* A request ended: its POST body goes, then the connection's deadline. */
+static void request_completed(void *cls, struct MHD_Connection *c, void **req_ctx,
+                              enum MHD_RequestTerminationCode code)
+{
+	struct buf *b = *req_ctx;
+	if (b) {
+		buf_free(b);
+		free(b);
+		*req_ctx = NULL;
+	}
+	api_limits_completed(cls, c, req_ctx, code);
 }
 
 struct api *api_start(const char *listen, const struct api_hooks *hooks)
@@ -575,7 +687,7 @@ struct api *api_start(const char *listen, const struct api_hooks *hooks)
 	    (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)API_MAX_CONNECTIONS, MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256u << 10),
 	    MHD_OPTION_NOTIFY_CONNECTION, api_limits_notify, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-	    api_limits_completed, NULL, MHD_OPTION_END);
+	    request_completed, NULL, MHD_OPTION_END);
 	if (!a->d) {
 		api_limits_stop();
 		log_error("cannot listen on %s (in use, or not a local address?)", listen);

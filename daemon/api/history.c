@@ -43,6 +43,10 @@ static bool live_matches(const struct store_query *q, const struct llm_call *c, 
 	const char *model = call_model(c);
 	if (q->q || (q->since_ms && t < q->since_ms) || (q->until_ms && t >= q->until_ms))
 		return false;
+	const char *tenant = c->ingest ? c->ingest->tenant : "";
+	if (differs(q->tenant, tenant) || differs(q->route, c->endpoint) ||
+	    differs(q->source, c->ingest ? "ingest" : "capture"))
+		return false;
 	if (differs(q->provider, call_provider(c)) || differs(q->model, model) ||
 	    differs(q->status, call_status_name(c->status)) || differs(q->comm, c->comm) ||
 	    differs(q->container, c->container_id))

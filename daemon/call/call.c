@@ -69,6 +69,9 @@ static void call_free(struct llm_call *c)
 	call_guard_free(c);
 	bp_free(&c->bp);
 	llm_prompt_free(&c->prompt);
+	if (c->ingest)
+		free(c->ingest->metadata);
+	free(c->ingest);
 	free(c);
 }
 

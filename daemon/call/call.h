@@ -34,6 +34,15 @@ const char *call_model(const struct llm_call *c);
 
 struct sse_parser;
 
+/* What an application reported of a call through the ingestion API
+ * (call/ingest.h); NULL for captured calls. */
+struct call_ingest {
+	char request_id[128];
+	char tenant[64];
+	char user_id_hash[128];
+	char *metadata; /* a JSON object's text, credentials removed (NULL: none) */
+};
+
 struct llm_call {
 	uint64_t id;
 	uint32_t pid, tid;
@@ -96,6 +105,7 @@ struct llm_call {
 	bool attached; /* an exchange of a connection points at it */
 	bool trimmed;  /* aged out of the recent list while attached */
 	struct llm_call *next_recent;
+	struct call_ingest *ingest; /* reported, not captured (owned) */
 };
 
 /* The request's messages are kept as text (for the history store's search)

@@ -52,6 +52,21 @@ static void add_cost(cJSON *o, const struct llm_call *c)
 	add_str_or_null(o, "unpriced", c->finished && !priced ? price_unpriced_name(k->why) : NULL);
 }
 
+/* Where the call comes from: captured, or reported (call/ingest.h). */
+static void add_ingest(cJSON *o, const struct llm_call *c)
+{
+	const struct call_ingest *in = c->ingest;
+	cJSON_AddStringToObject(o, "source", in ? "ingest" : "capture");
+	add_str_or_null(o, "request_id", in ? in->request_id : NULL);
+	add_str_or_null(o, "tenant_id", in ? in->tenant : NULL);
+	add_str_or_null(o, "user_id_hash", in ? in->user_id_hash : NULL);
+	cJSON *meta = in && in->metadata ? cJSON_Parse(in->metadata) : NULL;
+	if (meta)
+		cJSON_AddItemToObject(o, "metadata", meta);
+	else
+		cJSON_AddNullToObject(o, "metadata");
+}
+
 cJSON *call_to_json(const struct llm_call *c, uint64_t now)
 {
 	char tmp[64];
@@ -146,6 +161,7 @@ cJSON *call_to_json(const struct llm_call *c, uint64_t now)
 	add_num_or_null(g, "max", max);
 	cJSON_AddNumberToObject(o, "dropped_bytes", (double)(c->dropped_bytes + c->dec.text.cut));
 	add_str_or_null(o, "error", c->error[0] ? c->error : NULL);
+	add_ingest(o, c);
 	return o;
 }
 

@@ -11,6 +11,7 @@
 
 #include "call/assemble.h"
 #include "call/call.h"
+#include "call/ingest.h"
 #include "core/clock.h"
 #include "core/json_arena.h"
 #include "wire/conn.h"
@@ -35,6 +36,7 @@ void pipeline_init(unsigned keep_recent)
 void pipeline_free(void)
 {
 	conn_free_all();
+	ingest_flush(); /* before the registry goes: they become calls */
 	call_registry_free();
 }
 
@@ -154,4 +156,5 @@ void pipeline_event(const struct llmobs_event *ev, size_t size)
 void pipeline_tick(void)
 {
 	conn_flush_held(clock_now(), HELD_WRITE_FLUSH_NS);
+	ingest_expire();
 }

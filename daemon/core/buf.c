@@ -1,5 +1,6 @@
 #include "core/buf.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,26 @@ size_t buf_append(struct buf *b, const void *p, size_t n)
 	b->len += take;
 	b->data[b->len] = '\0';
 	return take;
+}
+
+size_t buf_printf(struct buf *b, const char *fmt, ...)
+{
+	char small[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return 0;
+	if ((size_t)n < sizeof(small))
+		return buf_append(b, small, (size_t)n);
+	char *big = xmalloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	size_t took = buf_append(b, big, (size_t)n);
+	free(big);
+	return took;
 }
 
 void buf_reset(struct buf *b)

@@ -18,6 +18,8 @@ void buf_init(struct buf *b, size_t limit);
 /* Appends up to the limit; returns bytes appended (the rest is added to cut).
  * Aborts on out-of-memory (the daemon cannot do anything useful then). */
 size_t buf_append(struct buf *b, const void *p, size_t n);
+/* printf-style append, the same limit; returns bytes appended. */
+size_t buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_reset(struct buf *b);                /* len = 0, keeps memory and cut */
 void buf_truncate(struct buf *b, size_t len); /* len = min(len, b->len) */
 void buf_free(struct buf *b);

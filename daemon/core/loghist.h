@@ -37,4 +37,14 @@ static inline uint64_t loghist_percentile(const uint32_t *counts, uint64_t total
 	return 0;
 }
 
+/* The same percentile as the middle of its bucket (values are integers:
+ * the bucket holds loghist_top(i - 1) + 1 .. loghist_top(i)). */
+static inline double loghist_percentile_mid(const uint32_t *counts, uint64_t total, unsigned p)
+{
+	uint64_t top = loghist_percentile(counts, total, p);
+	unsigned i = loghist_bucket(top);
+	uint64_t low = i ? loghist_top(i - 1) + 1 : 0;
+	return ((double)low + (double)top) / 2.0;
+}
+
 #endif

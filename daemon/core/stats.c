@@ -14,6 +14,7 @@ struct pipeline_stats pstats;
 	}
 #define A(field) offsetof(struct stats_view, api.field)
 #define S(field) offsetof(struct stats_view, store.field)
+#define I(field) offsetof(struct stats_view, ingest.field)
 
 /* clang-format off */
 const struct stat_row stat_rows[] = {
@@ -175,6 +176,22 @@ const struct stat_row stat_rows[] = {
      "Bytes the history store's data takes in its file."),
     ROW("llmobs_store_queued_calls", STAT_GAUGE, NULL, NULL, STAT_STORE, "queued", S(queued),
      "Finished calls waiting for the store's writer."),
+    ROW("llmobs_ingest_reports_total", STAT_COUNTER, "kind", "request", STAT_INGEST, "requests",
+     I(requests), "Reports accepted by POST /v1/llm/request and /v1/llm/response, by kind."),
+    ROW("llmobs_ingest_reports_total", STAT_COUNTER, "kind", "response", STAT_INGEST,
+     "responses", I(responses), NULL),
+    ROW("llmobs_ingest_rejected_reports_total", STAT_COUNTER, NULL, NULL, STAT_INGEST,
+     "rejected", I(rejected),
+     "Reports refused: a malformed or oversized body (400, 413), a duplicate (409), too many "
+     "waiting (429)."),
+    ROW("llmobs_ingest_joined_calls_total", STAT_COUNTER, NULL, NULL, STAT_INGEST, "joined",
+     I(joined), "Calls made of a request and its response joined by request_id."),
+    ROW("llmobs_ingest_expired_calls_total", STAT_COUNTER, NULL, NULL, STAT_INGEST, "expired",
+     I(expired),
+     "Calls made of a report whose partner did not come within the TTL (marked aborted or "
+     "error)."),
+    ROW("llmobs_ingest_waiting_reports", STAT_GAUGE, NULL, NULL, STAT_INGEST, "waiting",
+     I(pending), "Reports waiting for their partner."),
 
 };
 /* clang-format on */
@@ -183,9 +200,9 @@ const size_t stat_nrows = ARRAY_LEN(stat_rows);
 cJSON *stats_to_json(const struct stats_view *v)
 {
 	cJSON *j = cJSON_CreateObject();
-	cJSON *sec[4] = {cJSON_AddObjectToObject(j, "capture"),
+	cJSON *sec[5] = {cJSON_AddObjectToObject(j, "capture"),
 	                 cJSON_AddObjectToObject(j, "pipeline"), cJSON_AddObjectToObject(j, "api"),
-	                 cJSON_AddObjectToObject(j, "store")};
+	                 cJSON_AddObjectToObject(j, "store"), cJSON_AddObjectToObject(j, "ingest")};
 	for (size_t i = 0; i < stat_nrows; i++)
 		cJSON_AddNumberToObject(sec[stat_rows[i].section], stat_rows[i].key,
 		                        (double)stat_value(&stat_rows[i], v));

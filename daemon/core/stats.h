@@ -105,12 +105,18 @@ struct store_counts {
 	uint64_t stored, dropped, failed, pruned, bytes, queued;
 };
 
+/* The ingestion API's counters (call/ingest.c). */
+struct ingest_counts {
+	uint64_t requests, responses, rejected, joined, expired, pending;
+};
+
 /* Everything a row can read, copied at once (under the pipeline lock). */
 struct stats_view {
 	struct pipeline_stats p;
 	struct capture_stats c;
 	struct api_limit_stats api;
 	struct store_counts store;
+	struct ingest_counts ingest;
 	bool have_capture;  /* false when replaying: no BPF side */
 	bool have_pipeline; /* false when the pipeline lock was not free in time */
 	uint64_t streams_active;
@@ -118,7 +124,7 @@ struct stats_view {
 };
 
 enum stat_kind { STAT_COUNTER, STAT_GAUGE };
-enum stat_section { STAT_CAPTURE, STAT_PIPELINE, STAT_API, STAT_STORE };
+enum stat_section { STAT_CAPTURE, STAT_PIPELINE, STAT_API, STAT_STORE, STAT_INGEST };
 
 struct stat_row {
 	const char *family;      /* Prometheus family name */

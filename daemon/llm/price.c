@@ -207,11 +207,11 @@ const struct price *price_table_match(const struct price_table *t, const char *p
 {
 	const struct price *best = NULL;
 	size_t best_len = 0;
-	if (!provider || !model || !*model)
+	if (!model || !*model)
 		return NULL;
 	for (size_t i = 0; i < t->n; i++) {
 		const struct price *p = &t->v[i];
-		if (strcmp(p->provider, provider))
+		if (provider && strcmp(p->provider, provider))
 			continue;
 		for (unsigned m = 0; m < p->nmodels; m++) {
 			if (fnmatch(p->models[m], model, 0))
@@ -331,7 +331,7 @@ void prices_free(void)
 	pthread_mutex_unlock(&load_lock);
 }
 
-void prices_cost_of(const struct llm_decode *d, struct call_cost *out)
+static void lock_loaded(void)
 {
 	pthread_mutex_lock(&load_lock);
 	if (!loaded) {
@@ -339,6 +339,21 @@ void prices_cost_of(const struct llm_decode *d, struct call_cost *out)
 		load_shipped(&table, err, sizeof(err));
 		loaded = true;
 	}
+}
+
+bool prices_provider_of(const char *model, char *out, size_t n)
+{
+	lock_loaded();
+	const struct price *p = price_table_match(&table, NULL, model);
+	if (p)
+		snprintf(out, n, "%s", p->provider);
+	pthread_mutex_unlock(&load_lock);
+	return p != NULL;
+}
+
+void prices_cost_of(const struct llm_decode *d, struct call_cost *out)
+{
+	lock_loaded();
 	const char *prov = llm_provider(d);
 	const struct price *p = price_table_match(&table, prov, d->response_model);
 	if (!p)

@@ -47,8 +47,9 @@ struct price_table {
 int price_table_add(struct price_table *t, const char *json, size_t n, bool user, char *err,
                     size_t errlen);
 void price_table_free(struct price_table *t);
-/* The entry for a provider (gen_ai.provider.name) and model: the matching
- * glob with the most literal characters; NULL when none matches. */
+/* The entry for a provider (gen_ai.provider.name; NULL: any) and model:
+ * the matching glob with the most literal characters; NULL when none
+ * matches. */
 const struct price *price_table_match(const struct price_table *t, const char *provider,
                                       const char *model);
 
@@ -79,5 +80,8 @@ void prices_free(void);
  * one's. Loads the shipped table on first use when prices_load was not
  * called (tests, replay tools). */
 void prices_cost_of(const struct llm_decode *d, struct call_cost *out);
+/* The provider whose price entry names model (for calls reported without
+ * one); false when no entry does. */
+bool prices_provider_of(const char *model, char *out, size_t n);
 
 #endif

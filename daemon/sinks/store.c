@@ -103,10 +103,17 @@ static int64_t now_wall_ms(void)
 
 static void prune(void)
 {
-	int64_t cutoff = 0;
+	int64_t cutoff = 0, now = now_wall_ms();
 	if (opts.retention_ms > 0)
-		cutoff = now_wall_ms() - opts.retention_ms;
+		cutoff = now - opts.retention_ms;
 	long n = backend->prune(writer_h, cutoff, opts.max_bytes);
+	if (cutoff) { /* windows are small: hours outlive the calls */
+		int64_t hours = opts.retention_ms > STORE_HOUR_WINDOWS_MIN_MS
+		                    ? opts.retention_ms
+		                    : STORE_HOUR_WINDOWS_MIN_MS;
+		backend->prune_windows(writer_h, WINDOW_MINUTE_MS, cutoff);
+		backend->prune_windows(writer_h, WINDOW_HOUR_MS, now - hours);
+	}
 	if (n > 0) {
 		atomic_fetch_add(&n_pruned, (uint64_t)n);
 		log_info("store: pruned %ld calls (retention, size bound)", n);
@@ -145,7 +152,12 @@ static void *write_loop(void *arg)
 		pthread_mutex_unlock(&qlock);
 		if (batch) {
 			char err[256];
-			if (backend->put(writer_h, batch, err, sizeof(err))) {
+			struct window_batch wins = {0};
+			for (struct store_row *r = batch; r; r = r->next)
+				window_batch_add(&wins, &r->ws);
+			int rc = backend->put(writer_h, batch, &wins, err, sizeof(err));
+			window_batch_free(&wins);
+			if (rc) {
 				atomic_fetch_add(&n_errors, n);
 				log_error("store: %zu calls not written: %s", n, err);
 			} else {
@@ -253,6 +265,19 @@ cJSON *store_get(uint64_t id)
 	return j;
 }
 
+int store_windows(const struct window_query *q, window_row_fn fn, void *ctx, char *err,
+                  size_t errlen)
+{
+	if (!running) {
+		snprintf(err, errlen, "the store is off (--store off): windows are kept in it");
+		return -1;
+	}
+	pthread_mutex_lock(&reader_lock);
+	int rc = backend->windows(reader_h, q, fn, ctx, err, errlen);
+	pthread_mutex_unlock(&reader_lock);
+	return rc;
+}
+
 void store_stats(struct store_counts *out)
 {
 	out->stored = atomic_load(&n_stored);
@@ -263,6 +288,56 @@ void store_stats(struct store_counts *out)
 	pthread_mutex_lock(&qlock);
 	out->queued = qlen;
 	pthread_mutex_unlock(&qlock);
+}
+
+static enum window_outcome outcome_of(enum call_status st)
+{
+	switch (st) {
+	case CALL_COMPLETED:
+	case CALL_STREAMING:
+		return WO_OK;
+	case CALL_TRUNCATED:
+		return WO_TRUNCATED;
+	case CALL_ABORTED:
+		return WO_ABORTED;
+	case CALL_BLOCKED:
+		return WO_BLOCKED;
+	default:
+		return WO_ERROR;
+	}
+}
+
+static int64_t us_or_unknown(double ms)
+{
+	return ms >= 0 ? (int64_t)(ms * 1000.0 + 0.5) : -1;
+}
+
+/* What the call's windows count of it. */
+static void sample_of(const struct llm_call *c, const struct store_row *r, struct window_sample *s)
+{
+	struct window_key *k = &s->key;
+	snprintf(k->provider, sizeof(k->provider), "%s", r->provider);
+	snprintf(k->model, sizeof(k->model), "%s", r->model);
+	snprintf(k->operation, sizeof(k->operation), "%s", provider_operation(c->dec.provider));
+	/* the path only: a query string may carry a key, and splits routes */
+	snprintf(k->endpoint, sizeof(k->endpoint), "%.*s", (int)strcspn(r->endpoint, "?"),
+	         r->endpoint);
+	snprintf(k->comm, sizeof(k->comm), "%s", r->comm);
+	snprintf(k->container, sizeof(k->container), "%s", r->container);
+	snprintf(k->tenant, sizeof(k->tenant), "%s", r->tenant);
+	s->started_ms = r->started_ms;
+	s->outcome = outcome_of(c->status);
+	s->ttft_us = us_or_unknown(call_ttft_ms(c));
+	s->duration_us = us_or_unknown(call_duration_ms(c, c->t_end));
+	double tps = call_tokens_per_second(c);
+	s->tpot_us = tps > 0 ? (int64_t)(1e6 / tps + 0.5) : -1;
+	const struct llm_usage *u = &c->dec.usage;
+	s->input = u->input_tokens;
+	s->output = u->output_tokens;
+	s->cached = u->cached_input_tokens;
+	s->cache_write = u->cache_creation_input_tokens;
+	s->reasoning = u->reasoning_tokens;
+	s->cost_usd = r->cost_usd;
 }
 
 /* Under the pipeline lock: serialise and queue, never wait. */
@@ -300,6 +375,10 @@ static void on_end(const struct llm_call *c)
 	snprintf(r->container, sizeof(r->container), "%s", c->container_id);
 	r->pid = c->pid;
 	r->cost_usd = c->cost.why == PRICE_OK ? c->cost.usd : -1;
+	snprintf(r->source, sizeof(r->source), "%s", c->ingest ? "ingest" : "capture");
+	snprintf(r->tenant, sizeof(r->tenant), "%s", c->ingest ? c->ingest->tenant : "");
+	snprintf(r->endpoint, sizeof(r->endpoint), "%s", c->endpoint);
+	sample_of(c, r, &r->ws);
 	if (call_guard_content == CONTENT_OFF) {
 		r->prompt = xstrdup("");
 		r->completion = xstrdup("");

@@ -21,6 +21,26 @@ static const char *const migrations[] = {
     " cost_usd REAL, json TEXT NOT NULL);"
     "CREATE INDEX calls_by_start ON calls (started_ms, id);"
     "CREATE VIRTUAL TABLE calls_text USING fts5 (prompt, completion, tokenize = 'unicode61');",
+    /* 1 -> 2: ingested calls (source, tenant, route) and the windows
+     * (sinks/window.h: counts and sums as columns, histograms as text) */
+    "ALTER TABLE calls ADD COLUMN source TEXT;"
+    "ALTER TABLE calls ADD COLUMN tenant TEXT;"
+    "ALTER TABLE calls ADD COLUMN endpoint TEXT;"
+    "CREATE TABLE windows ("
+    " step_ms INTEGER NOT NULL, start_ms INTEGER NOT NULL, provider TEXT NOT NULL,"
+    " model TEXT NOT NULL, operation TEXT NOT NULL, endpoint TEXT NOT NULL,"
+    " comm TEXT NOT NULL, container TEXT NOT NULL, tenant TEXT NOT NULL,"
+    " requests INTEGER NOT NULL, errors INTEGER NOT NULL, errors_error INTEGER NOT NULL,"
+    " errors_truncated INTEGER NOT NULL, errors_aborted INTEGER NOT NULL,"
+    " errors_blocked INTEGER NOT NULL, tokens_input INTEGER NOT NULL,"
+    " tokens_output INTEGER NOT NULL, tokens_cached INTEGER NOT NULL,"
+    " tokens_cache_write INTEGER NOT NULL, tokens_reasoning INTEGER NOT NULL,"
+    " with_usage INTEGER NOT NULL, priced INTEGER NOT NULL, unpriced INTEGER NOT NULL,"
+    " duration_sum_us INTEGER NOT NULL, duration_n INTEGER NOT NULL,"
+    " cost_usd REAL NOT NULL, h_ttft TEXT NOT NULL, h_duration TEXT NOT NULL,"
+    " h_tpot TEXT NOT NULL,"
+    " PRIMARY KEY (step_ms, start_ms, provider, model, operation, endpoint, comm,"
+    " container, tenant)) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -137,18 +157,117 @@ static void sq_close(void *h)
 	sqlite3_close(h);
 }
 
-static int sq_put(void *h, struct store_row *rows, char *err, size_t errlen)
+/* "a, b, c" of the window columns after the key (counts, cost, histograms) */
+static void window_columns(struct buf *b, const char *prefix)
+{
+	for (int i = 0; i < WC_N; i++) {
+		buf_append(b, prefix, strlen(prefix));
+		buf_append(b, window_count_names[i], strlen(window_count_names[i]));
+		buf_append(b, ", ", 2);
+	}
+	buf_append(b, prefix, strlen(prefix));
+	buf_append(b, "cost_usd", 8);
+	for (int i = 0; i < WH_N; i++) {
+		buf_append(b, ", ", 2);
+		buf_append(b, prefix, strlen(prefix));
+		buf_append(b, window_hist_names[i], strlen(window_hist_names[i]));
+	}
+}
+
+/* The window columns of a row from column `first` on, into st. */
+static void window_read(sqlite3_stmt *st, int first, struct window_stats *w)
+{
+	for (int i = 0; i < WC_N; i++)
+		w->n[i] = sqlite3_column_int64(st, first + i);
+	w->cost_usd = sqlite3_column_double(st, first + WC_N);
+	for (int i = 0; i < WH_N; i++) {
+		const char *t = (const char *)sqlite3_column_text(st, first + WC_N + 1 + i);
+		/* a damaged histogram loses its counts, not the window */
+		if (t && window_hist_parse(t, w->h[i]))
+			memset(w->h[i], 0, sizeof(w->h[i]));
+	}
+}
+
+static void bind_key(sqlite3_stmt *st, int first, int64_t step, int64_t start,
+                     const struct window_key *k)
+{
+	sqlite3_bind_int64(st, first, step);
+	sqlite3_bind_int64(st, first + 1, start);
+	for (int f = 0; f < WF_N; f++)
+		sqlite3_bind_text(st, first + 2 + f, window_key_field(k, f), -1, SQLITE_STATIC);
+}
+
+#define KEY_COLUMNS                                                                                \
+	"step_ms, start_ms, provider, model, operation, endpoint, comm, container, tenant"
+#define KEY_MATCH                                                                                  \
+	"step_ms = ? AND start_ms = ? AND provider = ? AND model = ? AND operation = ? AND "       \
+	"endpoint = ? AND comm = ? AND container = ? AND tenant = ?"
+
+/* Merges each window of the batch into its stored row. */
+static int put_windows(sqlite3 *db, const struct window_batch *wins)
+{
+	struct buf sel, ins;
+	buf_init(&sel, 0);
+	buf_init(&ins, 0);
+	buf_printf(&sel, "SELECT ");
+	window_columns(&sel, "");
+	buf_printf(&sel, " FROM windows WHERE " KEY_MATCH);
+	buf_printf(&ins, "INSERT OR REPLACE INTO windows (" KEY_COLUMNS ", ");
+	window_columns(&ins, "");
+	buf_printf(&ins, ") VALUES (?");
+	for (int i = 1; i < 2 + WF_N + WC_N + 1 + WH_N; i++)
+		buf_printf(&ins, ",?");
+	buf_printf(&ins, ")");
+	sqlite3_stmt *get = NULL, *put = NULL;
+	int rc = sqlite3_prepare_v2(db, sel.data, -1, &get, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, ins.data, -1, &put, NULL);
+	buf_free(&sel);
+	buf_free(&ins);
+	struct window_stats *w = xmalloc(sizeof(*w));
+	char hist[WINDOW_HIST_TEXT_MAX];
+	for (size_t i = 0; wins && i < wins->n && rc == SQLITE_OK; i++) {
+		const struct window_group *g = &wins->v[i];
+		*w = g->st;
+		bind_key(get, 1, g->step_ms, g->start_ms, &g->key);
+		if (sqlite3_step(get) == SQLITE_ROW) {
+			struct window_stats *old = xcalloc(1, sizeof(*old));
+			window_read(get, 0, old);
+			window_merge(w, old);
+			free(old);
+		}
+		sqlite3_reset(get);
+		bind_key(put, 1, g->step_ms, g->start_ms, &g->key);
+		int k = 2 + WF_N + 1;
+		for (int c = 0; c < WC_N; c++)
+			sqlite3_bind_int64(put, k++, w->n[c]);
+		sqlite3_bind_double(put, k++, w->cost_usd);
+		for (int h = 0; h < WH_N; h++) {
+			window_hist_format(w->h[h], hist, sizeof(hist));
+			sqlite3_bind_text(put, k++, hist, -1, SQLITE_TRANSIENT);
+		}
+		rc = sqlite3_step(put) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+		sqlite3_reset(put);
+	}
+	free(w);
+	sqlite3_finalize(get);
+	sqlite3_finalize(put);
+	return rc;
+}
+
+static int sq_put(void *h, struct store_row *rows, const struct window_batch *wins, char *err,
+                  size_t errlen)
 {
 	sqlite3 *db = h;
 	sqlite3_stmt *ins = NULL, *del = NULL, *txt = NULL;
 	int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(
-		    db,
-		    "INSERT OR REPLACE INTO calls (id, started_ms, ended_ms, provider, model, "
-		    "status,"
-		    " pid, comm, container, cost_usd, json) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-		    -1, &ins, NULL);
+		rc = sqlite3_prepare_v2(db,
+		                        "INSERT OR REPLACE INTO calls (id, started_ms, ended_ms, "
+		                        "provider, model, status, pid, comm, container, cost_usd, "
+		                        "json, source, tenant, endpoint)"
+		                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		                        -1, &ins, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(db, "DELETE FROM calls_text WHERE rowid = ?", -1, &del,
 		                        NULL);
@@ -171,6 +290,9 @@ static int sq_put(void *h, struct store_row *rows, char *err, size_t errlen)
 		else
 			sqlite3_bind_null(ins, 10);
 		sqlite3_bind_text(ins, 11, r->json, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 12, r->source, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 13, r->tenant, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 14, r->endpoint, -1, SQLITE_STATIC);
 		rc = sqlite3_step(ins) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
 		sqlite3_reset(ins);
 		sqlite3_bind_int64(del, 1, (sqlite3_int64)r->id);
@@ -184,11 +306,13 @@ static int sq_put(void *h, struct store_row *rows, char *err, size_t errlen)
 			rc = sqlite3_step(txt) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
 		sqlite3_reset(txt);
 	}
-	if (rc != SQLITE_OK)
-		fail(db, err, errlen, "insert");
 	sqlite3_finalize(ins);
 	sqlite3_finalize(del);
 	sqlite3_finalize(txt);
+	if (rc == SQLITE_OK)
+		rc = put_windows(db, wins);
+	if (rc != SQLITE_OK)
+		fail(db, err, errlen, "insert");
 	if (rc == SQLITE_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		rc = fail(db, err, errlen, "commit");
 	if (rc != SQLITE_OK) {
@@ -244,6 +368,9 @@ static cJSON *sq_query(void *h, const struct store_query *q, char *err, size_t e
 	    {" AND c.status = ?", q->status, 0, q->status != NULL},
 	    {" AND c.comm = ?", q->comm, 0, q->comm != NULL},
 	    {" AND c.container = ?", q->container, 0, q->container != NULL},
+	    {" AND c.tenant = ?", q->tenant, 0, q->tenant != NULL},
+	    {" AND c.endpoint = ?", q->route, 0, q->route != NULL},
+	    {" AND coalesce(c.source, 'capture') = ?", q->source, 0, q->source != NULL},
 	    {" AND c.pid = ?", NULL, q->pid, q->pid > 0},
 	    {" AND (c.started_ms < ?", NULL, q->before_ms, q->before_ms > 0},
 	    {" OR (c.started_ms = ?", NULL, q->before_ms, q->before_ms > 0},
@@ -378,6 +505,68 @@ static long sq_prune(void *h, int64_t cutoff_ms, uint64_t max_bytes)
 	return n;
 }
 
+static long sq_prune_windows(void *h, int64_t step_ms, int64_t cutoff_ms)
+{
+	sqlite3_stmt *st;
+	long n = 0;
+	if (sqlite3_prepare_v2(h, "DELETE FROM windows WHERE step_ms = ? AND start_ms < ?", -1, &st,
+	                       NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_int64(st, 1, step_ms);
+	sqlite3_bind_int64(st, 2, cutoff_ms);
+	if (sqlite3_step(st) == SQLITE_DONE)
+		n = sqlite3_changes(h);
+	sqlite3_finalize(st);
+	return n;
+}
+
+static int sq_windows(void *h, const struct window_query *q, window_row_fn fn, void *ctx, char *err,
+                      size_t errlen)
+{
+	sqlite3 *db = h;
+	struct buf sql;
+	buf_init(&sql, 0);
+	buf_printf(&sql, "SELECT start_ms");
+	for (int f = 0; f < WF_N; f++)
+		buf_printf(&sql, ", %s", window_field_names[f]);
+	buf_printf(&sql, ", ");
+	window_columns(&sql, "");
+	buf_printf(&sql, " FROM windows WHERE step_ms = ? AND start_ms >= ? AND start_ms < ?");
+	for (int f = 0; f < WF_N; f++)
+		if (window_key_field(&q->filter, f)[0])
+			buf_printf(&sql, " AND %s = ?", window_field_names[f]);
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, sql.data, -1, &st, NULL);
+	buf_free(&sql);
+	if (rc != SQLITE_OK)
+		return fail(db, err, errlen, "windows");
+	int k = 1;
+	sqlite3_bind_int64(st, k++, q->step_ms);
+	sqlite3_bind_int64(st, k++, q->from_ms);
+	sqlite3_bind_int64(st, k++, q->to_ms);
+	for (int f = 0; f < WF_N; f++)
+		if (window_key_field(&q->filter, f)[0])
+			sqlite3_bind_text(st, k++, window_key_field(&q->filter, f), -1,
+			                  SQLITE_STATIC);
+	struct window_key key;
+	struct window_stats *w = xmalloc(sizeof(*w));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&key, 0, sizeof(key));
+		for (int f = 0; f < WF_N; f++) {
+			size_t cap;
+			const char *v = (const char *)sqlite3_column_text(st, 1 + f);
+			char *dst = window_key_field_mut(&key, f, &cap);
+			snprintf(dst, cap, "%s", v ? v : "");
+		}
+		memset(w, 0, sizeof(*w));
+		window_read(st, 1 + WF_N, w);
+		fn(ctx, sqlite3_column_int64(st, 0), &key, w);
+	}
+	free(w);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(db, err, errlen, "windows");
+}
+
 const struct store_backend store_sqlite = {
     .name = "sqlite",
     .open = sq_open,
@@ -388,4 +577,6 @@ const struct store_backend store_sqlite = {
     .max_id = sq_max_id,
     .prune = sq_prune,
     .bytes = sq_bytes,
+    .prune_windows = sq_prune_windows,
+    .windows = sq_windows,
 };

@@ -12,7 +12,8 @@
 #              in build/fuzz/corpus/T/ and grows from run to run
 #   --short    what `make test` runs: 10 s per target, a fresh corpus
 #   TARGET     http, body, sse, ndjson, provider, route, policy, guard,
-#              record, elf, insn, cgroup, pipeline, ws, h2 (default: all)
+#              record, elf, insn, cgroup, pipeline, ws, h2, price, prompt,
+#              ingest (default: all)
 # Environment: BUILD (build), FUZZ_ARGS (extra libFuzzer flags).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -61,7 +62,7 @@ for t in "${targets[@]}"; do
 	case $t in
 	http) dict=(-dict=tests/fuzz/http.dict) ;;
 	h2) dict=(-dict=tests/fuzz/h2.dict) ;;
-	provider | route | policy | price | prompt | sse | ndjson) dict=(-dict=tests/fuzz/json.dict) ;;
+	provider | route | policy | price | prompt | ingest | sse | ndjson) dict=(-dict=tests/fuzz/json.dict) ;;
 	pipeline) cat tests/fuzz/http.dict tests/fuzz/json.dict >"$scratch/pipeline.dict"
 		dict=(-dict="$scratch/pipeline.dict") ;;
 	esac

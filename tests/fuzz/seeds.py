@@ -189,6 +189,19 @@ def seeds_prompt():
     yield b"\5" + json.dumps({"system": "s", "prompt": "p \u00e9"}).encode()
 
 
+def seeds_ingest():
+    rq = {"request_id": "r1", "tenant_id": "acme", "route": "/chat?key=x", "model": "gpt-4o",
+          "prompt_tokens": 10,
+          "user_id_hash": "u", "metadata": {"a": [1, {"api_key": "k"}], "Cookie": "c"}}
+    rs = {"request_id": "r1", "latency_ms": 120.5, "ttft_ms": 20, "completion_tokens": 3,
+          "finish_reason": "stop", "error": None}
+    yield json.dumps(rq).encode() + b"\0" + json.dumps(rs).encode() + b"\0" + b"0:1 7:2 127:9"
+    rs2 = dict(rs, error={"type": "rate_limit", "message": "slow"},
+               timestamp="2026-12-06T10:00:00.250+01:00")
+    yield b"{}\0" + json.dumps(rs2).encode() + b"\0" + b"4:4294967295"
+    yield json.dumps(dict(rq, request_id="r2", model="claude-x")).encode() + b"\0\0"
+
+
 def seeds_policy():
     yield (b'{"rules": [{"id": "pii.email", "description": "email address", "patterns": '
            b'["[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\\\\.[A-Za-z0-9-]+)*\\\\.[A-Za-z]{2,}"], '
@@ -716,7 +729,7 @@ def seeds_h2():
 TARGETS = {
     "http": seeds_http, "body": seeds_body, "sse": seeds_sse, "ndjson": seeds_ndjson,
     "provider": seeds_provider, "route": seeds_route, "policy": seeds_policy, "price": seeds_price,
-    "prompt": seeds_prompt,
+    "prompt": seeds_prompt, "ingest": seeds_ingest,
     "guard": seeds_guard, "record": seeds_record, "elf": seeds_elf, "insn": seeds_insn,
     "cgroup": seeds_cgroup, "pipeline": seeds_pipeline, "ws": seeds_ws, "h2": seeds_h2,
 }

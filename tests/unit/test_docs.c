@@ -153,7 +153,7 @@ static void test_stats_json_has_every_row(void **state)
 		*p = 1000 + i;
 	}
 	cJSON *j = stats_to_json(&v);
-	static const char *const sections[] = {"capture", "pipeline", "api", "store"};
+	static const char *const sections[] = {"capture", "pipeline", "api", "store", "ingest"};
 	for (size_t i = 0; i < stat_nrows; i++) {
 		const struct stat_row *r = &stat_rows[i];
 		const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, sections[r->section]);

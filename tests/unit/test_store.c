@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/loghist.h"
 #include "sinks/store.h"
 
 static const struct store_backend *be = &store_sqlite;
@@ -100,7 +101,7 @@ static void put_ten(void *h)
 		tail = &(*tail)->next;
 	}
 	char err[256];
-	assert_int_equal(be->put(h, head, err, sizeof(err)), 0);
+	assert_int_equal(be->put(h, head, NULL, err, sizeof(err)), 0);
 	free_rows(head);
 }
 
@@ -264,7 +265,7 @@ static void test_prune_by_age_then_size(void **state)
 	}
 	free(big);
 	char err[256];
-	assert_int_equal(be->put(h, head, err, sizeof(err)), 0);
+	assert_int_equal(be->put(h, head, NULL, err, sizeof(err)), 0);
 	free_rows(head);
 	uint64_t before = be->bytes(h);
 	assert_true(before > 2000000);
@@ -317,6 +318,144 @@ static void test_files_not_ours_are_left_alone(void **state)
 	refused("newer than this llmobsd's");
 }
 
+/* One call's sample for the windows (a minute from t_ms). */
+static struct window_sample sample(int64_t t_ms, const char *model, int64_t ttft_ms, int64_t out,
+                                   bool failed)
+{
+	struct window_sample s = {.started_ms = t_ms,
+	                          .ttft_us = ttft_ms * 1000,
+	                          .duration_us = ttft_ms * 2000,
+	                          .tpot_us = -1,
+	                          .input = 100,
+	                          .output = out,
+	                          .cached = 10,
+	                          .cache_write = -1,
+	                          .reasoning = -1,
+	                          .cost_usd = 0.001,
+	                          .outcome = failed ? WO_ERROR : WO_OK};
+	snprintf(s.key.provider, sizeof(s.key.provider), "openai");
+	snprintf(s.key.model, sizeof(s.key.model), "%s", model);
+	snprintf(s.key.comm, sizeof(s.key.comm), "python3");
+	return s;
+}
+
+static void count_row(void *ctx, int64_t start_ms, const struct window_key *k,
+                      const struct window_stats *st)
+{
+	(void)start_ms, (void)k;
+	window_merge(ctx, st);
+}
+
+static struct window_stats *read_windows(void *h, int64_t step, const char *model)
+{
+	struct window_query q = {.step_ms = step, .from_ms = 0, .to_ms = INT64_MAX};
+	if (model)
+		snprintf(q.filter.model, sizeof(q.filter.model), "%s", model);
+	struct window_stats *w = calloc(1, sizeof(*w));
+	char err[256];
+	assert_int_equal(be->windows(h, &q, count_row, w, err, sizeof(err)), 0);
+	return w;
+}
+
+/* Windows of two batches of the same minute merge into one stored row
+ * (counts add, histograms merge); another model stays apart; the hour
+ * rollup holds them all; they survive a reopen; pruning takes minutes. */
+static void test_windows_merge_across_batches(void **state)
+{
+	(void)state;
+	void *h = open_w();
+	char err[256];
+	int64_t t0 = 1796000400000; /* a whole hour */
+	for (int b = 0; b < 2; b++) {
+		struct window_batch wins = {0};
+		for (int i = 0; i < 5; i++) {
+			struct window_sample s =
+			    sample(t0 + 1000 * i + b, "gpt-4o", 100 * (i + 1), 7, i == 0 && b == 1);
+			window_batch_add(&wins, &s);
+		}
+		struct window_sample other = sample(t0 + 90000, "gpt-4o-mini", 50, 3, false);
+		window_batch_add(&wins, &other);
+		assert_int_equal(wins.n, 4); /* two minutes and, for each model, its hour */
+		assert_int_equal(be->put(h, NULL, &wins, err, sizeof(err)), 0);
+		window_batch_free(&wins);
+	}
+	be->close(h);
+	h = open_w();
+	struct window_stats *m = read_windows(h, WINDOW_MINUTE_MS, "gpt-4o");
+	assert_int_equal(m->n[WC_REQUESTS], 10);
+	assert_int_equal(m->n[WC_ERRORS], 1);
+	assert_int_equal(m->n[WC_ERR_ERROR], 1);
+	assert_int_equal(m->n[WC_TOK_OUTPUT], 70);
+	assert_int_equal(m->n[WC_TOK_INPUT], 1000);
+	assert_int_equal(m->n[WC_TOK_CACHED], 100);
+	assert_int_equal(m->n[WC_PRICED], 10);
+	assert_true(m->cost_usd > 0.0099 && m->cost_usd < 0.0101);
+	uint64_t total = 0;
+	for (int i = 0; i < LOGHIST_BUCKETS; i++)
+		total += m->h[WH_TTFT][i];
+	assert_int_equal(total, 10);
+	/* p95 of 100..500 ms twice: 500 ms, in its bucket */
+	assert_int_equal(loghist_bucket(loghist_percentile(m->h[WH_TTFT], total, 95)),
+	                 loghist_bucket(500000));
+	struct window_stats *hr = read_windows(h, WINDOW_HOUR_MS, NULL);
+	assert_int_equal(hr->n[WC_REQUESTS], 12);
+	assert_int_equal(hr->n[WC_TOK_OUTPUT], 76);
+	free(m);
+	free(hr);
+	/* minute windows before the cutoff go, hour windows are another step */
+	assert_int_equal(be->prune_windows(h, WINDOW_MINUTE_MS, t0 + 60000), 1);
+	m = read_windows(h, WINDOW_MINUTE_MS, NULL);
+	assert_int_equal(m->n[WC_REQUESTS], 2); /* gpt-4o-mini's minute is left */
+	free(m);
+	hr = read_windows(h, WINDOW_HOUR_MS, NULL);
+	assert_int_equal(hr->n[WC_REQUESTS], 12);
+	free(hr);
+	be->close(h);
+}
+
+/* A file of schema 1 (before windows) is migrated in place: its calls
+ * stay, the windows table appears, and new calls carry source and tenant. */
+static void test_schema_1_file_is_migrated(void **state)
+{
+	(void)state;
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	const char *v1 =
+	    "CREATE TABLE calls ("
+	    " id INTEGER PRIMARY KEY, started_ms INTEGER NOT NULL, ended_ms INTEGER,"
+	    " provider TEXT, model TEXT, status TEXT, pid INTEGER, comm TEXT, container TEXT,"
+	    " cost_usd REAL, json TEXT NOT NULL);"
+	    "CREATE INDEX calls_by_start ON calls (started_ms, id);"
+	    "CREATE VIRTUAL TABLE calls_text USING fts5 (prompt, completion);"
+	    "INSERT INTO calls (id, started_ms, json) VALUES (7, 1000, '{\"id\":\"7\"}');"
+	    "PRAGMA application_id = 1819045231; PRAGMA user_version = 1;";
+	assert_int_equal(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	void *h = open_w();
+	cJSON *one = be->get(h, 7);
+	assert_non_null(one);
+	cJSON_Delete(one);
+	struct store_row *r = row(8, 2000, "gpt-4o", "curl", "p", "c");
+	snprintf(r->source, sizeof(r->source), "ingest");
+	snprintf(r->tenant, sizeof(r->tenant), "acme");
+	char err[256];
+	assert_int_equal(be->put(h, r, NULL, err, sizeof(err)), 0);
+	free_rows(r);
+	uint64_t got[4];
+	cJSON *j = query(h, (struct store_query){.tenant = "acme"});
+	assert_int_equal(ids(j, got, 4), 1);
+	assert_int_equal(got[0], 8);
+	cJSON_Delete(j);
+	j = query(h, (struct store_query){.source = "capture"}); /* schema-1 rows: captured */
+	assert_int_equal(ids(j, got, 4), 1);
+	assert_int_equal(got[0], 7);
+	cJSON_Delete(j);
+	struct window_stats *w = read_windows(h, WINDOW_MINUTE_MS, NULL);
+	assert_int_equal(w->n[WC_REQUESTS], 0);
+	free(w);
+	be->close(h);
+}
+
 static void test_durations(void **state)
 {
 	(void)state;
@@ -342,6 +481,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_reopened_file_keeps_calls, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prune_by_age_then_size, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_files_not_ours_are_left_alone, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_windows_merge_across_batches, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_schema_1_file_is_migrated, setup, teardown),
 	    cmocka_unit_test(test_durations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -118,7 +118,8 @@ int cmd_show(int argc, char **argv)
 		if (!strcmp(argv[i], "--json"))
 			json = true;
 		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("Usage: llmobs-cli show ID [--json]\nOne call in full.\n");
+			printf("Usage: llmobs-cli show ID [--json]\nOne call in full, in memory or "
+			       "stored (GET /api/v1/calls/ID).\n");
 			return EXIT_OK;
 		} else if (argv[i][0] == '-' || id)
 			return usage_error("show", "unexpected argument");
@@ -129,7 +130,8 @@ int cmd_show(int argc, char **argv)
 		return usage_error("show", "missing stream ID");
 	char esc[256], path[300];
 	cli_escape(id, esc, sizeof(esc));
-	snprintf(path, sizeof(path), "/api/v1/streams/%s", esc);
+	/* live or stored: an id from `history` is found after a restart too */
+	snprintf(path, sizeof(path), "/api/v1/calls/%s", esc);
 	int rc;
 	cJSON *s = cli_get_json(path, &rc);
 	if (!s)

@@ -196,9 +196,11 @@ static void mask_credentials(cJSON *o)
 {
 	for (cJSON *c = o->child; c; c = c->next) {
 		if (c->string && names_credential(c->string)) {
+			/* this very item (a key may repeat), freed; masked takes its
+			 * place and its key */
 			cJSON *masked = cJSON_CreateString("[removed]");
-			/* frees c; masked takes its place and its key */
-			cJSON_ReplaceItemInObjectCaseSensitive(o, c->string, masked);
+			masked->string = xstrdup(c->string);
+			cJSON_ReplaceItemViaPointer(o, c, masked);
 			c = masked;
 		} else if (cJSON_IsObject(c) || cJSON_IsArray(c)) {
 			mask_credentials(c);

@@ -70,6 +70,10 @@ def calls_survive_sigterm_and_sigkill():
         assert same(by_id[b["id"]], b), (by_id[b["id"]], b)
         one = d.get_json("/api/v1/calls/" + b["id"])[1]
         assert same(one, b), (one, b)
+        # llmobs-cli show finds a call of an earlier run too
+        out = subprocess.run([os.path.join(e2e.REPO, "build", "llmobs-cli"), "--server", d.base,
+                              "show", b["id"], "--json"], stdout=subprocess.PIPE, timeout=20)
+        assert out.returncode == 0 and same(json.loads(out.stdout), b), out
     found = calls(d, q="okapi")["calls"]
     assert len(found) == 1 and found[0]["id"] in by_id, found
     assert "[okapi]" in found[0]["snippet"], found

@@ -757,6 +757,14 @@ def regressions():
                 b'"promptTokenCount":4e18}}'),
             (5, b'{"done":true,"eval_count":1e30,"prompt_eval_count":-3}')):
         yield "provider", "usage-out-of-range-%d" % prov, bytes([prov, 0]) + js + b"\0"
+    # a timestamp in year 3440: its capture-clock time overflowed int64
+    yield "ingest", "timestamp-year-3440", (
+        b'{"request_id": "r2", "model": "claude-x", "timestamp": '
+        b'"3440-12-06T10:00:00.250+01:00", "prompt_tokens": 10}\0\0')
+    # a credential key repeated in metadata: masking looped on the first one
+    yield "ingest", "metadata-repeated-credential-key", (
+        b'{"request_id":"d","metadata":{"api_key":1,"api_key":2,"x":{"Cookie":1,"Cookie":2}}}'
+        b'\0\0')
     yield "http", "chunk-size-overflow", (
         http_recs(0, request(b"/v1/chat/completions", b"{}")) +
         http_recs(1, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"

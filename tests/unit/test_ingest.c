@@ -147,7 +147,7 @@ static void test_request_then_response_is_one_call(void **state)
 	         "\"model\":\"gpt-4o-mini\",\"timestamp\":\"%s\","
 	         "\"prompt_tokens\":1000,\"user_id_hash\":\"u9\",\"metadata\":{\"team\":\"ml\","
 	         "\"nested\":{\"X-Api-Key\":\"sk-2\",\"Authorization\":\"Bearer x\"},"
-	         "\"client_secret\":\"s\"}}",
+	         "\"client_secret\":\"s\",\"client_secret\":\"t\"}}",
 	         local);
 	pipeline_lock();
 	assert_int_equal(submit(INGEST_REQUEST, body, msg, sizeof(msg)), 202);
@@ -180,7 +180,8 @@ static void test_request_then_response_is_one_call(void **state)
 	char *meta = cJSON_PrintUnformatted(get(c, "metadata"));
 	assert_string_equal(meta,
 	                    "{\"team\":\"ml\",\"nested\":{\"X-Api-Key\":\"[removed]\","
-	                    "\"Authorization\":\"[removed]\"},\"client_secret\":\"[removed]\"}");
+	                    "\"Authorization\":\"[removed]\"},\"client_secret\":\"[removed]\","
+	                    "\"client_secret\":\"[removed]\"}");
 	free(meta);
 	char *all = cJSON_PrintUnformatted(c);
 	assert_null(strstr(all, "sk-"));

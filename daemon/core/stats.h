@@ -103,6 +103,7 @@ struct capture_stats {
 /* The history store's counters (sinks/store.c); zero when it is off. */
 struct store_counts {
 	uint64_t stored, dropped, failed, pruned, bytes, queued;
+	uint64_t prompt_cut; /* bytes of prompt text not kept (the oldest of long prompts) */
 };
 
 /* The ingestion API's counters (call/ingest.c). */

@@ -33,7 +33,7 @@ static size_t qlen;
 static bool running, quit;
 static pthread_t writer;
 static struct store_opts opts;
-static _Atomic uint64_t n_stored, n_dropped, n_pruned, n_errors, n_bytes;
+static _Atomic uint64_t n_stored, n_dropped, n_pruned, n_errors, n_bytes, n_prompt_cut;
 
 bool store_enabled(void)
 {
@@ -285,6 +285,7 @@ void store_stats(struct store_counts *out)
 	out->pruned = atomic_load(&n_pruned);
 	out->failed = atomic_load(&n_errors);
 	out->bytes = atomic_load(&n_bytes);
+	out->prompt_cut = atomic_load(&n_prompt_cut);
 	pthread_mutex_lock(&qlock);
 	out->queued = qlen;
 	pthread_mutex_unlock(&qlock);
@@ -384,6 +385,7 @@ static void on_end(const struct llm_call *c)
 		r->completion = xstrdup("");
 	} else {
 		r->prompt = xstrdup(c->prompt.text.data ? c->prompt.text.data : "");
+		atomic_fetch_add(&n_prompt_cut, c->prompt.cut);
 		r->completion =
 		    xstrndup(c->dec.text.data ? c->dec.text.data : "", call_guard_servable(c));
 	}

@@ -180,4 +180,16 @@ def calls_api_filters_and_pages():
     assert d.get_json("/api/v1/calls/999999")[0] == 404
 
 
+@e2e.test(timeout=60)
+def long_prompts_are_cut_and_counted():
+    srv = e2e.TlsServer()
+    d = e2e.Daemon()
+    e2e.run_client(srv, prompt="tapir", prompt_bytes=40000)
+    [c] = finished(d, 1)
+    stored(d, 1)
+    assert 0 < c["prompt_bytes_cut"] < 40000 - 32768 + 4096, c
+    assert e2e.metric(d, "llmobs_store_prompt_bytes_cut_total") == c["prompt_bytes_cut"]
+    assert stat(d, "prompt_bytes_cut") == c["prompt_bytes_cut"]
+
+
 e2e.main()

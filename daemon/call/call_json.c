@@ -161,8 +161,9 @@ cJSON *call_to_json(const struct llm_call *c, uint64_t now)
 	add_num_or_null(g, "max", max);
 	cJSON_AddNumberToObject(o, "dropped_bytes", (double)(c->dropped_bytes + c->dec.text.cut));
 	add_str_or_null(o, "error", c->error[0] ? c->error : NULL);
-	/* the oldest prompt text the store did not keep (LLM_PROMPT_KEEP) */
-	add_int_or_null(o, "prompt_bytes_cut", call_keep_prompts ? (int64_t)c->prompt.cut : -1);
+	/* the oldest prompt text the store did not keep (LLM_PROMPT_KEEP); 0
+	 * when none is kept: the shape does not depend on --store */
+	cJSON_AddNumberToObject(o, "prompt_bytes_cut", (double)c->prompt.cut);
 	add_ingest(o, c);
 	return o;
 }

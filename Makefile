@@ -47,7 +47,7 @@ ASAN_CORE   := $(patsubst %.c,$(BUILD)/asan/%.o,$(CORE_SRCS))
 ASAN_BPF    := $(patsubst %.c,$(BUILD)/asan/%.o,$(DAEMON_BPF))
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 BENCH_BINS  := $(BUILD)/bench/tls_reader $(BUILD)/bench/count_probes $(BUILD)/bench/loadgen \
-	       $(BUILD)/bench/go_reader
+	       $(BUILD)/bench/go_reader $(BUILD)/bench/store_bench
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
@@ -173,6 +173,11 @@ COUNT_OBJS  := $(CORE_OBJS)
 $(BUILD)/bench/count_probes: tests/bench/count_probes.c $(COUNT_OBJS) $(BUILD)/bench/bench_count.skel.h
 	@mkdir -p $(@D)
 	$(CC) -I$(BUILD)/bench $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(COUNT_OBJS) $(LIBS)
+
+# The history store's backend alone, optimised as llmobsd is (the store part).
+$(BUILD)/bench/store_bench: tests/bench/store_bench.c $(CORE_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< $(CORE_OBJS) $(LIBS)
 
 # libFuzzer harnesses (tests/fuzz/): `make fuzz` runs each for FUZZ_TIME
 # seconds (FUZZ_TARGETS="http sse" picks some); `make test` runs each

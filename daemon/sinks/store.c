@@ -60,12 +60,16 @@ int64_t store_parse_duration_ms(const char *s)
 	return -1;
 }
 
-static void row_free(struct store_row *r)
+void store_rows_free(struct store_row *r)
 {
-	free(r->json);
-	free(r->prompt);
-	free(r->completion);
-	free(r);
+	while (r) {
+		struct store_row *next = r->next;
+		free(r->json);
+		free(r->prompt);
+		free(r->completion);
+		free(r);
+		r = next;
+	}
 }
 
 /* mkdir -p for the store's directory, 0700: it holds prompts. */
@@ -163,11 +167,7 @@ static void *write_loop(void *arg)
 			} else {
 				atomic_fetch_add(&n_stored, n);
 			}
-			while (batch) {
-				struct store_row *next = batch->next;
-				row_free(batch);
-				batch = next;
-			}
+			store_rows_free(batch);
 		}
 		if (clock_mono_ns() - last_prune > PRUNE_EVERY_MS * 1000000ull) {
 			prune();

@@ -86,6 +86,9 @@ struct store_opts {
 	uint64_t max_bytes;   /* the file's bound (0: none) */
 };
 
+/* Frees a list of rows (their strings too). */
+void store_rows_free(struct store_row *rows);
+
 /* Opens (creating the directory 0700 and the schema) and starts the
  * writer. -1 with the reason in err: the daemon must not start then. */
 int store_start(const struct store_opts *o, char *err, size_t errlen);

@@ -41,6 +41,9 @@ static const char *const migrations[] = {
     " h_tpot TEXT NOT NULL,"
     " PRIMARY KEY (step_ms, start_ms, provider, model, operation, endpoint, comm,"
     " container, tenant)) WITHOUT ROWID;",
+    /* 2 -> 3: a search sorts its matches by start from this index alone,
+     * not from each match's row (1.3 s for a word in 1% of 1 M calls) */
+    "CREATE INDEX calls_id_start ON calls (id, started_ms);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -350,10 +353,12 @@ static cJSON *sq_query(void *h, const struct store_query *q, char *err, size_t e
 	sqlite3 *db = h;
 	struct buf sql;
 	buf_init(&sql, 0);
-	const char *head = q->q ? "SELECT c.id, c.started_ms, c.json,"
-	                          " snippet(calls_text, -1, '[', ']', '…', 16)"
-	                          " FROM calls c JOIN calls_text t ON t.rowid = c.id"
-	                          " WHERE calls_text MATCH ?"
+	/* A search in two steps: the newest matches by (id, started_ms) alone,
+	 * then the JSON and the snippet of those only; CROSS JOIN keeps the
+	 * order of the loops as written. */
+	const char *head = q->q ? "WITH hits AS MATERIALIZED (SELECT c.id, c.started_ms"
+	                          " FROM calls_text t CROSS JOIN calls c INDEXED BY calls_id_start"
+	                          " WHERE calls_text MATCH ?1 AND c.id = t.rowid"
 	                        : "SELECT c.id, c.started_ms, c.json, NULL FROM calls c WHERE 1";
 	buf_append(&sql, head, strlen(head));
 	struct {
@@ -379,7 +384,13 @@ static cJSON *sq_query(void *h, const struct store_query *q, char *err, size_t e
 	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
 		if (w[i].on)
 			buf_append(&sql, w[i].cond, strlen(w[i].cond));
-	const char *tail = " ORDER BY c.started_ms DESC, c.id DESC LIMIT ?";
+	const char *tail =
+	    q->q ? " ORDER BY c.started_ms DESC, c.id DESC LIMIT ?)"
+	           " SELECT h.id, h.started_ms, c.json, snippet(calls_text, -1, '[', ']', '…', 16)"
+	           " FROM hits h CROSS JOIN calls_text CROSS JOIN calls c"
+	           " WHERE calls_text MATCH ?1 AND calls_text.rowid = h.id AND c.id = h.id"
+	           " ORDER BY h.started_ms DESC, h.id DESC"
+	         : " ORDER BY c.started_ms DESC, c.id DESC LIMIT ?";
 	buf_append(&sql, tail, strlen(tail));
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db, sql.data, -1, &st, NULL) != SQLITE_OK) {

@@ -23,13 +23,42 @@
 #   make_recording.py --proto h2), and h2_vs_http1_replay_ratio  goal >= 0.8
 #   http1_idle_conn_kib, h2_idle_conn_kib: memory per idle connection
 #   (IDLE_CONNS of them, HPACK tables included), from the daemon's RSS
+# History store (store_part below; sinks/store_sqlite.c): tests/bench/
+# store_bench.c drives the backend as the daemon's writer thread does
+# (batches of 512 calls and their windows, one transaction each) with
+# synthetic calls: ~1.5 KB of call JSON, ~1 KB of prompt and ~400 B of
+# completion text, 4 models, 3 comms, starts 5 ms apart. Text words come
+# from a made-up 20,000-word vocabulary drawn Zipf (s = 1, as prose) and,
+# one word in 75, from 50,000 made-up names drawn uniformly (rare words).
+#   store_calls_per_sec   STORE_CALLS into a new file, per second of the
+#                         writer's work (window batch + put)  goal >= 20,000
+#   store_bytes_per_call  the file after a WAL checkpoint, per call
+#   store_fill_calls_per_sec  the same on, up to SEARCH_CALLS
+#   store_file_mib        the file at SEARCH_CALLS
+#   search_p50_ms, search_p95_ms  200 one-word searches (q=, limit 50, as
+#                         GET /api/v1/calls?q=) over SEARCH_CALLS calls,
+#                         query mix: 80% rare words (names, each in 10..100
+#                         calls), 20% mid-frequency (vocabulary words each in
+#                         0.7..1.4% of calls); search_rare_p95_ms and
+#                         search_mid_p95_ms apart            goal p95 < 50
+#   replay_events_per_sec_store_off, _store_on: the replay part's recording
+#                         replayed (--keep 2000) with --store off and with a
+#                         new file, interleaved, medians of REPLAY_ROUNDS, per
+#                         CPU second of the pipeline's thread (the daemon's
+#                         log; the capture thread in a live daemon), and
+#   replay_store_on_vs_off_ratio                               goal >= 0.9
+#   replay_store_process_cpu_ratio  the same runs' whole-process CPU (start,
+#                         replay, and the writer's last commit at exit), on / off
+#   replay_store_calls    the fewest calls a file held after a run (all 2000;
+#                         the part fails on a store warning in the log)
 # Load, memory and accuracy with the real daemon: tests/bench/load.py
 # (load_*, rss_per_stream_kib, idle_rss_mib, ttft_abs_err_ms_p99).
 #
 # Environment: BUILD (build), ROUNDS (5), RECORDS (20000), LIBSSL (the
 # libssl tls_reader loads), REPLAY_ROUNDS (5), LOAD_STREAMS (1000),
 # LOAD_RATE (20), LOAD_SECONDS (60), TTFT_STREAMS (200), IDLE_CONNS (2000), STACK_RECORDS
-# (3000), BUN (the npm-installed bun), ONLY (probe, stack, replay or load: one part).
+# (3000), BUN (the npm-installed bun), STORE_CALLS (200000), SEARCH_CALLS
+# (1000000), ONLY (probe, stack, replay, store or load: one part).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -248,15 +277,70 @@ idle_part() {
 	awk -v a="$h2" -v b="$base" -v n="$n" 'BEGIN {printf "h2_idle_conn_kib=%.2f\n", (a - b) / n}'
 }
 
+# The history store: store_bench's figures, then replay with the store on
+# and off (see the header).
+store_part() {
+	local events secs mode db=$tmp/replay.db calls min_calls=""
+	"$BUILD/bench/store_bench" "$tmp"
+	rm -f "$tmp"/store.db*
+	events=$(python3 tests/bench/make_recording.py "$tmp/store.rec.gz" --conns 100 --calls 20 \
+		--events 500 | sed -n 's/^sse_events=//p')
+	: >"$tmp/replay_store_off"
+	: >"$tmp/replay_store_on"
+	: >"$tmp/process_store_off"
+	: >"$tmp/process_store_on"
+	for _ in $(seq "${REPLAY_ROUNDS:-5}"); do
+		for mode in off on; do
+			rm -f "$db" "$db-wal" "$db-shm"
+			# a subshell whose one child is the daemon: `times` gives its CPU
+			(
+				taskset -c 1 "$BUILD/llmobsd" \
+					--store "$([ $mode = on ] && echo "$db" || echo off)" \
+					--replay "$tmp/store.rec.gz" --keep 2000 >"$tmp/store_replay.log" 2>&1 || exit 1
+				times >"$tmp/store_replay.times"
+			) || { cat "$tmp/store_replay.log" >&2; exit 1; }
+			# "XmY.YYYs XmY.YYYs", user and system, on the children's line
+			awk -F'[ ms]+' 'NR == 2 {printf "%.3f\n", $1 * 60 + $2 + $3 * 60 + $4}' \
+				"$tmp/store_replay.times" >>"$tmp/process_store_$mode"
+			secs=$(sed -n 's/.*replayed [0-9]* records in [0-9.]* s, \([0-9.]*\) s of CPU.*/\1/p' \
+				"$tmp/store_replay.log")
+			awk -v e="$events" -v s="$secs" 'BEGIN {printf "%.0f\n", e / s}' \
+				>>"$tmp/replay_store_$mode"
+			[ "$mode" = on ] || continue
+			if grep -E '(warning|error): store:' "$tmp/store_replay.log" >&2; then
+				echo "bench: the store warned while replaying" >&2
+				exit 1
+			fi
+			calls=$(python3 -c 'import sqlite3, sys
+print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM calls").fetchone()[0])' "$db")
+			if [ -z "$min_calls" ] || [ "$calls" -lt "$min_calls" ]; then
+				min_calls=$calls
+			fi
+		done
+	done
+	rm -f "$db" "$db-wal" "$db-shm"
+	local off on
+	off=$(median <"$tmp/replay_store_off")
+	on=$(median <"$tmp/replay_store_on")
+	echo "replay_events_per_sec_store_off=$off"
+	echo "replay_events_per_sec_store_on=$on"
+	awk -v a="$on" -v b="$off" 'BEGIN {printf "replay_store_on_vs_off_ratio=%.3f\n", a / b}'
+	awk -v a="$(median <"$tmp/process_store_on")" -v b="$(median <"$tmp/process_store_off")" \
+		'BEGIN {printf "replay_store_process_cpu_ratio=%.3f\n", a / b}'
+	echo "replay_store_calls=$min_calls"
+}
+
 case "${ONLY:-all}" in
 probe) probe_part ;;
 stack) stack_part ;;
 replay) replay_part ;;
+store) store_part ;;
 load) python3 tests/bench/load.py ;;
 *)
 	probe_part
 	stack_part
 	replay_part
+	store_part
 	python3 tests/bench/load.py
 	;;
 esac

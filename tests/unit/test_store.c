@@ -66,18 +66,6 @@ static struct store_row *row(uint64_t id, int64_t t, const char *model, const ch
 	return r;
 }
 
-static void free_rows(struct store_row *r)
-{
-	while (r) {
-		struct store_row *n = r->next;
-		free(r->json);
-		free(r->prompt);
-		free(r->completion);
-		free(r);
-		r = n;
-	}
-}
-
 static void *open_w(void)
 {
 	char err[512] = "";
@@ -102,7 +90,7 @@ static void put_ten(void *h)
 	}
 	char err[256];
 	assert_int_equal(be->put(h, head, NULL, err, sizeof(err)), 0);
-	free_rows(head);
+	store_rows_free(head);
 }
 
 static int ids(cJSON *rows, uint64_t *out, int cap)
@@ -266,7 +254,7 @@ static void test_prune_by_age_then_size(void **state)
 	free(big);
 	char err[256];
 	assert_int_equal(be->put(h, head, NULL, err, sizeof(err)), 0);
-	free_rows(head);
+	store_rows_free(head);
 	uint64_t before = be->bytes(h);
 	assert_true(before > 2000000);
 	long n = be->prune(h, 0, before / 2);
@@ -440,7 +428,7 @@ static void test_schema_1_file_is_migrated(void **state)
 	snprintf(r->tenant, sizeof(r->tenant), "acme");
 	char err[256];
 	assert_int_equal(be->put(h, r, NULL, err, sizeof(err)), 0);
-	free_rows(r);
+	store_rows_free(r);
 	uint64_t got[4];
 	cJSON *j = query(h, (struct store_query){.tenant = "acme"});
 	assert_int_equal(ids(j, got, 4), 1);

@@ -159,7 +159,7 @@ done
 # Every parser's libFuzzer harness, briefly, on its seeds and on the inputs
 # of the defects found once (tests/fuzz/regress/): `make fuzz` runs long.
 if selected tests/fuzz/run.sh; then
-	echo "== fuzz targets (tests/fuzz/run.sh --short: 10 s each, seeds + regression inputs)"
+	echo "== fuzz targets (tests/fuzz/run.sh --short: 6 s each, seeds + regression inputs)"
 	run_suite e2e "tests/fuzz/run.sh --short" tests/fuzz/run.sh --short
 fi
 

@@ -297,27 +297,39 @@ def a_verdict_waits_for_discovery_to_reach_the_process():
     hello = e2e.client_hello()
     srv = e2e.TlsServer(script=SCRIPT)
     exe = build_raw("bare_queued", "nothing")
-    d = e2e.Daemon()
-    before = metric(d, "no_tls_library")
-    for path in LARGE:  # mapped, so reported, before the client starts
-        h = e2e.Managed("holder", [sys.executable, "-c", HOLDER, path, "30"],
-                        e2e.tmpfile("holder.log"), stdout=subprocess.PIPE)
-        assert h.proc.stdout.readline() == b"mapped\n", h.log_tail()
-    pid = run([exe, str(srv.port), hello], "bare_queued")
-    exited = time.time()
-    [p] = listed(d, pid)
-    check_entry(p, pid, exe, srv.port, "none", "no_tls_library", "no TLS library found")
-    assert metric(d, "no_tls_library") == before + 1
-    assert metric(d, "before_probed") == 0
-    log = open(d.log_path, errors="replace").read().splitlines()
-    attached = [log_time(x) for x in log if "attached" in x and "claude.exe" in x]
-    verdict = [log_time(x) for x in log if "TLS of %s " % exe in x]
-    assert attached and len(verdict) == 1, (attached, verdict)
-    ended = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(exited)) + \
-        ".%03dZ" % (exited % 1 * 1000)
-    # what this test is about: the client was gone before Claude Code was
-    # located, and its verdict waited for discovery
-    assert ended < attached[0] <= verdict[0], (ended, attached, verdict)
-
+    # The premise is a race the test sets up (the client exits before Claude
+    # Code is located, ~0.5 s after its file is reported): when discovery
+    # wins it, the run proves nothing and is made again, 3 times at most.
+    for attempt in range(3):
+        d = e2e.Daemon()
+        before = metric(d, "no_tls_library")
+        holders = []
+        for path in LARGE:  # mapped, so reported, before the client starts
+            h = e2e.Managed("holder", [sys.executable, "-c", HOLDER, path, "30"],
+                            e2e.tmpfile("holder.log"), stdout=subprocess.PIPE)
+            assert h.proc.stdout.readline() == b"mapped\n", h.log_tail()
+            holders.append(h)
+        pid = run([exe, str(srv.port), hello], "bare_queued")
+        exited = time.time()
+        [p] = listed(d, pid)
+        check_entry(p, pid, exe, srv.port, "none", "no_tls_library", "no TLS library found")
+        assert metric(d, "no_tls_library") == before + 1
+        assert metric(d, "before_probed") == 0
+        log = open(d.log_path, errors="replace").read().splitlines()
+        attached = [log_time(x) for x in log if "attached" in x and "claude.exe" in x]
+        verdict = [log_time(x) for x in log if "TLS of %s " % exe in x]
+        assert attached and len(verdict) == 1, (attached, verdict)
+        ended = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(exited)) + \
+            ".%03dZ" % (exited % 1 * 1000)
+        # its verdict waited for discovery, whatever the race's outcome
+        assert attached[0] <= verdict[0], (ended, attached, verdict)
+        if ended < attached[0]:
+            return  # what this test is about: the client was gone before
+        print("attempt %d: Claude Code was located (%s) before the client exited (%s)"
+              % (attempt + 1, attached[0], ended))
+        for h in holders:
+            h.stop()
+        d.stop()
+    raise AssertionError("the client never exited before Claude Code was located")
 
 e2e.main()

@@ -10,7 +10,7 @@
 # Usage: tests/fuzz/run.sh [--time SECONDS] [--short] [TARGET...]
 #   --time S   seconds per target (default 600); the working corpus is kept
 #              in build/fuzz/corpus/T/ and grows from run to run
-#   --short    what `make test` runs: 10 s per target, a fresh corpus
+#   --short    what `make test` runs: 6 s per target, a fresh corpus
 #   TARGET     http, body, sse, ndjson, provider, route, policy, guard,
 #              record, elf, insn, cgroup, pipeline, ws, h2, price, prompt,
 #              ingest (default: all)
@@ -22,7 +22,7 @@ secs=600 short=0 targets=()
 while (($#)); do
 	case $1 in
 	--time) secs=$2; shift ;;
-	--short) short=1 secs=10 ;;
+	--short) short=1 secs=6 ;;
 	-h | --help) sed -n '2,18s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) targets+=("$1") ;;
 	esac

@@ -49,9 +49,7 @@ int cmd_connections(int argc, char **argv)
 			    "tracked connection (parsed, server side, not decided yet).\n");
 			return EXIT_OK;
 		default:
-			fprintf(stderr, "llmobs-cli connections: unknown option\n"
-			                "Try 'llmobs-cli connections --help'.\n");
-			return EXIT_USAGE;
+			return cli_usage_error("connections", "unknown option");
 		}
 	}
 	if (optind < argc) {

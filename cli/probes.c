@@ -89,9 +89,7 @@ int cmd_probes(int argc, char **argv)
 			    "-v adds each probe (function, offset, hits) and the pids.\n");
 			return EXIT_OK;
 		default:
-			fprintf(stderr, "llmobs-cli probes: unknown option\n"
-			                "Try 'llmobs-cli probes --help'.\n");
-			return EXIT_USAGE;
+			return cli_usage_error("probes", "unknown option");
 		}
 	}
 	if (optind < argc) {

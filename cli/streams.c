@@ -6,20 +6,6 @@
 
 #include "cli.h"
 
-static int usage_error(const char *cmd, const char *msg)
-{
-	fprintf(stderr, "llmobs-cli %s: %s\nTry 'llmobs-cli %s --help'.\n", cmd, msg, cmd);
-	return EXIT_USAGE;
-}
-
-static void add_param(char *q, size_t cap, const char *k, const char *v)
-{
-	char esc[512];
-	cli_escape(v, esc, sizeof(esc));
-	size_t n = strlen(q);
-	snprintf(q + n, cap - n, "%s%s=%s", n ? "&" : "?", k, esc);
-}
-
 int cmd_streams(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -33,7 +19,7 @@ int cmd_streams(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	char q[2048] = "";
+	struct query q = {.s = ""};
 	bool json = false;
 	int c;
 	optind = 1;
@@ -43,22 +29,22 @@ int cmd_streams(int argc, char **argv)
 			json = true;
 			break;
 		case 's':
-			add_param(q, sizeof(q), "state", optarg);
+			query_add(&q, "state", optarg);
 			break;
 		case 'P':
-			add_param(q, sizeof(q), "provider", optarg);
+			query_add(&q, "provider", optarg);
 			break;
 		case 'm':
-			add_param(q, sizeof(q), "model", optarg);
+			query_add(&q, "model", optarg);
 			break;
 		case 'p':
-			add_param(q, sizeof(q), "pid", optarg);
+			query_add(&q, "pid", optarg);
 			break;
 		case 'c':
-			add_param(q, sizeof(q), "comm", optarg);
+			query_add(&q, "comm", optarg);
 			break;
 		case 'l':
-			add_param(q, sizeof(q), "limit", optarg);
+			query_add(&q, "limit", optarg);
 			break;
 		case 'h':
 			printf("Usage: llmobs-cli streams [--json] [--state active|recent] "
@@ -68,13 +54,15 @@ int cmd_streams(int argc, char **argv)
 			       "\"thread\").\n");
 			return EXIT_OK;
 		default:
-			return usage_error("streams", "unknown option");
+			return cli_usage_error("streams", "unknown option");
 		}
 	}
 	if (optind < argc)
-		return usage_error("streams", "unexpected argument");
-	char path[2200];
-	snprintf(path, sizeof(path), "/api/v1/streams%s", q);
+		return cli_usage_error("streams", "unexpected argument");
+	if (q.full)
+		return cli_usage_error("streams", "the query is longer than %d bytes", QUERY_MAX);
+	char path[QUERY_MAX + 32];
+	snprintf(path, sizeof(path), "/api/v1/streams%s", q.s);
 	if (json) {
 		char err[512], *body = NULL;
 		long st = cli_get(path, &body, err, sizeof(err));
@@ -122,12 +110,12 @@ int cmd_show(int argc, char **argv)
 			       "stored (GET /api/v1/calls/ID).\n");
 			return EXIT_OK;
 		} else if (argv[i][0] == '-' || id)
-			return usage_error("show", "unexpected argument");
+			return cli_usage_error("show", "unexpected argument");
 		else
 			id = argv[i];
 	}
 	if (!id)
-		return usage_error("show", "missing stream ID");
+		return cli_usage_error("show", "missing stream ID");
 	char esc[256], path[300];
 	cli_escape(id, esc, sizeof(esc));
 	/* live or stored: an id from `history` is found after a restart too */

@@ -281,11 +281,8 @@ static enum MHD_Result ingest_post(struct MHD_Connection *conn, enum ingest_kind
 		ingest_note_rejected();
 		return send_error(conn, 413, "the body is larger than 64 KiB");
 	}
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	struct ingest_half *h =
-	    ingest_parse(kind, body->data ? body->data : "", body->len,
-	                 (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, err, sizeof(err));
+	struct ingest_half *h = ingest_parse(kind, body->data ? body->data : "", body->len,
+	                                     clock_wall_now_ms(), err, sizeof(err));
 	if (!h)
 		return send_error(conn, 400, err);
 	if (!pipeline_lock_timed(API_LOCK_MS)) {

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "call/call.h"
 #include "call/call_json.h"
@@ -23,14 +22,9 @@ struct live {
 	size_t n, cap;
 };
 
-static long long now_ms(void)
-{
-	return (long long)((clock_mono_ns() + (uint64_t)clock_wall_offset()) / 1000000);
-}
-
 static long long started_ms(const struct llm_call *c)
 {
-	return clock_wall_ms(c->t_req_first ? c->t_req_first : c->t_req_last);
+	return clock_wall_ms(call_start_ns(c));
 }
 
 static bool differs(const char *want, const char *have)
@@ -43,9 +37,8 @@ static bool live_matches(const struct store_query *q, const struct llm_call *c, 
 	const char *model = call_model(c);
 	if (q->q || (q->since_ms && t < q->since_ms) || (q->until_ms && t >= q->until_ms))
 		return false;
-	const char *tenant = c->ingest ? c->ingest->tenant : "";
-	if (differs(q->tenant, tenant) || differs(q->route, c->endpoint) ||
-	    differs(q->source, c->ingest ? "ingest" : "capture"))
+	if (differs(q->tenant, call_tenant(c)) || differs(q->route, c->endpoint) ||
+	    differs(q->source, call_source(c)))
 		return false;
 	if (differs(q->provider, call_provider(c)) || differs(q->model, model) ||
 	    differs(q->status, call_status_name(c->status)) || differs(q->comm, c->comm) ||
@@ -57,17 +50,21 @@ static bool live_matches(const struct store_query *q, const struct llm_call *c, 
 	       (t == q->before_ms && c->id < (unsigned long long)q->before_id);
 }
 
-static bool collect(const struct llm_call *c, void *ctx)
+static void push(struct live *l, struct entry e)
 {
-	struct live *l = ctx;
-	long long t = started_ms(c);
-	if (!live_matches(l->q, c, t))
-		return true;
 	if (l->n == l->cap) {
 		l->cap = l->cap ? 2 * l->cap : 64;
 		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
 	}
-	l->v[l->n++] = (struct entry){t, c->id, call_to_json(c, clock_now())};
+	l->v[l->n++] = e;
+}
+
+static bool collect(const struct llm_call *c, void *ctx)
+{
+	struct live *l = ctx;
+	long long t = started_ms(c);
+	if (live_matches(l->q, c, t))
+		push(l, (struct entry){t, c->id, call_to_json(c, clock_now())});
 	return true;
 }
 
@@ -104,15 +101,10 @@ cJSON *history_calls(const struct store_query *q, unsigned lock_ms, bool *stalle
 		bool dup = false; /* a finished call is in memory and stored: the same record */
 		for (size_t i = 0; i < nlive && !dup; i++)
 			dup = l.v[i].id == id;
-		if (dup)
-			continue;
-		if (l.n == l.cap) {
-			l.cap = l.cap ? 2 * l.cap : 64;
-			l.v = xrealloc(l.v, l.cap * sizeof(*l.v));
-		}
-		l.v[l.n++] =
-		    (struct entry){(long long)cJSON_GetObjectItem(r, "started_ms")->valuedouble, id,
-		                   cJSON_DetachItemFromObject(r, "call")};
+		if (!dup)
+			push(&l, (struct entry){
+			             (long long)cJSON_GetObjectItem(r, "started_ms")->valuedouble,
+			             id, cJSON_DetachItemFromObject(r, "call")});
 	}
 	cJSON_Delete(stored);
 	qsort(l.v, l.n, sizeof(*l.v), newest_first);
@@ -156,23 +148,12 @@ long long history_parse_time(const char *s)
 		return v; /* Unix ms */
 	int64_t ago = store_parse_duration_ms(s);
 	if (ago >= 0 && end != s && *end)
-		return now_ms() - ago;
-	struct tm tm = {0};
-	const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!rest)
-		return -1;
-	long long ms = 0;
-	if (*rest == '.') {
-		int digits = 0;
-		for (rest++; *rest >= '0' && *rest <= '9'; rest++, digits++)
-			if (digits < 3)
-				ms = ms * 10 + (*rest - '0');
-		for (; digits < 3; digits++)
-			ms *= 10;
-	}
-	if (strcmp(rest, "Z") && strcmp(rest, "+00:00"))
+		return clock_wall_now_ms() - ago;
+	const char *zone;
+	long long ms = clock_parse_rfc3339(s, &zone);
+	if (ms < 0 || (strcmp(zone, "Z") && strcmp(zone, "+00:00")))
 		return -1; /* UTC only: the API serves UTC */
-	return (long long)timegm(&tm) * 1000 + ms;
+	return ms;
 }
 
 int history_parse_cursor(const char *s, struct store_query *q)

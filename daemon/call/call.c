@@ -47,6 +47,21 @@ const char *call_model(const struct llm_call *c)
 	return c->dec.model[0] ? c->dec.model : c->dec.response_model;
 }
 
+const char *call_source(const struct llm_call *c)
+{
+	return c->ingest ? "ingest" : "capture";
+}
+
+const char *call_tenant(const struct llm_call *c)
+{
+	return c->ingest ? c->ingest->tenant : "";
+}
+
+uint64_t call_start_ns(const struct llm_call *c)
+{
+	return c->t_req_first ? c->t_req_first : c->t_req_last;
+}
+
 void call_registry_set_next_id(uint64_t id)
 {
 	if (id > next_id)
@@ -225,7 +240,7 @@ double call_ttft_ms(const struct llm_call *c)
 
 double call_duration_ms(const struct llm_call *c, uint64_t now)
 {
-	uint64_t start = c->t_req_first ? c->t_req_first : c->t_req_last;
+	uint64_t start = call_start_ns(c);
 	uint64_t end = c->finished ? c->t_end : now;
 	if (!start || end < start)
 		return -1;

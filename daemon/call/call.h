@@ -31,6 +31,12 @@ bool call_status_known(const char *name);
 /* gen_ai.provider.name and the model (as requested, else as served) */
 const char *call_provider(const struct llm_call *c);
 const char *call_model(const struct llm_call *c);
+/* "capture", or "ingest" for a call an application reported */
+const char *call_source(const struct llm_call *c);
+/* the reported tenant_id ("" for captured calls) */
+const char *call_tenant(const struct llm_call *c);
+/* capture clock of its first request byte (0: none yet) */
+uint64_t call_start_ns(const struct llm_call *c);
 
 struct sse_parser;
 

@@ -56,7 +56,7 @@ static void add_cost(cJSON *o, const struct llm_call *c)
 static void add_ingest(cJSON *o, const struct llm_call *c)
 {
 	const struct call_ingest *in = c->ingest;
-	cJSON_AddStringToObject(o, "source", in ? "ingest" : "capture");
+	cJSON_AddStringToObject(o, "source", call_source(c));
 	add_str_or_null(o, "request_id", in ? in->request_id : NULL);
 	add_str_or_null(o, "tenant_id", in ? in->tenant : NULL);
 	add_str_or_null(o, "user_id_hash", in ? in->user_id_hash : NULL);
@@ -78,7 +78,7 @@ cJSON *call_to_json(const struct llm_call *c, uint64_t now)
 	cJSON_AddStringToObject(o, "comm", c->comm);
 	cJSON_AddStringToObject(o, "thread", c->thread);
 	cJSON_AddStringToObject(o, "provider", llm_provider(&c->dec));
-	add_str_or_null(o, "model", c->dec.model[0] ? c->dec.model : c->dec.response_model);
+	add_str_or_null(o, "model", call_model(c));
 	add_str_or_null(o, "endpoint", c->endpoint);
 	add_str_or_null(o, "host", c->host);
 	add_str_or_null(o, "peer", c->peer);
@@ -91,7 +91,7 @@ cJSON *call_to_json(const struct llm_call *c, uint64_t now)
 	cJSON_AddStringToObject(o, "status", call_status_name(c->status));
 	add_int_or_null(o, "http_status", c->http_status ? c->http_status : -1);
 	add_str_or_null(o, "finish_reason", c->dec.finish_reason);
-	uint64_t start = c->t_req_first ? c->t_req_first : c->t_req_last;
+	uint64_t start = call_start_ns(c);
 	if (start) {
 		clock_format_rfc3339(start, tmp, sizeof(tmp));
 		cJSON_AddStringToObject(o, "started_at", tmp);

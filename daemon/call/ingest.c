@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "call/call.h"
 #include "core/buf.h"
@@ -97,37 +96,6 @@ static bool get_tokens(const cJSON *o, const char *key, int64_t *out, char *err,
 	return true;
 }
 
-/* RFC 3339 ("2026-12-06T10:00:00.250Z", "+02:00" offsets) -> Unix ms; -1. */
-static int64_t parse_rfc3339(const char *s)
-{
-	struct tm tm = {0};
-	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p)
-		return -1;
-	int64_t ms = 0;
-	if (*p == '.') {
-		int digits = 0;
-		for (p++; isdigit((unsigned char)*p); p++, digits++)
-			if (digits < 3)
-				ms = ms * 10 + (*p - '0');
-		for (; digits < 3; digits++)
-			ms *= 10;
-	}
-	int64_t off = 0;
-	if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) &&
-	    isdigit((unsigned char)p[2]) && p[3] == ':' && isdigit((unsigned char)p[4]) &&
-	    isdigit((unsigned char)p[5]) && !p[6]) {
-		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 60 + (p[4] - '0') * 10 + (p[5] - '0');
-		off *= (*p == '-' ? -60000 : 60000);
-	} else if (strcmp(p, "Z") && strcmp(p, "z")) {
-		return -1;
-	}
-	time_t t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -1;
-	return (int64_t)t * 1000 + ms - off;
-}
-
 /* timestamp: RFC 3339, or a number of Unix seconds (a fraction allowed)
  * or, past year 5138 in seconds, Unix ms. */
 static bool get_time(const cJSON *o, int64_t now_ms, int64_t *out, bool *given, char *err,
@@ -138,7 +106,7 @@ static bool get_time(const cJSON *o, int64_t now_ms, int64_t *out, bool *given, 
 		return true;
 	int64_t ms = -1;
 	if (cJSON_IsString(v))
-		ms = parse_rfc3339(v->valuestring);
+		ms = clock_parse_rfc3339(v->valuestring, NULL);
 	else if (cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble > 0 &&
 	         v->valuedouble < 1e15)
 		ms = v->valuedouble < 1e11 ? (int64_t)(v->valuedouble * 1000.0)
@@ -153,9 +121,7 @@ static bool get_time(const cJSON *o, int64_t now_ms, int64_t *out, bool *given, 
 	int64_t boot_ms = clock_wall_offset() / 1000000 + 1;
 	if (ms > now_ms + 86400000 || ms < boot_ms) {
 		char boot[32];
-		time_t b = (time_t)(boot_ms / 1000);
-		struct tm tm;
-		strftime(boot, sizeof(boot), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&b, &tm));
+		clock_format_unix_ms(boot_ms, boot, sizeof(boot));
 		snprintf(err, errlen,
 		         "timestamp is not between this host's boot (%s) and a day from now", boot);
 		return false;

@@ -97,17 +97,9 @@ fail:
 	return -1;
 }
 
-/* the real clock: the capture's wall offset may not be set yet at start */
-static int64_t now_wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void prune(void)
 {
-	int64_t cutoff = 0, now = now_wall_ms();
+	int64_t cutoff = 0, now = clock_wall_now_ms();
 	if (opts.retention_ms > 0)
 		cutoff = now - opts.retention_ms;
 	long n = backend->prune(writer_h, cutoff, opts.max_bytes);
@@ -320,8 +312,9 @@ static void sample_of(const struct llm_call *c, const struct store_row *r, struc
 	snprintf(k->provider, sizeof(k->provider), "%s", r->provider);
 	snprintf(k->model, sizeof(k->model), "%s", r->model);
 	snprintf(k->operation, sizeof(k->operation), "%s", provider_operation(c->dec.provider));
-	/* the path only: a query string may carry a key, and splits routes */
-	snprintf(k->endpoint, sizeof(k->endpoint), "%.*s", (int)strcspn(r->endpoint, "?"),
+	/* a path only (HTTP/1.1, HTTP/2 and ingested routes drop the query),
+	 * cut to the key's size */
+	snprintf(k->endpoint, sizeof(k->endpoint), "%.*s", (int)sizeof(k->endpoint) - 1,
 	         r->endpoint);
 	snprintf(k->comm, sizeof(k->comm), "%s", r->comm);
 	snprintf(k->container, sizeof(k->container), "%s", r->container);
@@ -358,26 +351,21 @@ static void on_end(const struct llm_call *c)
 	}
 	struct store_row *r = xcalloc(1, sizeof(*r));
 	r->id = c->id;
-	uint64_t start = c->t_req_first ? c->t_req_first : c->t_req_last;
-	r->started_ms = clock_wall_ms(start);
+	r->started_ms = clock_wall_ms(call_start_ns(c));
 	r->ended_ms = clock_wall_ms(c->t_end);
 	cJSON *j = call_to_json(c, c->t_end);
 	cJSON_DeleteItemFromObjectCaseSensitive(j, "age_ms"); /* stale once stored */
 	r->json = cJSON_PrintUnformatted(j);
-	cJSON *v;
-	snprintf(r->provider, sizeof(r->provider), "%s",
-	         (v = cJSON_GetObjectItem(j, "provider")) && cJSON_IsString(v) ? v->valuestring
-	                                                                       : "");
-	snprintf(r->model, sizeof(r->model), "%s",
-	         (v = cJSON_GetObjectItem(j, "model")) && cJSON_IsString(v) ? v->valuestring : "");
 	cJSON_Delete(j);
+	snprintf(r->provider, sizeof(r->provider), "%s", call_provider(c));
+	snprintf(r->model, sizeof(r->model), "%s", call_model(c));
 	snprintf(r->status, sizeof(r->status), "%s", call_status_name(c->status));
 	snprintf(r->comm, sizeof(r->comm), "%s", c->comm);
 	snprintf(r->container, sizeof(r->container), "%s", c->container_id);
 	r->pid = c->pid;
 	r->cost_usd = c->cost.why == PRICE_OK ? c->cost.usd : -1;
-	snprintf(r->source, sizeof(r->source), "%s", c->ingest ? "ingest" : "capture");
-	snprintf(r->tenant, sizeof(r->tenant), "%s", c->ingest ? c->ingest->tenant : "");
+	snprintf(r->source, sizeof(r->source), "%s", call_source(c));
+	snprintf(r->tenant, sizeof(r->tenant), "%s", call_tenant(c));
 	snprintf(r->endpoint, sizeof(r->endpoint), "%s", c->endpoint);
 	sample_of(c, r, &r->ws);
 	if (call_guard_content == CONTENT_OFF) {

@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/macros.h"
 
 const char *const window_field_names[WF_N] = {
@@ -249,11 +249,7 @@ static int by_start_key(const void *a, const void *b)
 static void add_time(cJSON *o, const char *name, int64_t ms)
 {
 	char iso[40], key[40];
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	size_t n = strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(iso + n, sizeof(iso) - n, ".%03dZ", (int)(ms % 1000));
+	clock_format_unix_ms(ms, iso, sizeof(iso));
 	cJSON_AddStringToObject(o, name, iso);
 	snprintf(key, sizeof(key), "%s_ms", name);
 	cJSON_AddNumberToObject(o, key, (double)ms);

@@ -12,6 +12,7 @@
 #include "call/call.h"
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/hash.h"
 #include "core/macros.h"
 #include "core/stats.h"
 #include "llm/price.h"
@@ -279,10 +280,7 @@ void ingest_half_free(struct ingest_half *h)
 
 static size_t bucket_of(const char *id)
 {
-	uint64_t x = 1469598103934665603ull;
-	for (; *id; id++)
-		x = (x ^ (unsigned char)*id) * 1099511628211ull;
-	return x % NBUCKETS;
+	return fnv1a_str(FNV1A_INIT, id) % NBUCKETS;
 }
 
 static struct ingest_half **find(enum ingest_kind kind, const char *id)

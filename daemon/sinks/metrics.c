@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
+
 #define MAX_LABELS     8
 #define SERIES_BUCKETS 1024 /* hash slots per family (> METRIC_MAX_SERIES) */
 
@@ -135,12 +137,10 @@ struct metric *metric_histogram(const char *name, const char *help, const char *
 
 static uint64_t hash_values(const struct metric *m, const char *const *values)
 {
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-	for (size_t i = 0; i < m->nlabels; i++) {
-		for (const char *p = values[i] ? values[i] : ""; *p; p++)
-			h = (h ^ (unsigned char)*p) * 1099511628211ull;
-		h = (h ^ 0xff) * 1099511628211ull; /* separator */
-	}
+	static const unsigned char sep = 0xff;
+	uint64_t h = FNV1A_INIT;
+	for (size_t i = 0; i < m->nlabels; i++)
+		h = fnv1a(fnv1a_str(h, values[i] ? values[i] : ""), &sep, 1);
 	return h;
 }
 

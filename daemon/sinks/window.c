@@ -6,6 +6,7 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/hash.h"
 #include "core/macros.h"
 
 const char *const window_field_names[WF_N] = {
@@ -134,18 +135,12 @@ int window_hist_parse(const char *s, uint32_t *h)
 	return 0;
 }
 
-/* FNV-1a over the group's identity. */
+/* The group's identity, hashed. */
 static uint64_t group_hash(int64_t step, int64_t start, const struct window_key *k)
 {
-	uint64_t x = 1469598103934665603ull;
-	const unsigned char *parts[] = {(const unsigned char *)&step,
-	                                (const unsigned char *)&start};
-	for (int p = 0; p < 2; p++)
-		for (int i = 0; i < 8; i++)
-			x = (x ^ parts[p][i]) * 1099511628211ull;
+	uint64_t x = fnv1a(fnv1a(FNV1A_INIT, &step, sizeof(step)), &start, sizeof(start));
 	for (int f = 0; f < WF_N; f++)
-		for (const char *c = window_key_field(k, f); *c; c++)
-			x = (x ^ (unsigned char)*c) * 1099511628211ull;
+		x = fnv1a_str(x, window_key_field(k, f));
 	return x;
 }
 

@@ -3,11 +3,13 @@
  * written to. */
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/log.h"
 #include "sinks/store.h"
 
 #define APP_ID 0x6c6c6d6f /* "llmo": PRAGMA application_id of our files */
@@ -185,9 +187,16 @@ static void window_read(sqlite3_stmt *st, int first, struct window_stats *w)
 	w->cost_usd = sqlite3_column_double(st, first + WC_N);
 	for (int i = 0; i < WH_N; i++) {
 		const char *t = (const char *)sqlite3_column_text(st, first + WC_N + 1 + i);
-		/* a damaged histogram loses its counts, not the window */
-		if (t && window_hist_parse(t, w->h[i]))
+		/* a damaged histogram loses its counts, not the window; said once */
+		static atomic_bool said;
+		if (t && window_hist_parse(t, w->h[i])) {
 			memset(w->h[i], 0, sizeof(w->h[i]));
+			if (!atomic_exchange(&said, true))
+				log_warn("store: a stored window's %s histogram is damaged; its "
+				         "percentiles are left out (the file was changed outside "
+				         "llmobsd?)",
+				         window_hist_names[i]);
+		}
 	}
 }
 

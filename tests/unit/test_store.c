@@ -398,6 +398,17 @@ static void test_windows_merge_across_batches(void **state)
 	hr = read_windows(h, WINDOW_HOUR_MS, NULL);
 	assert_int_equal(hr->n[WC_REQUESTS], 12);
 	free(hr);
+	/* a damaged histogram loses its counts (logged), not the window */
+	assert_int_equal(sqlite3_exec(h,
+	                              "UPDATE windows SET h_ttft = '3:x' WHERE step_ms = 3600000",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	hr = read_windows(h, WINDOW_HOUR_MS, NULL);
+	assert_int_equal(hr->n[WC_REQUESTS], 12);
+	for (int i = 0; i < LOGHIST_BUCKETS; i++)
+		assert_int_equal(hr->h[WH_TTFT][i], 0);
+	assert_true(hr->h[WH_DURATION][loghist_bucket(200000)] > 0);
+	free(hr);
 	be->close(h);
 }
 

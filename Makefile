@@ -97,6 +97,12 @@ $(BUILD)/obj/%.o: %.c | $(BUILD)
 
 $(DAEMON_OBJS): $(SKELS)
 
+# The dashboard (web/) is built into api/assets.c as a table: a file's edit rebuilds it.
+WEB_FILES := $(shell find web -type f ! -name '*.md' 2>/dev/null)
+$(BUILD)/web_assets.h: $(WEB_FILES) daemon/api/embed_web.sh | $(BUILD)
+	sh daemon/api/embed_web.sh web > $@.tmp && mv $@.tmp $@
+$(foreach d,obj asan fuzz/obj,$(BUILD)/$(d)/daemon/api/assets.o): $(BUILD)/web_assets.h
+
 # llm/prices_json.c builds llm/prices.json in (.incbin): a table edit rebuilds it.
 $(foreach d,obj asan fuzz/obj,$(BUILD)/$(d)/daemon/llm/prices_json.o): daemon/llm/prices.json
 

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "api/assets.h"
 #include "api/history.h"
 #include "api/limits.h"
 #include "api/windows.h"
@@ -56,15 +57,21 @@ int api_parse_listen(const char *s, char *host, size_t hostlen, unsigned *port)
 	return 0;
 }
 
+/* Queues r (headers set) and lets it go: libmicrohttpd holds it until sent. */
+static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status, struct MHD_Response *r)
+{
+	enum MHD_Result ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, const char *ctype,
                                  char *body, size_t len)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(r, "Content-Type", ctype);
 	MHD_add_response_header(r, "Cache-Control", "no-store");
-	enum MHD_Result ret = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	return queue(conn, status, r);
 }
 
 static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, cJSON *j)
@@ -95,9 +102,7 @@ static enum MHD_Result send_refusal(struct MHD_Connection *conn, unsigned status
 	    MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(r, "Content-Type", "application/json");
 	MHD_add_response_header(r, "Connection", "close");
-	enum MHD_Result ret = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	return queue(conn, status, r);
 }
 
 static const char *arg(struct MHD_Connection *conn, const char *k)
@@ -179,7 +184,7 @@ static enum MHD_Result h_stream(struct api *a, struct MHD_Connection *conn, cons
 	if (!pipeline_lock_timed(API_LOCK_MS))
 		return send_stalled(conn);
 	const struct llm_call *c = call_find((uint64_t)v);
-	cJSON *j = c ? call_to_json(c, clock_now()) : NULL;
+	cJSON *j = c ? call_detail_json(c, clock_now()) : NULL;
 	pipeline_unlock();
 	if (!j)
 		return send_error(conn, 404,
@@ -493,9 +498,7 @@ static enum MHD_Result h_events(struct api *a, struct MHD_Connection *conn, cons
 	}
 	MHD_add_response_header(r, "Content-Type", "text/event-stream");
 	MHD_add_response_header(r, "Cache-Control", "no-store");
-	enum MHD_Result ret = MHD_queue_response(conn, 200, r);
-	MHD_destroy_response(r);
-	return ret;
+	return queue(conn, 200, r);
 }
 
 /* 200 "ok" once ready, unless the capture loop has stopped making
@@ -520,6 +523,45 @@ static enum MHD_Result h_healthz(struct api *a, struct MHD_Connection *conn, con
 	return send_text(conn, status, "text/plain", xstrdup(body), strlen(body));
 }
 
+/* The dashboard's page and files (web/, built in). Captured text is shown
+ * as text by the page; the policy forbids any script or style not among
+ * these files, so a prompt that carries markup cannot run. */
+#define DASHBOARD_CSP                                                                              \
+	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "          \
+	"connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "               \
+	"frame-ancestors 'none'"
+
+static enum MHD_Result send_asset(struct MHD_Connection *conn, const char *url)
+{
+	const struct web_asset *w = web_asset_find(url);
+	if (!w)
+		return send_error(conn, 404, "not found (the dashboard is at /)");
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(w->len, (void *)w->data, MHD_RESPMEM_PERSISTENT);
+	MHD_add_response_header(r, "Content-Type", w->content_type);
+	MHD_add_response_header(r, "Cache-Control", "no-cache");
+	MHD_add_response_header(r, "Content-Security-Policy", DASHBOARD_CSP);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	return queue(conn, 200, r);
+}
+
+static enum MHD_Result h_index(struct api *a, struct MHD_Connection *conn, const char *rest)
+{
+	(void)a, (void)rest;
+	return send_asset(conn, "/");
+}
+
+static enum MHD_Result h_asset(struct api *a, struct MHD_Connection *conn, const char *rest)
+{
+	(void)a;
+	char url[256];
+	if (snprintf(url, sizeof(url), "/assets/%s", rest) >= (int)sizeof(url))
+		return send_error(conn, 404, "not found (the dashboard is at /)");
+	return send_asset(conn, url);
+}
+
 /* ---- routing ---- */
 
 enum { M_GET = 1, M_HEAD = 2, M_POST = 4 };
@@ -537,6 +579,9 @@ struct api_route {
 /* The first row that matches answers. */
 /* clang-format off */
 static const struct api_route routes[] = {
+    {"/",                 false, M_READ, h_index, NULL},    /* the dashboard */
+    {"/index.html",       false, M_READ, h_index, NULL},
+    {"/assets/",          true,  M_READ, h_asset, NULL},
     {"/healthz",          false, M_READ, h_healthz, NULL},
     {"/metrics",          false, M_READ, h_metrics, NULL},
     {"/api/v1/streams",   false, M_READ, h_streams, NULL},

@@ -135,7 +135,7 @@ cJSON *history_call(unsigned long long id, unsigned lock_ms, bool *stalled)
 	if (*stalled)
 		return NULL;
 	const struct llm_call *c = call_find(id);
-	cJSON *j = c ? call_to_json(c, clock_now()) : NULL;
+	cJSON *j = c ? call_detail_json(c, clock_now()) : NULL;
 	pipeline_unlock();
 	return j ? j : store_get(id);
 }

@@ -81,6 +81,7 @@ static void call_free(struct llm_call *c)
 		sse_free(c->sse);
 	body_decoder_free(c->encoding);
 	free(c->gap_hist);
+	free(c->chunk_at_us);
 	call_guard_free(c);
 	bp_free(&c->bp);
 	llm_prompt_free(&c->prompt);
@@ -208,6 +209,16 @@ void call_on_chunk(struct llm_call *c, uint64_t ts, int flags)
 {
 	c->chunks++;
 	c->t_last_chunk = ts;
+	uint64_t start = call_start_ns(c);
+	if (start && ts >= start && c->nchunk_at < CALL_TIMELINE_CHUNKS &&
+	    (ts - start) / 1000 <= UINT32_MAX) {
+		if (c->nchunk_at == c->chunk_at_cap) {
+			c->chunk_at_cap = c->chunk_at_cap ? c->chunk_at_cap * 2 : 16;
+			c->chunk_at_us =
+			    xrealloc(c->chunk_at_us, c->chunk_at_cap * sizeof(uint32_t));
+		}
+		c->chunk_at_us[c->nchunk_at++] = (uint32_t)((ts - start) / 1000);
+	}
 	if (!(flags & DEC_CONTENT))
 		return;
 	if (!c->t_first_content) {

@@ -95,6 +95,10 @@ struct llm_call {
 	 * call's memory does not grow with its length; the max is exact */
 	uint32_t *gap_hist;
 	uint32_t ngaps, max_gap_us;
+	/* when each chunk was read, us after call_start_ns, for the timeline
+	 * (call_timeline_json): the first CALL_TIMELINE_CHUNKS only */
+	uint32_t *chunk_at_us;
+	uint32_t nchunk_at, chunk_at_cap;
 
 	/* pipeline-private */
 	struct buf body; /* request body, then non-SSE response body (CALL_BODY_MAX) */
@@ -113,6 +117,10 @@ struct llm_call {
 	struct llm_call *next_recent;
 	struct call_ingest *ingest; /* reported, not captured (owned) */
 };
+
+/* A call's timeline lists its first 512 chunks (2 KiB at most); the rest
+ * are counted. */
+#define CALL_TIMELINE_CHUNKS 512
 
 /* The request's messages are kept as text (for the history store's search)
  * when set: the store is on and --content is not off. */

@@ -168,6 +168,46 @@ cJSON *call_to_json(const struct llm_call *c, uint64_t now)
 	return o;
 }
 
+/* ms from start to t, to the us; null when t is not known */
+static void add_offset(cJSON *o, const char *k, uint64_t start, uint64_t t)
+{
+	if (t && t >= start)
+		cJSON_AddNumberToObject(o, k, (double)((t - start) / 1000) / 1e3);
+	else
+		cJSON_AddNullToObject(o, k);
+}
+
+cJSON *call_timeline_json(const struct llm_call *c)
+{
+	uint64_t start = call_start_ns(c);
+	if (!start)
+		return cJSON_CreateNull();
+	cJSON *o = cJSON_CreateObject();
+	add_offset(o, "request_first_ms", start, start);
+	add_offset(o, "request_last_ms", start, c->t_req_last);
+	add_offset(o, "headers_ms", start, c->t_resp_headers);
+	add_offset(o, "first_token_ms", start, c->t_first_content);
+	add_offset(o, "last_token_ms", start, c->t_last_content);
+	add_offset(o, "end_ms", start, c->finished ? c->t_end : 0);
+	cJSON *a = cJSON_AddArrayToObject(o, "chunks_ms");
+	for (uint32_t i = 0; i < c->nchunk_at; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateNumber((double)c->chunk_at_us[i] / 1e3));
+	cJSON_AddNumberToObject(o, "chunks_not_listed", (double)(c->chunks - c->nchunk_at));
+	return o;
+}
+
+cJSON *call_detail_json(const struct llm_call *c, uint64_t now)
+{
+	cJSON *o = call_to_json(c, now);
+	cJSON_AddItemToObject(o, "timeline", call_timeline_json(c));
+	if (call_guard_content != CONTENT_OFF && call_keep_prompts)
+		cJSON_AddStringToObject(o, "prompt",
+		                        c->prompt.text.data ? c->prompt.text.data : "");
+	else
+		cJSON_AddNullToObject(o, "prompt");
+	return o;
+}
+
 struct collect {
 	const struct call_filter *f;
 	const struct llm_call **v;

@@ -18,6 +18,14 @@ struct call_filter {
 };
 
 cJSON *call_to_json(const struct llm_call *c, uint64_t now);
+/* When its milestones and chunks came, ms after its first request byte:
+ * {"request_first_ms", "request_last_ms", "headers_ms", "first_token_ms",
+ * "last_token_ms", "end_ms", "chunks_ms": [...], "chunks_not_listed"}. Too
+ * long for every event: served with one call, and stored. */
+cJSON *call_timeline_json(const struct llm_call *c);
+/* One call as /api/v1/calls/{id} serves it: call_to_json, its timeline and
+ * its prompt (the text the store keeps, null when none is kept). */
+cJSON *call_detail_json(const struct llm_call *c, uint64_t now);
 /* {"streams": [...]} newest first. Caller holds the pipeline lock. */
 cJSON *calls_to_json(const struct call_filter *f, uint64_t now);
 

@@ -355,6 +355,7 @@ static void on_end(const struct llm_call *c)
 	r->ended_ms = clock_wall_ms(c->t_end);
 	cJSON *j = call_to_json(c, c->t_end);
 	cJSON_DeleteItemFromObjectCaseSensitive(j, "age_ms"); /* stale once stored */
+	cJSON_AddItemToObject(j, "timeline", call_timeline_json(c));
 	r->json = cJSON_PrintUnformatted(j);
 	cJSON_Delete(j);
 	snprintf(r->provider, sizeof(r->provider), "%s", call_provider(c));

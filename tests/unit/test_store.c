@@ -177,6 +177,39 @@ static void test_search_finds_a_word_of_one_prompt(void **state)
 	j = query(h, (struct store_query){.q = "NEEDLE question"});
 	assert_int_equal(ids(j, got, 16), 1);
 	cJSON_Delete(j);
+	/* punctuation cuts words as in the text: "needle-question" is both */
+	j = query(h, (struct store_query){.q = "needle-question"});
+	assert_int_equal(ids(j, got, 16), 1);
+	cJSON_Delete(j);
+	j = query(h, (struct store_query){.q = " -- "}); /* no word at all */
+	assert_non_null(j);
+	assert_int_equal(ids(j, got, 16), 0);
+	cJSON_Delete(j);
+	be->close(h);
+}
+
+/* A call stored again (same id) is found by its new text only: the index
+ * drops the old words while they are still in the row. */
+static void test_call_stored_again_is_found_by_its_new_text(void **state)
+{
+	(void)state;
+	void *h = open_w();
+	put_ten(h);
+	char err[256];
+	struct store_row *r = row(4, 1004000, "gpt-4o", "python3", "user: a thimble", "done");
+	assert_int_equal(be->put(h, r, NULL, err, sizeof(err)), 0);
+	store_rows_free(r);
+	uint64_t got[16];
+	cJSON *j = query(h, (struct store_query){.q = "needle"});
+	assert_int_equal(ids(j, got, 16), 0);
+	cJSON_Delete(j);
+	j = query(h, (struct store_query){.q = "thimble"});
+	assert_int_equal(ids(j, got, 16), 1);
+	assert_int_equal(got[0], 4);
+	cJSON_Delete(j);
+	j = query(h, (struct store_query){.q = "haystack"}); /* the others' words stay */
+	assert_int_equal(ids(j, got, 16), 9);
+	cJSON_Delete(j);
 	be->close(h);
 }
 
@@ -427,6 +460,8 @@ static void test_schema_1_file_is_migrated(void **state)
 	    "CREATE INDEX calls_by_start ON calls (started_ms, id);"
 	    "CREATE VIRTUAL TABLE calls_text USING fts5 (prompt, completion);"
 	    "INSERT INTO calls (id, started_ms, json) VALUES (7, 1000, '{\"id\":\"7\"}');"
+	    "INSERT INTO calls_text (rowid, prompt, completion) VALUES (7, 'a legacy prompt',"
+	    " 'an old answer');"
 	    "PRAGMA application_id = 1819045231; PRAGMA user_version = 1;";
 	assert_int_equal(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -449,10 +484,26 @@ static void test_schema_1_file_is_migrated(void **state)
 	assert_int_equal(ids(j, got, 4), 1);
 	assert_int_equal(got[0], 7);
 	cJSON_Delete(j);
+	/* the text moved into calls (schema 4) and is found as before */
+	j = query(h, (struct store_query){.q = "legacy answer"});
+	assert_int_equal(ids(j, got, 4), 1);
+	assert_int_equal(got[0], 7);
+	assert_non_null(strstr(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "call"), "snippet")
+	        ->valuestring,
+	    "[legacy]"));
+	cJSON_Delete(j);
 	struct window_stats *w = read_windows(h, WINDOW_MINUTE_MS, NULL);
 	assert_int_equal(w->n[WC_REQUESTS], 0);
 	free(w);
 	be->close(h);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 4);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
 }
 
 static void test_durations(void **state)
@@ -482,6 +533,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_files_not_ours_are_left_alone, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_windows_merge_across_batches, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_schema_1_file_is_migrated, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_call_stored_again_is_found_by_its_new_text, setup,
+	                                    teardown),
 	    cmocka_unit_test(test_durations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

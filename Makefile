@@ -28,7 +28,7 @@ DEPS_PKGS := make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g
 	libmicrohttpd-dev libcjson-dev libhttp-parser-dev libcmocka-dev libncurses-dev \
 	libcurl4-openssl-dev libbrotli-dev libssl-dev libvectorscan-dev uthash-dev libnghttp2-dev libcapstone-dev curl openssl python3 ca-certificates \
 	prometheus tmux nodejs libclang-rt-14-dev python3-h2 python3-httpx golang-go golang-golang-x-net-dev \
-	gnutls-bin wget libcurl3-gnutls gdb python3-websockets libsqlite3-dev
+	gnutls-bin wget libcurl3-gnutls gdb python3-websockets libsqlite3-dev chromium
 
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
 BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -69,9 +69,11 @@ deps:
 	else echo "deps: all Debian packages present"; fi
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
 	@# The e2e Node clients (the official OpenAI SDK, ws), the BoringSSL
-	@# executables (Bun, Claude Code) and Codex (rustls), pinned by the lockfile.
+	@# executables (Bun, Claude Code), Codex (rustls) and puppeteer-core (the
+	@# dashboard's browser tests drive Debian's Chromium), pinned by the lockfile.
 	@n=tests/e2e/node/node_modules; [ -d $$n/openai ] && [ -d $$n/ws ] && [ -x $$n/bun/bin/bun.exe ] \
 		&& [ -d $$n/@anthropic-ai/claude-code ] && [ -d $$n/@openai/codex-linux-x64 ] \
+		&& [ -d $$n/puppeteer-core ] \
 		|| (cd tests/e2e/node && npm ci --no-audit --no-fund --loglevel=error)
 
 vmlinux:
@@ -217,7 +219,7 @@ check-layers:
 # One command from a clean clone: dependencies, build, unit + e2e tests.
 # The build is the caller's; the tests run as root (BPF).
 test: deps
-	$(MAKE) all unit asan fuzz-build
+	$(MAKE) all unit asan fuzz-build $(BUILD)/bench/store_bench
 	@mkdir -p $(BUILD)/test-logs
 	$(SUDO) env CI="$${CI:-}" BUILD="$(BUILD)" tests/run.sh $(TESTS)
 

@@ -65,6 +65,8 @@ void store_rows_free(struct store_row *r)
 	while (r) {
 		struct store_row *next = r->next;
 		free(r->json);
+		free(r->timeline);
+		free((void *)r->ws.read_lag_hist); /* both histograms: one block */
 		free(r->prompt);
 		free(r->completion);
 		free(r);
@@ -332,6 +334,20 @@ static void sample_of(const struct llm_call *c, const struct store_row *r, struc
 	s->cache_write = u->cache_creation_input_tokens;
 	s->reasoning = u->reasoning_tokens;
 	s->cost_usd = r->cost_usd;
+	const struct backpressure *bp = &c->bp;
+	if (bp->seen && bp->lag_hist && bp->unread_hist) { /* copies: the call goes first */
+		uint32_t *h = xmalloc(2 * LOGHIST_BUCKETS * sizeof(uint32_t));
+		memcpy(h, bp->lag_hist, LOGHIST_BUCKETS * sizeof(uint32_t));
+		memcpy(h + LOGHIST_BUCKETS, bp->unread_hist, LOGHIST_BUCKETS * sizeof(uint32_t));
+		s->read_lag_hist = h;
+		s->unread_hist = h + LOGHIST_BUCKETS;
+	}
+	s->zero_window = bp->zero_window;
+	s->rcvq_full = bp->rcvq_full;
+	s->h2_stalls = bp->h2_window_stalls;
+	for (unsigned i = 0; i < c->guard.nhits; i++)
+		window_rules_add(&s->rules, c->guard.hits[i].rule->id, 1);
+	s->rules.other += c->guard.hits_dropped;
 }
 
 /* Under the pipeline lock: serialise and queue, never wait. */
@@ -355,8 +371,10 @@ static void on_end(const struct llm_call *c)
 	r->ended_ms = clock_wall_ms(c->t_end);
 	cJSON *j = call_to_json(c, c->t_end);
 	cJSON_DeleteItemFromObjectCaseSensitive(j, "age_ms"); /* stale once stored */
-	cJSON_AddItemToObject(j, "timeline", call_timeline_json(c));
 	r->json = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	j = call_timeline_json(c);
+	r->timeline = cJSON_PrintUnformatted(j);
 	cJSON_Delete(j);
 	snprintf(r->provider, sizeof(r->provider), "%s", call_provider(c));
 	snprintf(r->model, sizeof(r->model), "%s", call_model(c));

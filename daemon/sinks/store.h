@@ -27,6 +27,7 @@ struct store_row {
 	uint32_t pid;
 	double cost_usd; /* < 0: none */
 	char *json;      /* the call as the API serves it */
+	char *timeline;  /* its call_timeline_json, served with the call alone */
 	char *prompt;    /* searchable text ("" when --content off) */
 	char *completion;
 	struct window_sample ws; /* what its windows count of it */

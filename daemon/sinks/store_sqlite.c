@@ -51,6 +51,7 @@ static const char *const migrations[] = {
      * second and ~1.1 KB a call less; a search is on words, not phrases */
     "ALTER TABLE calls ADD COLUMN prompt TEXT;"
     "ALTER TABLE calls ADD COLUMN completion TEXT;"
+    "ALTER TABLE calls ADD COLUMN timeline TEXT;"
     "UPDATE calls SET prompt = t.prompt, completion = t.completion"
     " FROM calls_text t WHERE t.rowid = calls.id;"
     "DROP TABLE calls_text;"
@@ -59,6 +60,16 @@ static const char *const migrations[] = {
     "INSERT INTO calls_text (calls_text) VALUES ('rebuild');"
     /* fewer, larger merges: +15% inserts, searches as fast */
     "INSERT INTO calls_text (calls_text, rank) VALUES ('automerge', 16);",
+    /* 4 -> 5: windows count backpressure (per-read histograms of read lag
+     * and unread bytes, the socket's counts) and guardrail matches by rule */
+    "ALTER TABLE windows ADD COLUMN bp_calls INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE windows ADD COLUMN bp_zero_window INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE windows ADD COLUMN bp_rcvq_full INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE windows ADD COLUMN bp_h2_stalls INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE windows ADD COLUMN guard_matches INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE windows ADD COLUMN h_read_lag TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE windows ADD COLUMN h_unread TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE windows ADD COLUMN guard_rules TEXT NOT NULL DEFAULT '';",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -190,6 +201,18 @@ static void window_columns(struct buf *b, const char *prefix)
 		buf_append(b, prefix, strlen(prefix));
 		buf_append(b, window_hist_names[i], strlen(window_hist_names[i]));
 	}
+	buf_printf(b, ", %sguard_rules", prefix);
+}
+
+/* Said once: a stored window's text column did not parse (its counts are
+ * left out, not the window). */
+static void damaged(const char *column)
+{
+	static atomic_bool said;
+	if (!atomic_exchange(&said, true))
+		log_warn("store: a stored window's %s is damaged; it is left out (the file was "
+		         "changed outside llmobsd?)",
+		         column);
 }
 
 /* The window columns of a row from column `first` on, into st. */
@@ -200,16 +223,15 @@ static void window_read(sqlite3_stmt *st, int first, struct window_stats *w)
 	w->cost_usd = sqlite3_column_double(st, first + WC_N);
 	for (int i = 0; i < WH_N; i++) {
 		const char *t = (const char *)sqlite3_column_text(st, first + WC_N + 1 + i);
-		/* a damaged histogram loses its counts, not the window; said once */
-		static atomic_bool said;
 		if (t && window_hist_parse(t, w->h[i])) {
 			memset(w->h[i], 0, sizeof(w->h[i]));
-			if (!atomic_exchange(&said, true))
-				log_warn("store: a stored window's %s histogram is damaged; its "
-				         "percentiles are left out (the file was changed outside "
-				         "llmobsd?)",
-				         window_hist_names[i]);
+			damaged(window_hist_names[i]);
 		}
+	}
+	const char *t = (const char *)sqlite3_column_text(st, first + WC_N + 1 + WH_N);
+	if (t && window_rules_parse(t, &w->rules)) {
+		memset(&w->rules, 0, sizeof(w->rules));
+		damaged("guard_rules");
 	}
 }
 
@@ -240,7 +262,7 @@ static int put_windows(sqlite3 *db, const struct window_batch *wins)
 	buf_printf(&ins, "INSERT OR REPLACE INTO windows (" KEY_COLUMNS ", ");
 	window_columns(&ins, "");
 	buf_printf(&ins, ") VALUES (?");
-	for (int i = 1; i < 2 + WF_N + WC_N + 1 + WH_N; i++)
+	for (int i = 1; i < 2 + WF_N + WC_N + 1 + WH_N + 1; i++)
 		buf_printf(&ins, ",?");
 	buf_printf(&ins, ")");
 	sqlite3_stmt *get = NULL, *put = NULL;
@@ -251,6 +273,8 @@ static int put_windows(sqlite3 *db, const struct window_batch *wins)
 	buf_free(&ins);
 	struct window_stats *w = xmalloc(sizeof(*w));
 	char hist[WINDOW_HIST_TEXT_MAX];
+	struct buf rules;
+	buf_init(&rules, 0);
 	for (size_t i = 0; wins && i < wins->n && rc == SQLITE_OK; i++) {
 		const struct window_group *g = &wins->v[i];
 		*w = g->st;
@@ -271,10 +295,14 @@ static int put_windows(sqlite3 *db, const struct window_batch *wins)
 			window_hist_format(w->h[h], hist, sizeof(hist));
 			sqlite3_bind_text(put, k++, hist, -1, SQLITE_TRANSIENT);
 		}
+		buf_reset(&rules);
+		window_rules_format(&w->rules, &rules);
+		sqlite3_bind_text(put, k++, rules.len ? rules.data : "", -1, SQLITE_TRANSIENT);
 		rc = sqlite3_step(put) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
 		sqlite3_reset(put);
 	}
 	free(w);
+	buf_free(&rules);
 	sqlite3_finalize(get);
 	sqlite3_finalize(put);
 	return rc;
@@ -321,6 +349,7 @@ static void bind_call(sqlite3_stmt *st, const struct store_row *r)
 	sqlite3_bind_text(st, 14, r->endpoint, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 15, r->prompt, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 16, r->completion, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 17, r->timeline, -1, SQLITE_STATIC);
 }
 
 static void bind_text(sqlite3_stmt *st, const struct store_row *r)
@@ -347,8 +376,8 @@ static int sq_put(void *h, struct store_row *rows, const struct window_batch *wi
 		    put_each(db,
 		             "INSERT OR REPLACE INTO calls (id, started_ms, ended_ms, provider, "
 		             "model, status, pid, comm, container, cost_usd, json, source, tenant, "
-		             "endpoint, prompt, completion)"
-		             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		             "endpoint, prompt, completion, timeline)"
+		             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 		             rows, bind_call);
 	if (rc == SQLITE_OK)
 		rc = put_each(db,
@@ -504,23 +533,29 @@ static cJSON *sq_query(void *h, const struct store_query *q, char *err, size_t e
 	return rows;
 }
 
+/* One call with what is served with it alone: its timeline, and its prompt
+ * as the store kept it (none when the text was not kept: --content off,
+ * where the completion is null too). */
 static cJSON *sq_get(void *h, uint64_t id)
 {
 	sqlite3_stmt *st;
 	cJSON *j = NULL;
-	if (sqlite3_prepare_v2(h, "SELECT json, prompt FROM calls WHERE id = ?", -1, &st, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_prepare_v2(h, "SELECT json, prompt, timeline FROM calls WHERE id = ?", -1, &st,
+	                       NULL) != SQLITE_OK)
 		return NULL;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		j = cJSON_Parse((const char *)sqlite3_column_text(st, 0));
-	/* its prompt as the store kept it; none when the text was not kept
-	 * (--content off: no completion either) */
-	const char *prompt = (const char *)sqlite3_column_text(st, 1);
-	if (j && prompt && cJSON_IsString(cJSON_GetObjectItem(j, "text")))
-		cJSON_AddStringToObject(j, "prompt", prompt);
-	else if (j)
-		cJSON_AddNullToObject(j, "prompt");
+	if (j) {
+		const char *prompt = (const char *)sqlite3_column_text(st, 1);
+		const char *tl = (const char *)sqlite3_column_text(st, 2);
+		cJSON *t = tl ? cJSON_Parse(tl) : NULL; /* none before schema 4 */
+		cJSON_AddItemToObject(j, "timeline", t ? t : cJSON_CreateNull());
+		if (prompt && cJSON_IsString(cJSON_GetObjectItem(j, "text")))
+			cJSON_AddStringToObject(j, "prompt", prompt);
+		else
+			cJSON_AddNullToObject(j, "prompt");
+	}
 	sqlite3_finalize(st);
 	return j;
 }

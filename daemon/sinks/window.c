@@ -14,13 +14,67 @@ const char *const window_field_names[WF_N] = {
 };
 
 const char *const window_count_names[WC_N] = {
-    "requests",         "errors",       "errors_error",  "errors_truncated", "errors_aborted",
-    "errors_blocked",   "tokens_input", "tokens_output", "tokens_cached",    "tokens_cache_write",
-    "tokens_reasoning", "with_usage",   "priced",        "unpriced",         "duration_sum_us",
-    "duration_n",
+    "requests",         "errors",       "errors_error",   "errors_truncated", "errors_aborted",
+    "errors_blocked",   "tokens_input", "tokens_output",  "tokens_cached",    "tokens_cache_write",
+    "tokens_reasoning", "with_usage",   "priced",         "unpriced",         "duration_sum_us",
+    "duration_n",       "bp_calls",     "bp_zero_window", "bp_rcvq_full",     "bp_h2_stalls",
+    "guard_matches",
 };
 
-const char *const window_hist_names[WH_N] = {"h_ttft", "h_duration", "h_tpot"};
+const char *const window_hist_names[WH_N] = {"h_ttft", "h_duration", "h_tpot", "h_read_lag",
+                                             "h_unread"};
+
+void window_rules_add(struct window_rules *r, const char *id, int64_t n)
+{
+	for (unsigned i = 0; i < r->n; i++)
+		if (!strcmp(r->v[i].id, id)) {
+			r->v[i].n += n;
+			return;
+		}
+	if (r->n == WINDOW_RULES || !*id || strlen(id) >= sizeof(r->v[0].id) || !strcmp(id, "*")) {
+		r->other += n;
+		return;
+	}
+	snprintf(r->v[r->n].id, sizeof(r->v[r->n].id), "%s", id);
+	r->v[r->n++].n = n;
+}
+
+static void rules_merge(struct window_rules *into, const struct window_rules *from)
+{
+	for (unsigned i = 0; i < from->n; i++)
+		window_rules_add(into, from->v[i].id, from->v[i].n);
+	into->other += from->other;
+}
+
+void window_rules_format(const struct window_rules *r, struct buf *out)
+{
+	for (unsigned i = 0; i < r->n; i++)
+		buf_printf(out, "%s%s:%lld", i ? " " : "", r->v[i].id, (long long)r->v[i].n);
+	if (r->other)
+		buf_printf(out, "%s*:%lld", r->n ? " " : "", (long long)r->other);
+}
+
+int window_rules_parse(const char *s, struct window_rules *r)
+{
+	while (*s) {
+		const char *colon = strchr(s, ':');
+		if (!colon || colon == s || (size_t)(colon - s) >= sizeof(r->v[0].id))
+			return -1;
+		char id[sizeof(r->v[0].id)];
+		snprintf(id, sizeof(id), "%.*s", (int)(colon - s), s);
+		char *end;
+		long long n = strtoll(colon + 1, &end, 10);
+		/* a count no window reaches bounds the sums of a damaged file */
+		if (end == colon + 1 || n < 0 || n > 1000000000000000ll || (*end && *end != ' '))
+			return -1;
+		if (!strcmp(id, "*"))
+			r->other += n;
+		else
+			window_rules_add(r, id, n);
+		s = *end ? end + 1 : end;
+	}
+	return 0;
+}
 
 char *window_key_field_mut(struct window_key *k, enum window_field f, size_t *cap)
 {
@@ -96,6 +150,20 @@ void window_add(struct window_stats *w, const struct window_sample *s)
 		w->h[WH_TTFT][loghist_bucket((uint64_t)s->ttft_us)]++;
 	if (s->tpot_us >= 0)
 		w->h[WH_TPOT][loghist_bucket((uint64_t)s->tpot_us)]++;
+	if (s->read_lag_hist && s->unread_hist) {
+		w->n[WC_BP_CALLS]++;
+		for (int i = 0; i < LOGHIST_BUCKETS; i++) {
+			w->h[WH_READ_LAG][i] += s->read_lag_hist[i];
+			w->h[WH_UNREAD][i] += s->unread_hist[i];
+		}
+	}
+	w->n[WC_BP_ZERO_WINDOW] += s->zero_window;
+	w->n[WC_BP_RCVQ_FULL] += s->rcvq_full;
+	w->n[WC_BP_H2_STALLS] += s->h2_stalls;
+	for (unsigned i = 0; i < s->rules.n; i++)
+		w->n[WC_GUARD_MATCHES] += s->rules.v[i].n;
+	w->n[WC_GUARD_MATCHES] += s->rules.other;
+	rules_merge(&w->rules, &s->rules);
 }
 
 void window_merge(struct window_stats *into, const struct window_stats *from)
@@ -106,6 +174,7 @@ void window_merge(struct window_stats *into, const struct window_stats *from)
 	for (int h = 0; h < WH_N; h++)
 		for (int i = 0; i < LOGHIST_BUCKETS; i++)
 			into->h[h][i] += from->h[h][i];
+	rules_merge(&into->rules, &from->rules);
 }
 
 void window_hist_format(const uint32_t *h, char *out, size_t cap)
@@ -258,13 +327,14 @@ static void add_ratio(cJSON *o, const char *k, double num, double den)
 		cJSON_AddNullToObject(o, k);
 }
 
-static void add_pct(cJSON *o, const char *k, const uint32_t *h, unsigned p)
+/* The p-th percentile of h, divided by unit (1000: us to ms). */
+static void add_pct(cJSON *o, const char *k, const uint32_t *h, unsigned p, double unit)
 {
 	uint64_t total = 0;
 	for (int i = 0; i < LOGHIST_BUCKETS; i++)
 		total += h[i];
 	if (total) /* the middle of the bucket it falls in: off by 12.5% at most */
-		cJSON_AddNumberToObject(o, k, loghist_percentile_mid(h, total, p) / 1000.0);
+		cJSON_AddNumberToObject(o, k, loghist_percentile_mid(h, total, p) / unit);
 	else
 		cJSON_AddNullToObject(o, k);
 }
@@ -293,7 +363,7 @@ void window_stats_json(const struct window_stats *w, cJSON *o)
 	    {"p99_tpot_ms", WH_TPOT, 99},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(pcts); i++)
-		add_pct(o, pcts[i].name, w->h[pcts[i].h], pcts[i].p);
+		add_pct(o, pcts[i].name, w->h[pcts[i].h], pcts[i].p, 1000.0);
 	add_ratio(o, "avg_prompt_tokens", (double)n[WC_TOK_INPUT], (double)n[WC_WITH_USAGE]);
 	add_ratio(o, "avg_completion_tokens", (double)n[WC_TOK_OUTPUT], (double)n[WC_WITH_USAGE]);
 	cJSON *t = cJSON_AddObjectToObject(o, "tokens");
@@ -309,6 +379,22 @@ void window_stats_json(const struct window_stats *w, cJSON *o)
 		cJSON_AddNullToObject(o, "estimated_cost_usd");
 	cJSON_AddNumberToObject(o, "priced_requests", (double)n[WC_PRICED]);
 	cJSON_AddNumberToObject(o, "unpriced_requests", (double)n[WC_UNPRICED]);
+	cJSON *b = cJSON_AddObjectToObject(o, "backpressure");
+	cJSON_AddNumberToObject(b, "calls_sampled", (double)n[WC_BP_CALLS]);
+	add_pct(b, "read_lag_ms_p50", w->h[WH_READ_LAG], 50, 1000.0);
+	add_pct(b, "read_lag_ms_p95", w->h[WH_READ_LAG], 95, 1000.0);
+	add_pct(b, "read_lag_ms_p99", w->h[WH_READ_LAG], 99, 1000.0);
+	add_pct(b, "unread_bytes_p50", w->h[WH_UNREAD], 50, 1.0);
+	add_pct(b, "unread_bytes_p95", w->h[WH_UNREAD], 95, 1.0);
+	cJSON_AddNumberToObject(b, "zero_window_events", (double)n[WC_BP_ZERO_WINDOW]);
+	cJSON_AddNumberToObject(b, "rcvq_full_events", (double)n[WC_BP_RCVQ_FULL]);
+	cJSON_AddNumberToObject(b, "h2_window_stalls", (double)n[WC_BP_H2_STALLS]);
+	cJSON_AddNumberToObject(o, "guardrail_matches", (double)n[WC_GUARD_MATCHES]);
+	cJSON *g = cJSON_AddObjectToObject(o, "guardrail_matches_by_rule");
+	for (unsigned i = 0; i < w->rules.n; i++)
+		cJSON_AddNumberToObject(g, w->rules.v[i].id, (double)w->rules.v[i].n);
+	if (w->rules.other)
+		cJSON_AddNumberToObject(g, "*", (double)w->rules.other);
 }
 
 cJSON *window_series_json(struct window_series *s)

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/loghist.h"
 
 #define WINDOW_MINUTE_MS 60000
@@ -59,18 +60,43 @@ enum window_count {
 	WC_UNPRICED,
 	WC_DUR_SUM_US, /* the mean duration's sum and count */
 	WC_DUR_N,
+	WC_BP_CALLS, /* calls whose socket reads were sampled (backpressure) */
+	WC_BP_ZERO_WINDOW,
+	WC_BP_RCVQ_FULL,
+	WC_BP_H2_STALLS,
+	WC_GUARD_MATCHES, /* guardrail matches, every rule */
 	WC_N
 };
 extern const char *const window_count_names[WC_N];
 
-/* Histograms, microseconds. */
-enum window_hist { WH_TTFT, WH_DURATION, WH_TPOT, WH_N };
+/* Histograms: per call, microseconds (TTFT, duration, time per output
+ * token); per sampled socket read, the read lag (us) and the bytes left
+ * unread (backpressure, call/backpressure.h). */
+enum window_hist { WH_TTFT, WH_DURATION, WH_TPOT, WH_READ_LAG, WH_UNREAD, WH_N };
 extern const char *const window_hist_names[WH_N];
+
+/* Guardrail matches by rule: the first WINDOW_RULES rules a window saw,
+ * the others together (a policy has a dozen or so). */
+#define WINDOW_RULES 24
+struct window_rule {
+	char id[64];
+	int64_t n;
+};
+struct window_rules {
+	struct window_rule v[WINDOW_RULES];
+	unsigned n;
+	int64_t other;
+};
+void window_rules_add(struct window_rules *r, const char *id, int64_t n);
+/* As text, "id:n id:n" ("*" for the others), and back: -1 when bad. */
+void window_rules_format(const struct window_rules *r, struct buf *out);
+int window_rules_parse(const char *s, struct window_rules *r);
 
 struct window_stats {
 	int64_t n[WC_N];
 	double cost_usd; /* of the priced calls */
 	uint32_t h[WH_N][LOGHIST_BUCKETS];
+	struct window_rules rules;
 };
 
 enum window_outcome { WO_OK, WO_ERROR, WO_TRUNCATED, WO_ABORTED, WO_BLOCKED };
@@ -83,6 +109,11 @@ struct window_sample {
 	int64_t ttft_us, duration_us, tpot_us;                 /* < 0: unknown */
 	int64_t input, output, cached, cache_write, reasoning; /* < 0: not reported */
 	double cost_usd;                                       /* < 0: unpriced */
+	/* backpressure: the call's per-read histograms (NULL: not sampled;
+	 * owned by whoever made the sample) and its socket's counts */
+	const uint32_t *read_lag_hist, *unread_hist;
+	int64_t zero_window, rcvq_full, h2_stalls;
+	struct window_rules rules; /* its guardrail matches */
 };
 
 static inline int64_t window_floor(int64_t t_ms, int64_t step_ms)

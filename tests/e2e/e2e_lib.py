@@ -34,6 +34,7 @@ import tempfile
 import time
 import traceback
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import client_py
@@ -335,6 +336,15 @@ class WsServer(DebianPyServer):
         args = (["--no-context-takeover"] if no_context_takeover else []) + (
             ["--no-compression"] if no_compression else [])
         super().__init__("ws_server", script, args, timeout)
+
+
+def api_ok(d, path, **params):
+    """GET path?params from daemon d: its JSON, which must come with 200."""
+    if params:
+        path += "?" + urllib.parse.urlencode(params)
+    code, body = d.get_json(path)
+    assert code == 200, (path, code, body)
+    return body
 
 
 def streams(d, **filters):

@@ -2,7 +2,8 @@
 """The README says what the program does (no BPF needed): its first commands
 work for root without sudo and for other users through sudo, its options
 block is `llmobsd --help`'s, and its metrics tables list exactly the
-families a running daemon serves."""
+families a running daemon serves; the dashboard's page preloads exactly the
+modules it has."""
 
 import ast
 import json
@@ -123,6 +124,19 @@ def make_deps_installs_what_the_e2e_scripts_import():
         pkg = owner.split(":")[0].strip()
         assert pkg in pkgs, "%s imports %s (%s, package %r): not in DEPS_PKGS" % (
             user, mod, out, pkg)
+
+
+@e2e.test
+def dashboard_preloads_every_module():
+    web = os.path.join(e2e.REPO, "web")
+    have = {"/" + os.path.relpath(os.path.join(d, f), web)
+            for d, _, fs in os.walk(os.path.join(web, "assets")) for f in fs if f.endswith(".js")}
+    with open(os.path.join(web, "index.html")) as f:
+        page = f.read()
+    preload = set(re.findall(r'<link rel="modulepreload" href="([^"]+)">', page))
+    entry = set(re.findall(r'<script type="module" src="([^"]+)">', page))
+    assert entry == {"/assets/app.js"} and preload | entry == have and not preload & entry, \
+        (sorted(have - preload - entry), sorted(preload - have))
 
 
 @e2e.test

@@ -180,6 +180,14 @@ def stream_call(r, c, t_ms, model, deltas, first_ms, gap_ms, usage=(12, 3, 4), l
                         duration_ms=t_end - t_ms, chunks=len(first + content + tail),
                         bytes=len(body_bytes), gap_ms=gap_ms,
                         tokens_per_second=(usage[1] - 1) / ((t_last - t_first) / 1000))
+            # ms after the first request byte; the first read carries the
+            # role-only event and the first delta, the last the finish and usage
+            at = [t - t_ms for t in [t_first] + [t_first + i * gap_ms
+                                                 for i in range(len(deltas))] + [t_end] * 2]
+            want["timeline"] = {"request_first_ms": 0, "request_last_ms": 5,
+                                "headers_ms": at[0], "first_token_ms": at[0],
+                                "last_token_ms": t_last - t_ms, "end_ms": t_end - t_ms,
+                                "chunks_ms": at, "chunks_not_listed": 0}
     elif end == "close":
         r.close(t_end, c, SRC_SSL_SHUTDOWN)
         want.update(status="aborted", error="SSL_shutdown", duration_ms=t_end - t_ms)
@@ -331,10 +339,17 @@ def streams_are_the_recorded_calls_newest_first():
         assert not bad, "stream %s: %r" % (s["id"], bad)
     ids = [int(s["id"]) for s in got]
     assert ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids), ids
-    # each stream by its id is the same record as in the list
+    # each stream by its id is the same record as in the list, with its
+    # timeline and its prompt (kept: the test's daemon has a store)
     for s in got:
         status, one = d.get_json("/api/v1/streams/" + s["id"])
+        timeline, prompt = one.pop("timeline"), one.pop("prompt")
+        want = [c for c in w.calls if c["started_at"] == s["started_at"]][0]
         assert status == 200 and one == s, (status, one, s)
+        assert prompt == ("" if want["status"] == "error" else "user: hi\n"), prompt
+        assert timeline["request_first_ms"] == 0 and len(timeline["chunks_ms"]) == s["chunks"]
+        assert timeline == want.get("timeline", timeline), (timeline, want)
+    assert sum("timeline" in c for c in w.calls) == 1
 
 
 @e2e.test
@@ -608,7 +623,8 @@ def cli_show_health_probes_and_errors():
     assert fields["output_tokens"] == str(done["usage"]["output_tokens"]), fields
     assert text == done["text"] + "\n", text
     out = cli(d, "show", s["id"], "--json")
-    assert out.returncode == 0 and json.loads(out.stdout) == s
+    one = json.loads(out.stdout)
+    assert out.returncode == 0 and one.pop("timeline") and one.pop("prompt") and one == s, one
     out = cli(d, "show", str(int(s["id"]) + 1000))
     assert out.returncode == 1 and b"server error 404" in out.stderr, out
     out = cli(d, "health")

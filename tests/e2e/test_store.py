@@ -44,7 +44,7 @@ def finished(d, n):
 
 def same(a, b):
     """The fields of a call that do not move once it is finished."""
-    skip = {"age_ms", "snippet"}
+    skip = {"age_ms", "snippet", "timeline", "prompt"}  # the last two: served alone
     return {k: v for k, v in a.items() if k not in skip} == \
         {k: v for k, v in b.items() if k not in skip}
 
@@ -74,6 +74,16 @@ def calls_survive_sigterm_and_sigkill():
         out = subprocess.run([os.path.join(e2e.REPO, "build", "llmobs-cli"), "--server", d.base,
                               "show", b["id"], "--json"], stdout=subprocess.PIPE, timeout=20)
         assert out.returncode == 0 and same(json.loads(out.stdout), b), out
+        # alone, a stored call has the prompt it was made with and its timeline
+        assert one["prompt"] in ("user: tell me about the okapi please\n",
+                                 "user: and now the narwhal\n"), one["prompt"]
+        t = one["timeline"]
+        assert len(t["chunks_ms"]) == b["chunks"] and t["chunks_not_listed"] == 0, t
+        assert t["chunks_ms"] == sorted(t["chunks_ms"]) and t["request_first_ms"] == 0, t
+        assert abs(t["end_ms"] - b["duration_ms"]) < 0.01, (t, b)
+        assert abs(t["first_token_ms"] - t["request_last_ms"] - b["ttft_ms"]) < 0.01, (t, b)
+        assert t["request_last_ms"] <= t["headers_ms"] <= t["first_token_ms"] \
+            <= t["last_token_ms"] <= t["end_ms"], t
     found = calls(d, q="okapi")["calls"]
     assert len(found) == 1 and found[0]["id"] in by_id, found
     assert "[okapi]" in found[0]["snippet"], found

@@ -17,7 +17,6 @@ import sqlite3
 import sys
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -46,12 +45,7 @@ def unix_ms(rfc3339):
                time.timezone) * 1000 + int(rfc3339[20:23])
 
 
-def api(d, path, **params):
-    if params:
-        path += "?" + urllib.parse.urlencode(params)
-    code, body = d.get_json(path)
-    assert code == 200, (path, code, body)
-    return body
+api = e2e.api_ok
 
 
 def stored(d, n):
@@ -70,7 +64,9 @@ def minute_windows_equal_the_calls_made_and_survive_a_restart():
     while time.time() - begin < 125:
         script = {"first_delay_ms": 15 + 23 * (n % 6),
                   "usage": {"prompt_tokens": 100 + n, "completion_tokens": 5 + n % 4}}
-        e2e.run_client(srv, model=MODELS[n % 2], comm=COMM, script=script)
+        # every third prompt has an address in it: a guardrail match
+        prompt = "write to ops%d@example.com" % n if n % 3 == 0 else "hello"
+        e2e.run_client(srv, model=MODELS[n % 2], comm=COMM, script=script, prompt=prompt)
         n += 1
         time.sleep(max(0.0, begin + 9 * n - time.time()))
     stored(d, n)
@@ -102,6 +98,16 @@ def minute_windows_equal_the_calls_made_and_survive_a_restart():
         exact = nearest_rank([round(c["duration_ms"] * 1000) for c in cs], 95)
         assert loghist_bucket(w["p95_latency_ms"] * 1000) == loghist_bucket(exact), (w, exact)
         assert abs(w["avg_prompt_tokens"] - w["tokens"]["input"] / len(cs)) < 1e-9, w
+        hits = [h["rule"] for c in cs for h in c["guardrail"]]
+        assert w["guardrail_matches"] == len(hits), (w, hits)
+        assert w["guardrail_matches_by_rule"] == {r: hits.count(r) for r in set(hits)}, w
+        bp, sampled = w["backpressure"], [c for c in cs if c["backpressure"]]
+        assert bp["calls_sampled"] == len(sampled), (bp, cs)
+        assert bp["zero_window_events"] == sum(c["backpressure"]["zero_window_events"]
+                                               for c in sampled), bp
+        assert (bp["read_lag_ms_p95"] is None) == (not sampled), bp
+    assert sum(w["guardrail_matches_by_rule"].get("pii.email", 0)
+               for w in windows.values()) == (n + 2) // 3, windows
 
     # the hour rollup and a single window over the run hold every call
     hours = api(d, "/api/v1/metrics", **{"from": frm, "to": to, "step": "1h", "comm": COMM})

@@ -13,7 +13,7 @@
 #   --short    what `make test` runs: 6 s per target, a fresh corpus
 #   TARGET     http, body, sse, ndjson, provider, route, policy, guard,
 #              record, elf, insn, cgroup, pipeline, ws, h2, price, prompt,
-#              ingest (default: all)
+#              ingest, window (default: all)
 # Environment: BUILD (build), FUZZ_ARGS (extra libFuzzer flags).
 set -u
 cd "$(dirname "$0")/../.." || exit 1

@@ -195,11 +195,17 @@ def seeds_ingest():
           "user_id_hash": "u", "metadata": {"a": [1, {"api_key": "k"}], "Cookie": "c"}}
     rs = {"request_id": "r1", "latency_ms": 120.5, "ttft_ms": 20, "completion_tokens": 3,
           "finish_reason": "stop", "error": None}
-    yield json.dumps(rq).encode() + b"\0" + json.dumps(rs).encode() + b"\0" + b"0:1 7:2 127:9"
+    yield json.dumps(rq).encode() + b"\0" + json.dumps(rs).encode()
     rs2 = dict(rs, error={"type": "rate_limit", "message": "slow"},
                timestamp="2026-12-06T10:00:00.250+01:00")
-    yield b"{}\0" + json.dumps(rs2).encode() + b"\0" + b"4:4294967295"
+    yield b"{}\0" + json.dumps(rs2).encode()
     yield json.dumps(dict(rq, request_id="r2", model="claude-x")).encode() + b"\0\0"
+
+
+def seeds_window():
+    yield b"0:1 7:2 127:9\0pii.email:3 secret.aws-key:1 *:2"
+    yield b"4:4294967295\0a:1 a:2 b:1000000000000000"
+    yield b"\0" + b" ".join(b"rule.%d:%d" % (i, i) for i in range(30))
 
 
 def seeds_policy():
@@ -729,7 +735,7 @@ def seeds_h2():
 TARGETS = {
     "http": seeds_http, "body": seeds_body, "sse": seeds_sse, "ndjson": seeds_ndjson,
     "provider": seeds_provider, "route": seeds_route, "policy": seeds_policy, "price": seeds_price,
-    "prompt": seeds_prompt, "ingest": seeds_ingest,
+    "prompt": seeds_prompt, "ingest": seeds_ingest, "window": seeds_window,
     "guard": seeds_guard, "record": seeds_record, "elf": seeds_elf, "insn": seeds_insn,
     "cgroup": seeds_cgroup, "pipeline": seeds_pipeline, "ws": seeds_ws, "h2": seeds_h2,
 }

@@ -395,6 +395,15 @@ static void test_windows_merge_across_batches(void **state)
 			window_batch_add(&wins, &s);
 		}
 		struct window_sample other = sample(t0 + 90000, "gpt-4o-mini", 50, 3, false);
+		/* backpressure: reads that waited 2 ms with 4 KiB unread, a stall */
+		uint32_t lag[LOGHIST_BUCKETS] = {0}, unread[LOGHIST_BUCKETS] = {0};
+		lag[loghist_bucket(2000)] = 3;
+		unread[loghist_bucket(4096)] = 3;
+		other.read_lag_hist = lag;
+		other.unread_hist = unread;
+		other.h2_stalls = 1;
+		window_rules_add(&other.rules, "pii.email", 2);
+		window_rules_add(&other.rules, b ? "secret.aws" : "pii.email", 1);
 		window_batch_add(&wins, &other);
 		assert_int_equal(wins.n, 4); /* two minutes and, for each model, its hour */
 		assert_int_equal(be->put(h, NULL, &wins, err, sizeof(err)), 0);
@@ -421,6 +430,17 @@ static void test_windows_merge_across_batches(void **state)
 	struct window_stats *hr = read_windows(h, WINDOW_HOUR_MS, NULL);
 	assert_int_equal(hr->n[WC_REQUESTS], 12);
 	assert_int_equal(hr->n[WC_TOK_OUTPUT], 76);
+	/* backpressure and guardrail matches survive the file, merged */
+	assert_int_equal(hr->n[WC_BP_CALLS], 2);
+	assert_int_equal(hr->n[WC_BP_H2_STALLS], 2);
+	assert_int_equal(hr->h[WH_READ_LAG][loghist_bucket(2000)], 6);
+	assert_int_equal(hr->h[WH_UNREAD][loghist_bucket(4096)], 6);
+	assert_int_equal(hr->n[WC_GUARD_MATCHES], 6);
+	assert_int_equal(hr->rules.n, 2);
+	assert_string_equal(hr->rules.v[0].id, "pii.email");
+	assert_int_equal(hr->rules.v[0].n, 5);
+	assert_string_equal(hr->rules.v[1].id, "secret.aws");
+	assert_int_equal(hr->rules.v[1].n, 1);
 	free(m);
 	free(hr);
 	/* minute windows before the cutoff go, hour windows are another step */
@@ -501,7 +521,7 @@ static void test_schema_1_file_is_migrated(void **state)
 	sqlite3_stmt *st;
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 4);
+	assert_int_equal(sqlite3_column_int(st, 0), 5);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 }

@@ -191,6 +191,66 @@ static void test_series_regroups_by_step_and_fields(void **state)
 	window_batch_free(&b);
 }
 
+/* Matches by rule add up by id, the rules past WINDOW_RULES go together,
+ * and the text form reads back the same. */
+static void test_rules_merge_and_round_trip(void **state)
+{
+	(void)state;
+	struct window_rules r = {0};
+	char id[32];
+	for (int i = 0; i < WINDOW_RULES + 3; i++) {
+		snprintf(id, sizeof(id), "rule.%d", i);
+		window_rules_add(&r, id, i + 1);
+	}
+	window_rules_add(&r, "rule.0", 10);
+	assert_int_equal(r.n, WINDOW_RULES);
+	assert_int_equal(r.v[0].n, 11);
+	/* the three rules past the table: 25 + 26 + 27 */
+	assert_int_equal(r.other, 3 * WINDOW_RULES + 6);
+	struct buf b;
+	buf_init(&b, 0);
+	window_rules_format(&r, &b);
+	struct window_rules back = {0};
+	assert_int_equal(window_rules_parse(b.data, &back), 0);
+	assert_memory_equal(&back, &r, sizeof(r));
+	buf_free(&b);
+	/* bad text is refused */
+	const char *bad[] = {"x", ":3", "a:", "a:-1", "a:1,b:2", "a:1  b"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct window_rules z = {0};
+		assert_int_equal(window_rules_parse(bad[i], &z), -1);
+	}
+	/* into a window: the sample's matches, counted and by rule */
+	struct window_stats *w = calloc(1, sizeof(*w));
+	struct window_sample s = {.outcome = WO_OK,
+	                          .ttft_us = -1,
+	                          .duration_us = -1,
+	                          .tpot_us = -1,
+	                          .input = -1,
+	                          .output = -1,
+	                          .cached = -1,
+	                          .cache_write = -1,
+	                          .reasoning = -1,
+	                          .cost_usd = -1};
+	window_rules_add(&s.rules, "pii.email", 2);
+	s.rules.other = 1;
+	window_add(w, &s);
+	window_add(w, &s);
+	assert_int_equal(w->n[WC_GUARD_MATCHES], 6);
+	assert_int_equal(w->rules.v[0].n, 4);
+	assert_int_equal(w->rules.other, 2);
+	assert_int_equal(w->n[WC_BP_CALLS], 0); /* no socket samples */
+	cJSON *o = cJSON_CreateObject();
+	window_stats_json(w, o);
+	cJSON *g = cJSON_GetObjectItem(o, "guardrail_matches_by_rule");
+	assert_int_equal(cJSON_GetObjectItem(g, "pii.email")->valueint, 4);
+	assert_int_equal(cJSON_GetObjectItem(g, "*")->valueint, 2);
+	cJSON *bp = cJSON_GetObjectItem(o, "backpressure");
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(bp, "read_lag_ms_p95")));
+	cJSON_Delete(o);
+	free(w);
+}
+
 static void test_field_names(void **state)
 {
 	(void)state;
@@ -208,6 +268,7 @@ int main(void)
 	    cmocka_unit_test(test_histogram_text_round_trip),
 	    cmocka_unit_test(test_batch_groups_minutes_and_hours),
 	    cmocka_unit_test(test_series_regroups_by_step_and_fields),
+	    cmocka_unit_test(test_rules_merge_and_round_trip),
 	    cmocka_unit_test(test_field_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
